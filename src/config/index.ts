@@ -1,0 +1,60 @@
+import { z } from "zod";
+
+/** Comma-separated list, empty entries dropped. */
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  );
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const schema = z.object({
+  /** Address the HTTP/WebSocket server binds to. @default 127.0.0.1 */
+  HOST: z.string().default("127.0.0.1"),
+  /** HTTP port for GraphQL, /healthz, /readyz and /metrics. @default 4000 */
+  PORT: port.default(4000),
+  /** pino level. @default info */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** PostgreSQL URL. Unset: an embedded PGlite under DATA_DIR is started and used. */
+  DATABASE_URL: z.string().url().optional(),
+  /** Where the embedded database and other local state live. @default ./.data */
+  DATA_DIR: z.string().default(".data"),
+  /** Port of the embedded PGlite server (only when DATABASE_URL is unset). @default 54329 */
+  EMBEDDED_DB_PORT: port.default(54329),
+  /** Kafka bootstrap brokers, e.g. 127.0.0.1:9092. Unset: no Kafka ingestion. */
+  KAFKA_BROKERS: csv.optional(),
+  /** @default brewgate */
+  KAFKA_CLIENT_ID: z.string().default("brewgate"),
+  /** Consumer group of the ingestion workers. @default brewgate-ingest */
+  KAFKA_GROUP_ID: z.string().default("brewgate-ingest"),
+  /** @default brewgate.interactions */
+  KAFKA_TOPIC_INTERACTIONS: z.string().default("brewgate.interactions"),
+  /** @default brewgate.members */
+  KAFKA_TOPIC_MEMBERS: z.string().default("brewgate.members"),
+  /** @default brewgate.items */
+  KAFKA_TOPIC_ITEMS: z.string().default("brewgate.items"),
+  /** Dead-letter topic; the reason travels in the `x-dlq-reason` header. @default brewgate.dlq */
+  KAFKA_TOPIC_DLQ: z.string().default("brewgate.dlq"),
+  /** Largest number of events written to the database in one transaction. @default 2000 */
+  INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),
+  /** Path of the model's tokenizer.json. */
+  TOKENIZER_PATH: z.string().optional(),
+  /** Token budget of the whole prompt prefix (instruction + profile + history). @default 4096 */
+  PROMPT_MAX_TOKENS: z.coerce.number().int().min(64).default(4096),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Parses an environment; every problem is reported at once with the variable's name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}

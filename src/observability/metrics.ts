@@ -1,0 +1,36 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** One registry per process; every metric of the gateway lives here. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "brewgate_" });
+  return {
+    registry,
+    graphqlRequests: new Counter({
+      name: "brewgate_graphql_requests_total",
+      help: "GraphQL operations by name and outcome",
+      labelNames: ["operation", "outcome"] as const,
+      registers: [registry],
+    }),
+    ingestEvents: new Counter({
+      name: "brewgate_ingest_events_total",
+      help: "Kafka events handled by topic and outcome (stored, duplicate, dead_lettered)",
+      labelNames: ["topic", "outcome"] as const,
+      registers: [registry],
+    }),
+    ingestBatchSeconds: new Histogram({
+      name: "brewgate_ingest_batch_seconds",
+      help: "Time to validate and store one Kafka batch",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    ingestLag: new Gauge({
+      name: "brewgate_ingest_consumer_lag",
+      help: "Messages between the consumer's position and the partition's high watermark",
+      labelNames: ["topic", "partition"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,118 @@
+import type { TaskDefinition } from "./task-definition";
+
+/**
+ * Renders 360Brew prompts as text, in the format of the paper's Table 1:
+ *
+ *   Instruction: ...
+ *   Note: ...
+ *   Member Profile: Current position: ..., current company: ..., Location: ....
+ *   Past job interaction data:
+ *   Member has applied to the following jobs: [Title: ..., Location: ..., ...]
+ *   Question: Will the member apply to the following job: [...]
+ *   Answer: The member will
+ *
+ * Everything up to the history is the shared prefix; the question and answer stem are one suffix
+ * per candidate. The prefix ends with a newline so that tokenizing the two parts separately gives
+ * the same tokens as tokenizing them together (byte-level BPE never merges across a line break
+ * followed by a word).
+ */
+
+export interface ProfileFields {
+  currentPosition?: string | null;
+  currentCompany?: string | null;
+  location?: string | null;
+  skills?: string[] | null;
+  yearsOfExperience?: number | null;
+  summary?: string | null;
+}
+
+export interface ItemFields {
+  title: string;
+  location?: string | null;
+  country?: string | null;
+  company?: string | null;
+  description?: string | null;
+  attributes?: unknown;
+}
+
+/** One past interaction, as read from the database. */
+export interface HistoryEntry {
+  action: string;
+  item: ItemFields;
+}
+
+// Values are single-line: a newline inside a description would break the prompt's structure.
+function clean(value: string): string {
+  return value.replace(/\s+/g, " ").trim();
+}
+
+function present(value: string | null | undefined): value is string {
+  return value !== null && value !== undefined && clean(value) !== "";
+}
+
+export function renderProfile(m: ProfileFields): string {
+  const parts: string[] = [];
+  if (present(m.currentPosition)) parts.push(`Current position: ${clean(m.currentPosition)}`);
+  if (present(m.currentCompany)) parts.push(`current company: ${clean(m.currentCompany)}`);
+  if (present(m.location)) parts.push(`Location: ${clean(m.location)}`);
+  const skills = (m.skills ?? []).filter(present).map(clean);
+  if (skills.length > 0) parts.push(`Skills: ${skills.join(", ")}`);
+  if (m.yearsOfExperience !== null && m.yearsOfExperience !== undefined) {
+    parts.push(`Years of experience: ${m.yearsOfExperience}`);
+  }
+  if (present(m.summary)) parts.push(`Summary: ${clean(m.summary)}`);
+  return parts.length > 0 ? `${parts.join(", ")}.` : "No profile information.";
+}
+
+/** `[Title: ..., Location: ..., Country: ..., Company: ..., Description: ..., <Attribute>: ...]` */
+export function renderItem(item: ItemFields): string {
+  const parts = [`Title: ${clean(item.title)}`];
+  if (present(item.location)) parts.push(`Location: ${clean(item.location)}`);
+  if (present(item.country)) parts.push(`Country: ${clean(item.country)}`);
+  if (present(item.company)) parts.push(`Company: ${clean(item.company)}`);
+  if (present(item.description)) parts.push(`Description: ${clean(item.description)}`);
+  if (item.attributes && typeof item.attributes === "object" && !Array.isArray(item.attributes)) {
+    for (const [key, value] of Object.entries(item.attributes as Record<string, unknown>)) {
+      if (value === null || value === undefined || typeof value === "object") continue;
+      const text = clean(String(value));
+      if (text !== "") parts.push(`${clean(key)}: ${text}`);
+    }
+  }
+  return `[${parts.join(", ")}]`;
+}
+
+/**
+ * Past interactions grouped by action in the task's order of actions, newest first within a
+ * group. Interactions whose action the task does not name are left out.
+ */
+export function renderHistory(task: TaskDefinition, history: HistoryEntry[]): string {
+  const lines: string[] = [];
+  for (const a of task.actions) {
+    const items = history.filter((h) => h.action === a.action).map((h) => renderItem(h.item));
+    if (items.length > 0) {
+      lines.push(`Member has ${a.historyPhrase} the following ${task.itemNounPlural}: ${items.join(", ")}`);
+    }
+  }
+  if (lines.length === 0) lines.push(`Member has no past ${task.itemNoun} interactions.`);
+  return lines.join("\n");
+}
+
+export function renderPrefix(task: TaskDefinition, member: ProfileFields, history: HistoryEntry[]): string {
+  const lines = [`Instruction: ${task.instruction}`];
+  if (present(task.note)) lines.push(`Note: ${task.note}`);
+  lines.push(`Member Profile: ${renderProfile(member)}`);
+  lines.push(`Past ${task.itemNoun} interaction data:`);
+  lines.push(renderHistory(task, history));
+  return `${lines.join("\n")}\n`;
+}
+
+/** The answer stem; each label continues it with a space and the answer word. */
+export const ANSWER_STEM = "Answer: The member will";
+
+export function renderSuffix(task: TaskDefinition, item: ItemFields): string {
+  return `Question: Will the member ${task.questionVerb} the following ${task.itemNoun}: ${renderItem(item)}\n${ANSWER_STEM}`;
+}
+
+export function renderLabel(answer: string): string {
+  return ` ${answer}`;
+}

@@ -1,0 +1,29 @@
+import { Arg, Ctx, ID, Query, Resolver } from "type-graphql";
+import { PromptType } from "../schema/prompt.type";
+import type { GatewayContext } from "../server/context";
+import { preparePrompt, requireTokenizer } from "../services/prompts";
+
+@Resolver()
+export class PromptResolver {
+  @Query(() => PromptType, { description: "Renders, without scoring, the 360Brew prompt a ranking would send." })
+  async prompt(
+    @Arg("memberId", () => ID) memberId: string,
+    @Arg("task", () => String) taskName: string,
+    @Arg("candidateIds", () => [ID]) candidateIds: string[],
+    @Ctx() { db, tokenizer, config }: GatewayContext,
+  ): Promise<PromptType> {
+    const { prompt } = await preparePrompt(db, requireTokenizer(tokenizer), config.PROMPT_MAX_TOKENS, {
+      memberId,
+      taskName,
+      candidateIds,
+    });
+    return {
+      prefixText: prompt.prefixText,
+      prefixTokenIds: prompt.prefixIds,
+      historyUsed: prompt.historyUsed,
+      historyAvailable: prompt.historyAvailable,
+      candidates: prompt.candidates.map((c) => ({ itemId: c.id, text: c.text, tokenIds: c.ids })),
+      labels: prompt.labels.map((l) => ({ ...l, tokenIds: l.ids })),
+    };
+  }
+}

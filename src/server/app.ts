@@ -1,0 +1,105 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { expressMiddleware } from "@as-integrations/express5";
+import express from "express";
+import type { GraphQLSchema } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import type { Metrics } from "../observability/metrics";
+import type { GatewayContext } from "./context";
+import { createErrorFormatter } from "./format-error";
+
+export interface GatewayServer {
+  /** Listens on host:port (port 0: any free port) and returns the bound URL of /graphql. */
+  listen(host: string, port: number): Promise<string>;
+  /** Stops accepting, drains HTTP requests and WebSocket subscriptions, then returns. */
+  stop(): Promise<void>;
+  httpServer: Server;
+}
+
+export interface ServerDeps {
+  schema: GraphQLSchema;
+  context: GatewayContext;
+  metrics: Metrics;
+  /** Extra readiness checks by name; each throws when not ready. */
+  readiness: Record<string, () => Promise<void>>;
+}
+
+/** Express + Apollo Server on one HTTP server, graphql-ws subscriptions on the same port. */
+export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServer> {
+  const { schema, context, metrics } = deps;
+  const app = express();
+  const httpServer = createServer(app);
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  const wsCleanup = useServer({ schema, context: () => context }, wsServer);
+
+  const apollo = new ApolloServer<GatewayContext>({
+    schema,
+    formatError: createErrorFormatter(context.logger),
+    introspection: true,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse(rc) {
+              const outcome = rc.errors && rc.errors.length > 0 ? "error" : "ok";
+              metrics.graphqlRequests.inc({ operation: rc.operationName ?? "anonymous", outcome });
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const checks: Record<string, string> = {};
+    let ready = true;
+    for (const [name, check] of Object.entries(deps.readiness)) {
+      try {
+        await check();
+        checks[name] = "ok";
+      } catch (err) {
+        ready = false;
+        checks[name] = (err as Error).message;
+      }
+    }
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready", checks });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use("/graphql", express.json({ limit: "4mb" }), expressMiddleware(apollo, { context: async () => context }));
+
+  return {
+    httpServer,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(port, host, () => {
+          const addr = httpServer.address() as AddressInfo;
+          resolve(`http://${host.includes(":") ? `[${host}]` : host}:${addr.port}/graphql`);
+        });
+      });
+    },
+    async stop() {
+      await apollo.stop();
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import "reflect-metadata";
+import type { GraphQLSchema } from "graphql";
+import { buildSchema } from "type-graphql";
+import { InteractionResolver } from "../resolvers/interaction.resolver";
+import { ItemResolver } from "../resolvers/item.resolver";
+import { MemberResolver } from "../resolvers/member.resolver";
+import { PromptResolver } from "../resolvers/prompt.resolver";
+import { TaskResolver } from "../resolvers/task.resolver";
+
+export const RESOLVERS = [MemberResolver, ItemResolver, InteractionResolver, TaskResolver, PromptResolver] as const;
+
+/** The code-first schema; `npm run schema:print` writes it to schema.graphql for review. */
+export function createSchema(): Promise<GraphQLSchema> {
+  // Input is validated by the zod schemas shared with the Kafka path, not by class-validator.
+  return buildSchema({ resolvers: [...RESOLVERS], validate: false });
+}

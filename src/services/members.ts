@@ -1,0 +1,28 @@
+import type { Member } from "@prisma/client";
+import type { Db } from "../db/client";
+import type { MemberEvent } from "../ingest/events";
+
+// Fields left out of an event (undefined) are kept as they were; null clears them.
+function upsertArgs(m: MemberEvent) {
+  const fields = {
+    currentPosition: m.currentPosition,
+    currentCompany: m.currentCompany,
+    location: m.location,
+    yearsOfExperience: m.yearsOfExperience,
+    summary: m.summary,
+  };
+  return {
+    where: { id: m.id },
+    create: { id: m.id, ...fields, skills: m.skills ?? [] },
+    update: { ...fields, skills: m.skills === null ? [] : m.skills },
+  };
+}
+
+export function upsertMember(db: Db, m: MemberEvent): Promise<Member> {
+  return db.member.upsert(upsertArgs(m));
+}
+
+/** Many members in one transaction (the Kafka path). */
+export async function upsertMembers(db: Db, members: MemberEvent[]): Promise<void> {
+  if (members.length > 0) await db.$transaction(members.map((m) => db.member.upsert(upsertArgs(m))));
+}

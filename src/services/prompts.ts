@@ -1,0 +1,93 @@
+import type { Db } from "../db/client";
+import { badInput, notFound, UserFacingError } from "../errors";
+import { type BuiltPrompt, buildPrompt, type Candidate, PromptTooLongError } from "../prompt/builder";
+import type { TaskDefinition } from "../prompt/task-definition";
+import type { HistoryEntry } from "../prompt/template";
+import type { TextTokenizer } from "../prompt/tokenizer";
+import { getTask } from "./tasks";
+
+export const MAX_CANDIDATES = 500;
+
+/** The member's past interactions with items of the task's type, newest first, per the policy. */
+export async function loadHistory(db: Db, memberId: string, task: TaskDefinition): Promise<HistoryEntry[]> {
+  const { maxItems, lookbackDays } = task.historyPolicy;
+  if (maxItems === 0) return [];
+  const rows = await db.interaction.findMany({
+    where: {
+      memberId,
+      action: { in: task.actions.map((a) => a.action) },
+      item: { type: task.itemType },
+      ...(lookbackDays ? { occurredAt: { gte: new Date(Date.now() - lookbackDays * 86_400_000) } } : {}),
+    },
+    orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
+    take: maxItems,
+    include: { item: true },
+  });
+  return rows.map((r) => ({ action: r.action, item: r.item }));
+}
+
+/** Candidate items in the order asked; unknown ids are a client error naming them. */
+export async function loadCandidates(db: Db, ids: string[], task: TaskDefinition): Promise<Candidate[]> {
+  if (ids.length === 0) throw badInput("candidateIds must not be empty", { argument: "candidateIds" });
+  if (ids.length > MAX_CANDIDATES) {
+    throw badInput(`at most ${MAX_CANDIDATES} candidates per request, got ${ids.length}`, { argument: "candidateIds" });
+  }
+  if (new Set(ids).size !== ids.length) throw badInput("candidateIds contains duplicates", { argument: "candidateIds" });
+  const rows = await db.item.findMany({ where: { id: { in: ids } } });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const missing = ids.filter((id) => !byId.has(id));
+  if (missing.length > 0) {
+    throw new UserFacingError("NOT_FOUND", `unknown candidate items: ${missing.join(", ")}`, { itemIds: missing });
+  }
+  const wrongType = rows.filter((r) => r.type !== task.itemType).map((r) => r.id);
+  if (wrongType.length > 0) {
+    throw badInput(`task '${task.name}' ranks ${task.itemType} items; not of that type: ${wrongType.join(", ")}`, {
+      argument: "candidateIds",
+    });
+  }
+  return ids.map((id) => byId.get(id) as Candidate);
+}
+
+export function requireTokenizer(tokenizer: TextTokenizer | null): TextTokenizer {
+  if (!tokenizer) {
+    throw new UserFacingError("UNAVAILABLE", "no tokenizer is configured (set MODEL_DIR or TOKENIZER_PATH)");
+  }
+  return tokenizer;
+}
+
+export interface PromptRequest {
+  memberId: string;
+  taskName: string;
+  candidateIds: string[];
+}
+
+/** Everything a ranking needs from the database, rendered and tokenized. */
+export async function preparePrompt(
+  db: Db,
+  tokenizer: TextTokenizer,
+  defaultMaxTokens: number,
+  req: PromptRequest,
+): Promise<{ task: TaskDefinition; prompt: BuiltPrompt }> {
+  const [member, task] = await Promise.all([
+    db.member.findUnique({ where: { id: req.memberId } }),
+    getTask(db, req.taskName),
+  ]);
+  if (!member) throw notFound("Member", req.memberId);
+  const [history, candidates] = await Promise.all([
+    loadHistory(db, member.id, task),
+    loadCandidates(db, req.candidateIds, task),
+  ]);
+  try {
+    const prompt = await buildPrompt(tokenizer, {
+      task,
+      member,
+      history,
+      candidates,
+      maxPrefixTokens: task.historyPolicy.maxTokens ?? defaultMaxTokens,
+    });
+    return { task, prompt };
+  } catch (err) {
+    if (err instanceof PromptTooLongError) throw badInput(err.message);
+    throw err;
+  }
+}
