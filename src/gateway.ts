@@ -21,7 +21,10 @@ export interface Gateway {
 }
 
 /** Starts every part the configuration asks for, in dependency order. */
-export async function startGateway(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<Gateway> {
+export async function startGateway(
+  config: Config,
+  logger: Logger = createLogger(config.LOG_LEVEL),
+): Promise<Gateway> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -37,7 +40,10 @@ export async function startGateway(config: Config, logger: Logger = createLogger
       databaseUrl = embedded.url;
       // PGlite executes one query at a time; a large pool only queues in the multiplexer.
       poolSize = 4;
-      logger.info({ dir: join(config.DATA_DIR, "pglite") }, "embedded PGlite database started (DATABASE_URL unset)");
+      logger.info(
+        { dir: join(config.DATA_DIR, "pglite") },
+        "embedded PGlite database started (DATABASE_URL unset)",
+      );
     }
     const migrated = await migrate(databaseUrl);
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "database migrated");

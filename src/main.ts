@@ -29,6 +29,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`brewgate failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `brewgate failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -1,14 +1,12 @@
 import { z } from "zod";
 
 /** Comma-separated list, empty entries dropped. */
-const csv = z
-  .string()
-  .transform((s) =>
-    s
-      .split(",")
-      .map((x) => x.trim())
-      .filter((x) => x.length > 0),
-  );
+const csv = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+);
 
 const port = z.coerce.number().int().min(0).max(65535);
 

@@ -50,5 +50,7 @@ export type ItemEvent = z.infer<typeof itemEvent>;
 
 /** One line per problem, each naming the field: `occurredAt: must be a date-time`. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "event"}: ${i.message}`).join("; ");
+  return error.issues
+    .map((i) => `${i.path.length > 0 ? i.path.join(".") : "event"}: ${i.message}`)
+    .join("; ");
 }

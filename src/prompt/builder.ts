@@ -1,5 +1,12 @@
 import type { TaskDefinition } from "./task-definition";
-import { type HistoryEntry, type ItemFields, type ProfileFields, renderLabel, renderPrefix, renderSuffix } from "./template";
+import {
+  type HistoryEntry,
+  type ItemFields,
+  type ProfileFields,
+  renderLabel,
+  renderPrefix,
+  renderSuffix,
+} from "./template";
 import type { TextTokenizer } from "./tokenizer";
 
 export interface Candidate extends ItemFields {
@@ -85,7 +92,12 @@ export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): 
     prefixText: best.text,
     prefixIds: best.ids,
     candidates: input.candidates.map((c, i) => ({ id: c.id, text: suffixTexts[i], ids: suffixIds[i] })),
-    labels: task.actions.map((a, i) => ({ action: a.action, answer: a.answer, positive: a.positive, ids: labelIds[i] })),
+    labels: task.actions.map((a, i) => ({
+      action: a.action,
+      answer: a.answer,
+      positive: a.positive,
+      ids: labelIds[i],
+    })),
     historyUsed: kept,
     historyAvailable: history.length,
   };

@@ -48,7 +48,11 @@ export const taskDefinition = z
     for (const [i, a] of t.actions.entries()) {
       for (const key of [`action:${a.action}`, `answer:${a.answer}`]) {
         if (seen.has(key)) {
-          ctx.addIssue({ code: "custom", path: ["actions", i], message: `duplicate ${key.replace(":", " ")}` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["actions", i],
+            message: `duplicate ${key.replace(":", " ")}`,
+          });
         }
         seen.add(key);
       }

@@ -15,7 +15,9 @@ export class ItemResolver {
     return db.item.findUnique({ where: { id } });
   }
 
-  @Query(() => ItemConnection, { description: "Items ordered by id, optionally of one type, forward pagination." })
+  @Query(() => ItemConnection, {
+    description: "Items ordered by id, optionally of one type, forward pagination.",
+  })
   items(
     @Ctx() { db }: GatewayContext,
     @Arg("first", () => Int, { defaultValue: 20 }) first: number,
@@ -35,7 +37,9 @@ export class ItemResolver {
     );
   }
 
-  @Mutation(() => ItemType, { description: "Creates or updates an item (same rules as the Kafka items topic)." })
+  @Mutation(() => ItemType, {
+    description: "Creates or updates an item (same rules as the Kafka items topic).",
+  })
   upsertItem(@Arg("input", () => ItemInput) input: ItemInput, @Ctx() { db }: GatewayContext) {
     return upsertItem(db, parseInput(itemEvent, input, "input"));
   }

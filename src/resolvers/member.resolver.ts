@@ -29,7 +29,9 @@ export class MemberResolver {
     );
   }
 
-  @Mutation(() => MemberType, { description: "Creates or updates a member (same rules as the Kafka members topic)." })
+  @Mutation(() => MemberType, {
+    description: "Creates or updates a member (same rules as the Kafka members topic).",
+  })
   upsertMember(@Arg("input", () => MemberInput) input: MemberInput, @Ctx() { db }: GatewayContext) {
     return upsertMember(db, parseInput(memberEvent, input, "input"));
   }

@@ -5,7 +5,9 @@ import { preparePrompt, requireTokenizer } from "../services/prompts";
 
 @Resolver()
 export class PromptResolver {
-  @Query(() => PromptType, { description: "Renders, without scoring, the 360Brew prompt a ranking would send." })
+  @Query(() => PromptType, {
+    description: "Renders, without scoring, the 360Brew prompt a ranking would send.",
+  })
   async prompt(
     @Arg("memberId", () => ID) memberId: string,
     @Arg("task", () => String) taskName: string,

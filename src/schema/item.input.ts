@@ -24,6 +24,9 @@ export class ItemInput {
   @Field(() => String, { nullable: true })
   description?: string | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: "Flat map of string, number or boolean values." })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: "Flat map of string, number or boolean values.",
+  })
   attributes?: Record<string, unknown> | null;
 }

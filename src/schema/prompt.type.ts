@@ -27,7 +27,9 @@ export class PromptLabelType {
   tokenIds!: number[];
 }
 
-@ObjectType({ description: "The exact prompt a ranking sends to the model: one shared prefix, one suffix per candidate." })
+@ObjectType({
+  description: "The exact prompt a ranking sends to the model: one shared prefix, one suffix per candidate.",
+})
 export class PromptType {
   @Field(() => String)
   prefixText!: string;

@@ -22,7 +22,10 @@ export class HistoryPolicyType {
   @Field(() => Int, { description: "Most interactions read, newest first." })
   maxItems!: number;
 
-  @Field(() => Int, { nullable: true, description: "Token budget of the prompt prefix; null: the gateway default." })
+  @Field(() => Int, {
+    nullable: true,
+    description: "Token budget of the prompt prefix; null: the gateway default.",
+  })
   maxTokens?: number | null;
 
   @Field(() => Int, { nullable: true, description: "Only interactions of the last N days." })
@@ -49,7 +52,9 @@ export class TaskType {
   @Field(() => String)
   itemNounPlural!: string;
 
-  @Field(() => String, { description: 'Verb phrase of the question: "Will the member <questionVerb> the following job".' })
+  @Field(() => String, {
+    description: 'Verb phrase of the question: "Will the member <questionVerb> the following job".',
+  })
   questionVerb!: string;
 
   @Field(() => [TaskActionType])

@@ -85,7 +85,11 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use("/graphql", express.json({ limit: "4mb" }), expressMiddleware(apollo, { context: async () => context }));
+  app.use(
+    "/graphql",
+    express.json({ limit: "4mb" }),
+    expressMiddleware(apollo, { context: async () => context }),
+  );
 
   return {
     httpServer,

@@ -7,7 +7,13 @@ import { MemberResolver } from "../resolvers/member.resolver";
 import { PromptResolver } from "../resolvers/prompt.resolver";
 import { TaskResolver } from "../resolvers/task.resolver";
 
-export const RESOLVERS = [MemberResolver, ItemResolver, InteractionResolver, TaskResolver, PromptResolver] as const;
+export const RESOLVERS = [
+  MemberResolver,
+  ItemResolver,
+  InteractionResolver,
+  TaskResolver,
+  PromptResolver,
+] as const;
 
 /** The code-first schema; `npm run schema:print` writes it to schema.graphql for review. */
 export function createSchema(): Promise<GraphQLSchema> {

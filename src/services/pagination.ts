@@ -1,5 +1,5 @@
-import type { Connection } from "../schema/connection.type";
 import { badInput } from "../errors";
+import type { Connection } from "../schema/connection.type";
 
 export const MAX_PAGE = 100;
 

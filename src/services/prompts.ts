@@ -30,20 +30,28 @@ export async function loadHistory(db: Db, memberId: string, task: TaskDefinition
 export async function loadCandidates(db: Db, ids: string[], task: TaskDefinition): Promise<Candidate[]> {
   if (ids.length === 0) throw badInput("candidateIds must not be empty", { argument: "candidateIds" });
   if (ids.length > MAX_CANDIDATES) {
-    throw badInput(`at most ${MAX_CANDIDATES} candidates per request, got ${ids.length}`, { argument: "candidateIds" });
+    throw badInput(`at most ${MAX_CANDIDATES} candidates per request, got ${ids.length}`, {
+      argument: "candidateIds",
+    });
   }
-  if (new Set(ids).size !== ids.length) throw badInput("candidateIds contains duplicates", { argument: "candidateIds" });
+  if (new Set(ids).size !== ids.length)
+    throw badInput("candidateIds contains duplicates", { argument: "candidateIds" });
   const rows = await db.item.findMany({ where: { id: { in: ids } } });
   const byId = new Map(rows.map((r) => [r.id, r]));
   const missing = ids.filter((id) => !byId.has(id));
   if (missing.length > 0) {
-    throw new UserFacingError("NOT_FOUND", `unknown candidate items: ${missing.join(", ")}`, { itemIds: missing });
+    throw new UserFacingError("NOT_FOUND", `unknown candidate items: ${missing.join(", ")}`, {
+      itemIds: missing,
+    });
   }
   const wrongType = rows.filter((r) => r.type !== task.itemType).map((r) => r.id);
   if (wrongType.length > 0) {
-    throw badInput(`task '${task.name}' ranks ${task.itemType} items; not of that type: ${wrongType.join(", ")}`, {
-      argument: "candidateIds",
-    });
+    throw badInput(
+      `task '${task.name}' ranks ${task.itemType} items; not of that type: ${wrongType.join(", ")}`,
+      {
+        argument: "candidateIds",
+      },
+    );
   }
   return ids.map((id) => byId.get(id) as Candidate);
 }

@@ -9,7 +9,9 @@ export const MAX_EVENTS_PER_CALL = 10_000;
 export async function recordInteractions(db: Db, input: unknown[]) {
   if (input.length === 0) throw badInput("events must not be empty", { argument: "events" });
   if (input.length > MAX_EVENTS_PER_CALL) {
-    throw badInput(`at most ${MAX_EVENTS_PER_CALL} events per call, got ${input.length}`, { argument: "events" });
+    throw badInput(`at most ${MAX_EVENTS_PER_CALL} events per call, got ${input.length}`, {
+      argument: "events",
+    });
   }
   const events: InteractionEvent[] = [];
   const invalid: { index: number; reason: string }[] = [];
@@ -19,14 +21,18 @@ export async function recordInteractions(db: Db, input: unknown[]) {
     else invalid.push({ index, reason: describeIssues(parsed.error) });
   });
   if (invalid.length === 0) {
-    for (const r of await findUnknownReferences(db, events)) invalid.push({ index: r.index, reason: r.reason });
+    for (const r of await findUnknownReferences(db, events))
+      invalid.push({ index: r.index, reason: r.reason });
   }
   if (invalid.length > 0) {
     const first = invalid[0];
-    throw badInput(`events[${first.index}]: ${first.reason}${invalid.length > 1 ? ` (and ${invalid.length - 1} more)` : ""}`, {
-      argument: "events",
-      invalid,
-    });
+    throw badInput(
+      `events[${first.index}]: ${first.reason}${invalid.length > 1 ? ` (and ${invalid.length - 1} more)` : ""}`,
+      {
+        argument: "events",
+        invalid,
+      },
+    );
   }
   const stored = await insertInteractions(db, events);
   return { received: events.length, stored: stored.length, duplicates: events.length - stored.length };

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { loadConfig } from "../../src/config";
+
+describe("config", () => {
+  it("applies documented defaults", () => {
+    const c = loadConfig({});
+    assert.equal(c.PORT, 4000);
+    assert.equal(c.HOST, "127.0.0.1");
+    assert.equal(c.DATABASE_URL, undefined);
+    assert.equal(c.KAFKA_BROKERS, undefined);
+    assert.equal(c.KAFKA_TOPIC_DLQ, "brewgate.dlq");
+  });
+
+  it("splits broker lists", () => {
+    assert.deepEqual(loadConfig({ KAFKA_BROKERS: "127.0.0.1:9092, 127.0.0.1:9093," }).KAFKA_BROKERS, [
+      "127.0.0.1:9092",
+      "127.0.0.1:9093",
+    ]);
+  });
+
+  it("names every bad variable", () => {
+    assert.throws(
+      () => loadConfig({ PORT: "http", LOG_LEVEL: "loud" }),
+      /PORT: .*LOG_LEVEL: |LOG_LEVEL: .*PORT: /,
+    );
+  });
+});
