@@ -1,0 +1,47 @@
+// The compute interface the engine drives. A backend owns the weights and the KV storage
+// (host memory for CPU, device memory for CUDA); the engine owns only block bookkeeping
+// (kv_cache.h) and hands the backend block tables. A CUDA backend implements the same calls.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace bg {
+
+// New tokens of one sequence to run through the model in this step.
+struct SeqChunk {
+  const std::vector<int>* blocks;  // KV block table, covering positions [0, start + n)
+  int start;                       // position of tokens[0]; positions < start are in the KV
+  std::vector<int> tokens;         // (n,) token ids
+};
+
+// What to compute at one row of the step's output: a row is (chunk, index within chunk).
+// Nothing is computed for rows without a request: no final norm, no lm_head.
+struct OutputRequest {
+  int chunk;
+  int index;
+  bool full;             // true: the whole (V,) logits row; false: only `ids`
+  std::vector<int> ids;  // vocab rows of lm_head to evaluate when !full
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const ModelConfig& config() const = 0;
+  virtual std::string name() const = 0;
+  // Bytes of KV memory one block of `block_tokens` tokens takes (all layers, K and V).
+  virtual size_t kv_block_bytes(int block_tokens) const = 0;
+  // (Re)allocates KV storage for `blocks` blocks of `block_tokens` tokens.
+  virtual void init_kv(int blocks, int block_tokens) = 0;
+  // Copies the first `tokens` token slots of KV block src into dst (all layers).
+  virtual void copy_kv_block(int src, int dst, int tokens) = 0;
+  // Runs one step: writes K/V of every chunk token into its block table and returns, per
+  // output request and in the same order, the logits asked for ((V,) or (ids.size(),)).
+  virtual void forward(const std::vector<SeqChunk>& chunks,
+                       const std::vector<OutputRequest>& outputs,
+                       std::vector<std::vector<float>>* results) = 0;
+};
+
+}  // namespace bg

@@ -1,0 +1,47 @@
+// The CPU backend: the reference implementation the CUDA backend is checked against.
+#pragma once
+
+#include <memory>
+
+#include "backend.h"
+#include "model.h"
+#include "thread_pool.h"
+
+namespace bg {
+
+class CpuBackend : public Backend {
+ public:
+  CpuBackend(Model model, int threads);
+  const ModelConfig& config() const override { return model_.cfg; }
+  std::string name() const override { return "cpu"; }
+  const Model& model() const { return model_; }
+  ThreadPool& pool() { return pool_; }
+  size_t kv_block_bytes(int block_tokens) const override;
+  void init_kv(int blocks, int block_tokens) override;
+  void copy_kv_block(int src, int dst, int tokens) override;
+  void forward(const std::vector<SeqChunk>& chunks, const std::vector<OutputRequest>& outputs,
+               std::vector<std::vector<float>>* results) override;
+
+ private:
+  float* k_at(int block, int layer, int slot);  // (kv_dim,) slice of block
+  float* v_at(int block, int layer, int slot);
+  void attention(int layer, const std::vector<SeqChunk>& chunks, const std::vector<int>& row_chunk,
+                 const std::vector<int>& row_pos, int t);
+  void moe(const LayerWeights& w, int t);
+
+  Model model_;
+  ThreadPool pool_;
+  int block_tokens_ = 0;
+  int kv_dim_ = 0;               // K * D
+  std::vector<float> kv_;        // (blocks, L, 2, block_tokens, K * D)
+  // Step scratch, grown to the largest step seen. T = tokens in the step.
+  std::vector<float> x_;         // (T, C) residual stream
+  std::vector<float> h_;         // (T, C) normed input
+  std::vector<float> qkv_;       // (T, (H + 2K) * D)
+  std::vector<float> att_;       // (T, H * D)
+  std::vector<float> tmp_;       // (T, C)
+  std::vector<float> gu_;        // (T, 2F)
+  std::vector<float> act_;       // (T, F)
+};
+
+}  // namespace bg

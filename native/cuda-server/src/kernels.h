@@ -1,0 +1,61 @@
+// CPU kernels: fp32 math with fp32 accumulation. Every kernel with an AVX2/FMA path has a
+// portable scalar twin; the AVX2 code is compiled with target attributes and chosen at run
+// time (__builtin_cpu_supports), so one binary runs on any x86-64 (and the scalar code
+// elsewhere). Dimension letters: M rows (tokens), K inner, N output columns.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace bg {
+
+// Whether the AVX2/FMA paths are in use. Defaults to what the CPU supports; tests force the
+// scalar path with set_simd(false) to check both.
+bool simd_enabled();
+void set_simd(bool on);
+
+// fp32 conversions of checkpoint dtypes.
+float bf16_to_f32(uint16_t h);
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);  // round to nearest even
+
+// A weight matrix W (N, K) (HF linear layout: out, in) repacked for the GEMM micro-kernel:
+// panels of 16 output columns, each (K, 16) row-major, zero-padded past N.
+struct PackedMatrix {
+  static constexpr int NR = 16;
+  int n = 0;                // N
+  int k = 0;                // K
+  std::vector<float> data;  // (ceil(N/16), K, 16)
+  // Packs rows of W (N, K), given row-major fp32.
+  static PackedMatrix pack(const float* w, int n, int k);
+  // W[row, :] . x over K, reading the packed layout (for a few selected rows).
+  float row_dot(int row, const float* x) const;
+};
+
+// Y (M, N) = X (M, K) @ W^T, with X rows ldx floats apart and Y rows ldy apart.
+void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy,
+          ThreadPool& pool);
+// Plain triple loop for tests: Y (M, N) = X (M, K) @ W (N, K)^T.
+void gemm_ref(const float* x, int m, int k, const float* w, int n, float* y);
+
+float dot(const float* a, const float* b, int n);
+void axpy(float a, const float* x, float* y, int n);  // y += a * x
+
+// out (N,) = x / sqrt(mean(x^2) + eps) * g; out may alias x.
+void rmsnorm(const float* x, const float* g, int n, float eps, float* out);
+// In-place softmax over n values.
+void softmax(float* x, int n);
+// log(sum(exp(x))) over n values, computed stably.
+float logsumexp(const float* x, int n);
+// out (N,) = silu(gate) * up
+void swiglu(const float* gate, const float* up, int n, float* out);
+// HF rotate-half RoPE on `heads` vectors of D at x (heads, D), position pos.
+void rope(float* x, int heads, int d, int pos, const float* inv_freq);
+
+// Mixtral routing: softmax over router logits (E,), keep the top k, renormalize over them.
+// Ties go to the lower expert index (like a stable sort).
+void moe_route(const float* logits, int e, int k, int* idx, float* weight);
+
+}  // namespace bg

@@ -1,0 +1,161 @@
+#include "safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "error.h"
+
+namespace bg {
+
+using nlohmann::json;
+
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 2; }
+
+int64_t TensorView::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw Error(path + ": cannot stat: " + std::strerror(errno));
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      throw Error(path + ": mmap failed: " + std::strerror(errno));
+    }
+    data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
+  namespace fs = std::filesystem;
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  if (fs::exists(index)) {
+    std::ifstream in(index);
+    json j;
+    try {
+      j = json::parse(in);
+    } catch (const std::exception& e) {
+      throw Error(index.string() + ": not valid JSON: " + e.what());
+    }
+    if (!j.contains("weight_map") || !j["weight_map"].is_object())
+      throw Error(index.string() + ": expected an object \"weight_map\", got none");
+    std::set<std::string> shards;
+    for (auto& [name, file] : j["weight_map"].items()) shards.insert(file.get<std::string>());
+    for (const auto& s : shards) add_file((fs::path(dir) / s).string());
+    for (auto& [name, file] : j["weight_map"].items()) {
+      auto it = tensors_.find(name);
+      if (it == tensors_.end())
+        throw Error(index.string() + ": tensor '" + name + "' is mapped to " +
+                    file.get<std::string>() + " but that file does not contain it");
+    }
+  } else if (fs::exists(single)) {
+    add_file(single.string());
+  } else {
+    throw Error(dir + ": expected model.safetensors or model.safetensors.index.json, found "
+                      "neither");
+  }
+}
+
+void Checkpoint::add_file(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error(path + ": shard file does not exist");
+  auto f = std::make_unique<MappedFile>(path);
+  const size_t size = f->size();
+  if (size < 8)
+    throw Error(path + ": truncated: expected at least 8 bytes of header length, got " +
+                std::to_string(size));
+  uint64_t hlen = 0;
+  std::memcpy(&hlen, f->data(), 8);
+  if (hlen > size - 8)
+    throw Error(path + ": truncated: header length " + std::to_string(hlen) +
+                " exceeds the file size " + std::to_string(size));
+  json h;
+  try {
+    h = json::parse(f->data() + 8, f->data() + 8 + hlen);
+  } catch (const std::exception& e) {
+    throw Error(path + ": header is not valid JSON: " + e.what());
+  }
+  const uint8_t* base = f->data() + 8 + hlen;
+  const uint64_t data_size = size - 8 - hlen;
+  for (auto& [name, t] : h.items()) {
+    if (name == "__metadata__") continue;
+    TensorView v;
+    v.name = name;
+    v.file = path;
+    const std::string dt = t.value("dtype", "");
+    if (dt == "F32") v.dtype = DType::F32;
+    else if (dt == "F16") v.dtype = DType::F16;
+    else if (dt == "BF16") v.dtype = DType::BF16;
+    else
+      throw Error(path + ": tensor '" + name + "': unsupported dtype; expected F32, F16 or "
+                  "BF16, got " + (dt.empty() ? std::string("none") : dt));
+    for (auto& s : t.at("shape")) {
+      if (!s.is_number_integer() || s.get<int64_t>() < 0)
+        throw Error(path + ": tensor '" + name + "': shape has a non-integer or negative dim");
+      v.shape.push_back(s.get<int64_t>());
+    }
+    auto off = t.at("data_offsets");
+    if (!off.is_array() || off.size() != 2)
+      throw Error(path + ": tensor '" + name + "': data_offsets must be [begin, end]");
+    const uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
+    const uint64_t want = static_cast<uint64_t>(v.numel()) * dtype_size(v.dtype);
+    if (e < b || e - b != want)
+      throw Error(path + ": tensor '" + name + "': data_offsets [" + std::to_string(b) + ", " +
+                  std::to_string(e) + "] span " + std::to_string(e - b) +
+                  " bytes; expected " + std::to_string(want) + " bytes for its shape and dtype");
+    if (e > data_size)
+      throw Error(path + ": tensor '" + name + "': data ends at byte " + std::to_string(e) +
+                  " of the data section, but the file holds only " + std::to_string(data_size) +
+                  " data bytes (truncated file or lying header)");
+    v.data = base + b;
+    if (tensors_.count(name))
+      throw Error(path + ": tensor '" + name + "' appears in more than one file");
+    tensors_.emplace(name, std::move(v));
+  }
+  files_.push_back(std::move(f));
+}
+
+const TensorView& Checkpoint::get(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) {
+    std::string files;
+    for (const auto& f : files_) files += (files.empty() ? "" : ", ") + f->path();
+    throw Error("missing tensor '" + name + "': expected in " + files + ", not found");
+  }
+  return it->second;
+}
+
+}  // namespace bg

@@ -1,0 +1,61 @@
+// Memory-mapped safetensors files: header parsing with every offset checked against the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bg {
+
+enum class DType { F32, F16, BF16 };
+
+const char* dtype_name(DType d);  // "F32", "F16", "BF16" (safetensors spelling)
+size_t dtype_size(DType d);
+
+// A read-only mmap of a whole file; unmapped on destruction.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+struct TensorView {
+  std::string name;
+  std::string file;            // path of the file holding it, for error messages
+  DType dtype;
+  std::vector<int64_t> shape;  // as stored, e.g. (out, in) for a linear weight
+  const uint8_t* data;         // into the mapping, dtype_size(dtype) * numel bytes
+  int64_t numel() const;
+};
+
+// One checkpoint: one or more safetensors files (sharded through model.safetensors.index.json).
+class Checkpoint {
+ public:
+  // Maps `dir`/model.safetensors, or every shard named by `dir`/model.safetensors.index.json.
+  explicit Checkpoint(const std::string& dir);
+  // Throws Error naming the tensor and the file(s) searched when absent.
+  const TensorView& get(const std::string& name) const;
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+
+ private:
+  void add_file(const std::string& path);
+  std::string dir_;
+  std::vector<std::unique_ptr<MappedFile>> files_;
+  std::map<std::string, TensorView> tensors_;
+};
+
+}  // namespace bg

@@ -1,0 +1,69 @@
+// brewgate-logits: full logits of a token sequence, for the parity test against reference.py.
+//   brewgate-logits --model DIR --ids 1,2,3 --out FILE [--threads N] [--step N] [--scalar]
+// Writes float32 (T, V) row-major. --step feeds the sequence N tokens per forward call
+// (1 = token-by-token decode through the KV cache); --scalar disables the AVX2 kernels.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cpu_backend.h"
+#include "error.h"
+
+int main(int argc, char** argv) {
+  std::string model_dir, ids_s, out;
+  int threads = 2, step = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "brewgate-logits: " << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--model") model_dir = next();
+    else if (a == "--ids") ids_s = next();
+    else if (a == "--out") out = next();
+    else if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--step") step = std::stoi(next());
+    else if (a == "--scalar") bg::set_simd(false);
+    else {
+      std::cerr << "brewgate-logits: unknown flag " << a << "\n";
+      return 2;
+    }
+  }
+  if (model_dir.empty() || ids_s.empty() || out.empty()) {
+    std::cerr << "usage: brewgate-logits --model DIR --ids 1,2,3 --out FILE\n";
+    return 2;
+  }
+  try {
+    std::vector<int> ids;
+    std::stringstream ss(ids_s);
+    for (std::string tok; std::getline(ss, tok, ',');) ids.push_back(std::stoi(tok));
+    bg::CpuBackend be(bg::load_model(model_dir), threads);
+    const int bt = 16, n = static_cast<int>(ids.size());
+    const int nblocks = (n + bt - 1) / bt;
+    be.init_kv(nblocks, bt);
+    std::vector<int> blocks(nblocks);
+    for (int i = 0; i < nblocks; ++i) blocks[i] = i;
+    if (step <= 0) step = n;
+    std::ofstream f(out, std::ios::binary);
+    for (int s = 0; s < n; s += step) {
+      const int e = std::min(n, s + step);
+      std::vector<bg::SeqChunk> chunks{{&blocks, s, std::vector<int>(ids.begin() + s, ids.begin() + e)}};
+      std::vector<bg::OutputRequest> outs;
+      for (int i = 0; i < e - s; ++i) outs.push_back({0, i, true, {}});
+      std::vector<std::vector<float>> res;
+      be.forward(chunks, outs, &res);
+      for (auto& r : res) f.write(reinterpret_cast<const char*>(r.data()), r.size() * 4);
+    }
+  } catch (const bg::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
