@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 npx tsc -p .
+npx biome check src test scripts
 if [ "$#" -eq 0 ]; then mapfile -t files < <(find dist/test -name "*.test.js" | sort); set -- "${files[@]}"; fi
 # One file at a time: integration files start brokers and servers on fixed local ports.
 exec node --test --test-concurrency=1 --test-reporter=spec "$@"

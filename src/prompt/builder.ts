@@ -23,7 +23,7 @@ export interface PromptLabel {
 /** One shared prefix and one suffix per candidate, as text and as token ids. */
 export interface BuiltPrompt {
   prefixText: string;
-  /** BOS (when the model has one) + prefix tokens. */
+  /** The tokenizer's leading special ids (BOS, when the model uses one) + prefix tokens. */
   prefixIds: number[];
   candidates: { id: string; text: string; ids: number[] }[];
   labels: PromptLabel[];
@@ -52,7 +52,7 @@ export interface BuildInput {
  */
 export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): Promise<BuiltPrompt> {
   const { task, member, history } = input;
-  const bos = tokenizer.bosId === null ? [] : [tokenizer.bosId];
+  const bos = tokenizer.leadingSpecialIds;
   const encodePrefix = async (k: number) => {
     const text = renderPrefix(task, member, history.slice(0, k));
     return { text, ids: [...bos, ...(await tokenizer.encode(text))] };

@@ -9,16 +9,19 @@ import { Tokenizer } from "tokenizers";
 export class TextTokenizer {
   private constructor(
     private readonly tk: Tokenizer,
-    /** Id prepended to every prompt, when the model has one. */
-    readonly bosId: number | null,
+    /**
+     * Ids the tokenizer itself puts before a text (BOS for Llama 3, nothing for Qwen), read from
+     * its own post-processor so prompts start exactly as Hugging Face would start them.
+     */
+    readonly leadingSpecialIds: number[],
     /** Id that ends generation. */
     readonly eosId: number | null,
     readonly vocabSize: number,
   ) {}
 
   /**
-   * Loads tokenizer.json; BOS/EOS come from tokenizer_config.json beside it when present
-   * (`bos_token`, `eos_token`, as Hugging Face writes them), else from config.json's ids.
+   * Loads tokenizer.json; EOS comes from tokenizer_config.json beside it when present
+   * (`eos_token`, as Hugging Face writes it), else from config.json's id.
    */
   static async fromFile(path: string): Promise<TextTokenizer> {
     let tk: Tokenizer;
@@ -36,9 +39,10 @@ export class TextTokenizer {
       if (id !== null && id !== undefined) return id;
       return typeof fallback === "number" ? fallback : null;
     };
+    const leading = (await tk.encode("", null, { addSpecialTokens: true })).getIds();
     return new TextTokenizer(
       tk,
-      idOf(cfg?.bos_token, modelCfg?.bos_token_id),
+      leading,
       idOf(cfg?.eos_token, modelCfg?.eos_token_id),
       tk.getVocabSize(true),
     );

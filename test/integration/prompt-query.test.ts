@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type Gateway, startGateway } from "../../src/gateway";
+import { testConfig } from "../support/config";
+import { gql } from "../support/graphql";
+import { testModel } from "../support/models";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+
+type PromptData = {
+  prompt: {
+    prefixText: string;
+    prefixTokenIds: number[];
+    historyUsed: number;
+    historyAvailable: number;
+    candidates: { itemId: string; text: string; tokenIds: number[] }[];
+    labels: { answer: string; tokenIds: number[] }[];
+  };
+};
+
+describe("prompt query: profile and history from PostgreSQL into a 360Brew prompt", () => {
+  let pg: TestDatabase;
+  let gw: Gateway;
+  before(async () => {
+    pg = await createTestDatabase();
+    gw = await startGateway(
+      testConfig({
+        DATABASE_URL: pg.url,
+        TOKENIZER_PATH: join(testModel(), "tokenizer.json"),
+        PROMPT_MAX_TOKENS: "4096",
+      }),
+    );
+    await gw.db.member.create({
+      data: {
+        id: "m1",
+        currentPosition: "software engineer",
+        currentCompany: "Google",
+        location: "Sunnyvale, California",
+      },
+    });
+    const jobs = [
+      ["meta", "Software Engineer", "New York", "Meta"],
+      ["amd", "Software Engineer", "Texas", "AMD"],
+      ["apple", "Software Engineer", "Seattle", "Apple"],
+      ["old", "Intern", "Austin", "Dell"],
+    ];
+    for (const [id, title, location, company] of jobs) {
+      await gw.db.item.create({
+        data: { id, type: "JOB", title, location, country: "USA", company, description: "…" },
+      });
+    }
+    await gw.db.item.create({ data: { id: "post1", type: "POST", title: "A post" } });
+    const at = (d: string) => new Date(`2026-0${d}T00:00:00Z`);
+    await gw.db.interaction.createMany({
+      data: [
+        { eventId: "e0", memberId: "m1", itemId: "old", action: "APPLY", occurredAt: at("1-01") },
+        { eventId: "e1", memberId: "m1", itemId: "meta", action: "APPLY", occurredAt: at("3-01") },
+        { eventId: "e2", memberId: "m1", itemId: "amd", action: "VIEW", occurredAt: at("2-01") },
+        { eventId: "e3", memberId: "m1", itemId: "post1", action: "APPLY", occurredAt: at("4-01") },
+        { eventId: "e4", memberId: "m1", itemId: "amd", action: "SHARE", occurredAt: at("4-02") },
+      ],
+    });
+  });
+  after(async () => {
+    await gw.stop();
+    await pg.drop();
+  });
+
+  const query = `query($m: ID!, $c: [ID!]!) { prompt(memberId: $m, task: "job_apply", candidateIds: $c) {
+    prefixText prefixTokenIds historyUsed historyAvailable candidates { itemId text tokenIds } labels { answer tokenIds } } }`;
+
+  it("renders the paper's example from stored rows, newest first, only the task's item type and actions", async () => {
+    const r = await gql<PromptData>(gw.url, query, { m: "m1", c: ["apple"] });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const p = r.data?.prompt;
+    assert.ok(p);
+    assert.equal(p.historyAvailable, 3);
+    assert.match(
+      p.prefixText,
+      /Member Profile: Current position: software engineer, current company: Google, Location: Sunnyvale, California\.\nPast job interaction data:\nMember has applied to the following jobs: \[Title: Software Engineer, Location: New York, Country: USA, Company: Meta, Description: …\], \[Title: Intern, Location: Austin, Country: USA, Company: Dell, Description: …\]\nMember has viewed the following jobs: \[Title: Software Engineer, Location: Texas, Country: USA, Company: AMD, Description: …\]\n$/,
+    );
+    assert.equal(
+      p.candidates[0].text,
+      "Question: Will the member apply to the following job: [Title: Software Engineer, Location: Seattle, Country: USA, Company: Apple, Description: …]\nAnswer: The member will",
+    );
+    assert.ok(p.candidates[0].tokenIds.length > 10);
+    assert.deepEqual(
+      p.labels.map((l) => l.answer),
+      ["apply", "view", "dismiss"],
+    );
+  });
+
+  it("cuts the history to the task's token budget, dropping the oldest first", async () => {
+    const full = await gql<PromptData>(gw.url, query, { m: "m1", c: ["apple"] });
+    const budget = (full.data?.prompt.prefixTokenIds.length ?? 0) - 5;
+    const task = await gw.db.task.findUniqueOrThrow({ where: { name: "job_apply" } });
+    await gw.db.task.update({
+      where: { name: "job_apply" },
+      data: { historyPolicy: { maxItems: 100, maxTokens: budget } },
+    });
+    try {
+      const cut = await gql<PromptData>(gw.url, query, { m: "m1", c: ["apple"] });
+      assert.equal(cut.data?.prompt.historyUsed, 2);
+      assert.ok((cut.data?.prompt.prefixTokenIds.length ?? Infinity) <= budget);
+      assert.doesNotMatch(cut.data?.prompt.prefixText ?? "", /Intern/);
+    } finally {
+      await gw.db.task.update({
+        where: { name: "job_apply" },
+        data: { historyPolicy: task.historyPolicy ?? {} },
+      });
+    }
+  });
+
+  it("names unknown members, unknown candidates and candidates of the wrong type", async () => {
+    const m = await gql(gw.url, query, { m: "ghost", c: ["apple"] });
+    assert.equal(m.errors?.[0].extensions?.code, "NOT_FOUND");
+    const c = await gql(gw.url, query, { m: "m1", c: ["apple", "nope"] });
+    assert.equal(c.errors?.[0].extensions?.code, "NOT_FOUND");
+    assert.match(c.errors?.[0].message ?? "", /nope/);
+    const t = await gql(gw.url, query, { m: "m1", c: ["post1"] });
+    assert.equal(t.errors?.[0].extensions?.code, "BAD_USER_INPUT");
+    const d = await gql(gw.url, query, { m: "m1", c: ["apple", "apple"] });
+    assert.equal(d.errors?.[0].extensions?.code, "BAD_USER_INPUT");
+  });
+});
