@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-if [ ! -f node_modules/.prisma/client/index.js ] || [ prisma/schema.prisma -nt node_modules/.prisma/client/index.js ]; then
+# npm leaves a placeholder client until `prisma generate` has run; the generated one carries a copy
+# of the schema it was made from.
+if ! cmp -s prisma/schema.prisma node_modules/.prisma/client/schema.prisma; then
   # The schema reads DATABASE_URL; generating needs only a syntactically valid one.
   DATABASE_URL="${DATABASE_URL:-postgresql://127.0.0.1:5432/unused}" npx prisma generate >/dev/null
 fi
