@@ -19,12 +19,12 @@ size_t CpuBackend::kv_block_bytes(int block_tokens) const {
 
 void CpuBackend::init_kv(int blocks, int block_tokens) {
   block_tokens_ = block_tokens;
-  kv_.assign(static_cast<size_t>(blocks) * model_.cfg.layers * 2 * block_tokens * kv_dim_, 0.f);
+  kv_.reset(new float[static_cast<size_t>(blocks) * model_.cfg.layers * 2 * block_tokens * kv_dim_]);
 }
 
 float* CpuBackend::k_at(int block, int layer, int slot) {
   const size_t per_layer = static_cast<size_t>(2) * block_tokens_ * kv_dim_;
-  return kv_.data() + (static_cast<size_t>(block) * model_.cfg.layers + layer) * per_layer +
+  return kv_.get() + (static_cast<size_t>(block) * model_.cfg.layers + layer) * per_layer +
          static_cast<size_t>(slot) * kv_dim_;
 }
 

@@ -33,7 +33,8 @@ class CpuBackend : public Backend {
   ThreadPool pool_;
   int block_tokens_ = 0;
   int kv_dim_ = 0;               // K * D
-  std::vector<float> kv_;        // (blocks, L, 2, block_tokens, K * D)
+  // (blocks, L, 2, block_tokens, K * D); left uninitialized so an unused budget costs no RAM.
+  std::unique_ptr<float[]> kv_;
   // Step scratch, grown to the largest step seen. T = tokens in the step.
   std::vector<float> x_;         // (T, C) residual stream
   std::vector<float> h_;         // (T, C) normed input

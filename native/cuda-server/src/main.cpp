@@ -1,0 +1,139 @@
+// brewgate-sidecar: serves one model over gRPC (Inference + grpc.health.v1.Health).
+//
+//   brewgate-sidecar --model DIR [--listen 127.0.0.1:50051] [--threads N] [--kv-budget-mb M]
+//                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
+//                    [--shutdown-grace-ms G]
+//
+// Prints "listening on ADDR" on stdout once the model is loaded and the port is bound; logs go
+// to stderr. SIGTERM/SIGINT: health turns NOT_SERVING, new calls are refused, in-flight calls
+// get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "cpu_backend.h"
+#include "engine.h"
+#include "error.h"
+#include "server.h"
+
+namespace {
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::cerr << "brewgate-sidecar: " << msg << "\n"
+            << "usage: brewgate-sidecar --model DIR [--listen HOST:PORT] [--threads N]\n"
+               "         [--kv-budget-mb M] [--max-batch R] [--max-batch-tokens T]\n"
+               "         [--block-tokens B] [--shutdown-grace-ms G]\n";
+  std::exit(2);
+}
+
+long parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
+  size_t pos = 0;
+  long x = 0;
+  try {
+    x = std::stol(v, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (v.empty() || pos != v.size() || x < lo || x > hi)
+    usage_error(flag + ": expected an integer in [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "], got '" + v + "'");
+  return x;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir, listen = "127.0.0.1:50051";
+  const unsigned hw = std::thread::hardware_concurrency();
+  long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 2048,
+       block_tokens = 16, grace_ms = 5000;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") usage_error("help");
+    if (i + 1 >= argc) usage_error(a + ": missing value");
+    const std::string v = argv[++i];
+    if (a == "--model") model_dir = v;
+    else if (a == "--listen") listen = v;
+    else if (a == "--threads") threads = parse_int(a, v, 1, 1024);
+    else if (a == "--kv-budget-mb") kv_mb = parse_int(a, v, 1, 1L << 20);
+    else if (a == "--max-batch") max_batch = parse_int(a, v, 1, 1 << 16);
+    else if (a == "--max-batch-tokens") max_batch_tokens = parse_int(a, v, 1, 1 << 20);
+    else if (a == "--block-tokens") block_tokens = parse_int(a, v, 1, 1024);
+    else if (a == "--shutdown-grace-ms") grace_ms = parse_int(a, v, 0, 3600000);
+    else usage_error("unknown flag " + a);
+  }
+  if (model_dir.empty()) usage_error("--model is required");
+  if (!std::filesystem::is_directory(model_dir))
+    usage_error("--model: '" + model_dir + "' is not a directory");
+  if (listen.find(':') == std::string::npos)
+    usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
+
+  // Signals are taken by one thread with sigwait, so block them before any thread exists.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::unique_ptr<bg::CpuBackend> backend;
+  std::unique_ptr<bg::Engine> engine;
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    bg::Model model = bg::load_model(model_dir);
+    std::cerr << "loaded " << model.cfg.architecture << " from " << model_dir << ": "
+              << model.num_params << " params, " << model.cfg.dtype << " -> fp32, in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+              << " s\n";
+    backend = std::make_unique<bg::CpuBackend>(std::move(model), static_cast<int>(threads));
+    bg::EngineOptions opt;
+    opt.block_tokens = static_cast<int>(block_tokens);
+    opt.kv_budget_bytes = static_cast<size_t>(kv_mb) << 20;
+    opt.max_active = static_cast<int>(max_batch);
+    opt.max_batch_tokens = static_cast<int>(max_batch_tokens);
+    engine = std::make_unique<bg::Engine>(*backend, opt);
+    std::cerr << "kv: " << engine->total_blocks() << " blocks of " << block_tokens
+              << " tokens; simd " << (bg::simd_enabled() ? "avx2+fma" : "scalar") << "; threads "
+              << threads << "\n";
+  } catch (const bg::Error& e) {
+    std::cerr << "brewgate-sidecar: cannot load model: " << e.what() << "\n";
+    return 1;
+  }
+  const auto& cp = backend->model();
+  bg::InferenceService service(*engine, cp.name, cp.num_params);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "brewgate-sidecar: cannot listen on " << listen << "\n";
+    return 1;
+  }
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus(true);
+  std::string addr = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
+  std::cout << "listening on " << addr << std::endl;
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    std::cerr << "signal " << sig << ": shutting down\n";
+    health->SetServingStatus(false);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+  });
+  server->Wait();
+  engine->shutdown();
+  signals.join();
+  std::cerr << "stopped\n";
+  return 0;
+}

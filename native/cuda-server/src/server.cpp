@@ -1,0 +1,154 @@
+#include "server.h"
+
+#include <chrono>
+
+namespace bg {
+
+namespace pb = brewgate::inference::v1;
+
+namespace {
+
+grpc::Status to_grpc(const Status& s) {
+  switch (s.code) {
+    case Code::Ok: return grpc::Status::OK;
+    case Code::InvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, s.message};
+    case Code::ResourceExhausted: return {grpc::StatusCode::RESOURCE_EXHAUSTED, s.message};
+    case Code::DeadlineExceeded: return {grpc::StatusCode::DEADLINE_EXCEEDED, s.message};
+    case Code::Cancelled: return {grpc::StatusCode::CANCELLED, s.message};
+    case Code::Unavailable: return {grpc::StatusCode::UNAVAILABLE, s.message};
+  }
+  return {grpc::StatusCode::INTERNAL, s.message};
+}
+
+// The earlier of the gRPC deadline and the request's own timeout, on the steady clock.
+Clock::time_point deadline_of(const grpc::ServerContext* ctx, uint32_t timeout_ms) {
+  Clock::time_point d = Clock::time_point::max();
+  const auto now_sys = std::chrono::system_clock::now();
+  const auto g = ctx->deadline();
+  if (g < now_sys + std::chrono::hours(24 * 365))
+    d = Clock::now() + std::chrono::duration_cast<Clock::duration>(g - now_sys);
+  if (timeout_ms > 0) d = std::min(d, Clock::now() + std::chrono::milliseconds(timeout_ms));
+  return d;
+}
+
+void fill_usage(const Usage& u, pb::Usage* out) {
+  out->set_prompt_tokens(u.prompt);
+  out->set_cached_tokens(u.cached);
+  out->set_computed_tokens(u.computed);
+  out->set_completion_tokens(u.completion);
+}
+
+void fill_timings(const Timings& t, pb::Timings* out) {
+  out->set_queue_ms(t.queue_ms);
+  out->set_prefill_ms(t.prefill_ms);
+  out->set_decode_ms(t.decode_ms);
+  out->set_total_ms(t.total_ms);
+}
+
+constexpr auto kPoll = std::chrono::milliseconds(20);
+
+}  // namespace
+
+InferenceService::InferenceService(Engine& engine, std::string model_id, int64_t num_params)
+    : engine_(engine), model_id_(std::move(model_id)), num_params_(num_params) {}
+
+grpc::Status InferenceService::Score(grpc::ServerContext* ctx, const pb::ScoreRequest* req,
+                                     pb::ScoreResponse* resp) {
+  auto r = std::make_shared<Request>();
+  r->kind = Request::Score;
+  r->id = req->request_id();
+  r->deadline = deadline_of(ctx, req->timeout_ms());
+  ScoreSpec& s = r->score;
+  s.prefix.assign(req->prefix_ids().begin(), req->prefix_ids().end());
+  for (const auto& c : req->candidates()) s.candidates.emplace_back(c.ids().begin(), c.ids().end());
+  for (const auto& l : req->labels()) s.labels.emplace_back(l.ids().begin(), l.ids().end());
+  s.labels_only = req->normalize() == pb::LABELS_ONLY;
+  if (Status st = engine_.validate(*r); !st.ok()) return to_grpc(st);
+  if (Status st = engine_.submit(r); !st.ok()) return to_grpc(st);
+  while (!r->wait_finished(kPoll))
+    if (ctx->IsCancelled()) r->cancel();
+  if (!r->status.ok()) return to_grpc(r->status);
+  for (int c = 0; c < req->candidates_size(); ++c) {
+    auto* out = resp->add_candidates();
+    out->set_id(req->candidates(c).id());
+    for (float v : r->logprobs[c]) out->add_label_logprobs(v);
+  }
+  fill_usage(r->usage, resp->mutable_usage());
+  fill_timings(r->timings, resp->mutable_timings());
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::Generate(grpc::ServerContext* ctx, const pb::GenerateRequest* req,
+                                        grpc::ServerWriter<pb::GenerateEvent>* writer) {
+  auto r = std::make_shared<Request>();
+  r->kind = Request::Generate;
+  r->id = req->request_id();
+  r->deadline = deadline_of(ctx, req->timeout_ms());
+  GenerateSpec& g = r->generate;
+  g.prompt.assign(req->prompt_ids().begin(), req->prompt_ids().end());
+  g.max_tokens = static_cast<int>(std::min<uint32_t>(req->max_tokens(), 1u << 30));
+  g.sampling.temperature = req->temperature();
+  g.sampling.top_k = static_cast<int>(std::min<uint32_t>(req->top_k(), 1u << 30));
+  g.sampling.top_p = req->top_p() == 0.f ? 1.f : req->top_p();
+  g.sampling.seed = req->seed();
+  g.stop_ids.assign(req->stop_ids().begin(), req->stop_ids().end());
+  if (Status st = engine_.validate(*r); !st.ok()) return to_grpc(st);
+  if (Status st = engine_.submit(r); !st.ok()) return to_grpc(st);
+  bool writable = true;
+  for (;;) {
+    GenEvent ev;
+    if (!r->next_event(&ev, kPoll)) {
+      if (ctx->IsCancelled()) r->cancel();
+      continue;
+    }
+    if (!writable) {
+      if (ev.done) break;
+      continue;
+    }
+    pb::GenerateEvent out;
+    if (ev.done) {
+      auto* d = out.mutable_done();
+      d->set_finish_reason(static_cast<pb::FinishReason>(static_cast<int>(ev.reason)));
+      fill_usage(ev.usage, d->mutable_usage());
+      fill_timings(ev.timings, d->mutable_timings());
+    } else {
+      out.mutable_token()->set_id(ev.token);
+      out.mutable_token()->set_logprob(ev.logprob);
+    }
+    if (!writer->Write(out)) {
+      // The client is gone: stop the work now, then drain until the engine confirms.
+      writable = false;
+      r->cancel();
+    }
+    if (ev.done) break;
+  }
+  if (r->status.code == Code::Unavailable) return to_grpc(r->status);
+  if (!writable || ctx->IsCancelled()) return {grpc::StatusCode::CANCELLED, "stream cancelled"};
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::Abort(grpc::ServerContext*, const pb::AbortRequest* req,
+                                     pb::AbortResponse* resp) {
+  resp->set_found(!req->request_id().empty() && engine_.abort(req->request_id()));
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelInfoRequest*,
+                                         pb::ModelInfoResponse* resp) {
+  const ModelConfig& c = engine_.backend().config();
+  resp->set_model_id(model_id_);
+  resp->set_architecture(c.architecture);
+  resp->set_vocab_size(static_cast<uint32_t>(c.vocab));
+  resp->set_max_context(static_cast<uint32_t>(c.max_context));
+  resp->set_bos_token_id(c.bos);
+  resp->set_eos_token_id(c.eos.empty() ? -1 : c.eos[0]);
+  for (int e : c.eos) resp->add_eos_token_ids(e);
+  resp->set_dtype(c.dtype);
+  resp->set_num_params(static_cast<uint64_t>(num_params_));
+  resp->set_backend(engine_.backend().name());
+  resp->set_kv_block_tokens(static_cast<uint32_t>(engine_.block_tokens()));
+  resp->set_kv_blocks(static_cast<uint32_t>(engine_.total_blocks()));
+  return grpc::Status::OK;
+}
+
+}  // namespace bg
