@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
+# Integration tests run the real sidecar; the build is incremental.
+bash native/cuda-server/scripts/build.sh >/dev/null
 npx tsc -p .
 npx biome check src test scripts
 if [ "$#" -eq 0 ]; then mapfile -t files < <(find dist/test -name "*.test.js" | sort); set -- "${files[@]}"; fi

@@ -3,6 +3,8 @@ import type { Config } from "./config";
 import { createDb, type Db } from "./db/client";
 import { startEmbeddedDb } from "./db/embedded";
 import { migrate } from "./db/migrate";
+import { InferenceClient } from "./inference/client";
+import { InferenceService } from "./inference/service";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { TextTokenizer } from "./prompt/tokenizer";
@@ -55,15 +57,36 @@ export async function startGateway(
     const tokenizer = config.TOKENIZER_PATH ? await TextTokenizer.fromFile(config.TOKENIZER_PATH) : null;
     if (!tokenizer) logger.warn("no tokenizer configured (TOKENIZER_PATH): prompts cannot be built");
 
+    let inference: InferenceService | null = null;
+    if (config.INFERENCE_ADDRESSES) {
+      const client = new InferenceClient({
+        addresses: config.INFERENCE_ADDRESSES,
+        scoreTimeoutMs: config.SCORE_TIMEOUT_MS,
+      });
+      stops.push(async () => client.close());
+      inference = new InferenceService(client);
+    } else {
+      logger.warn(
+        "no inference sidecar configured (INFERENCE_ADDRESSES): rankings and explanations are unavailable",
+      );
+    }
+
     const metrics = createMetrics();
     const server = await createGatewayServer({
       schema: await createSchema(),
-      context: { config, db, logger, tokenizer },
+      context: { config, db, logger, tokenizer, inference, publishImpression: null },
       metrics,
       readiness: {
         database: async () => {
           await db.$queryRaw`SELECT 1`;
         },
+        ...(inference
+          ? {
+              inference: async () => {
+                await inference.client.modelInfo({ timeoutMs: 2_000 });
+              },
+            }
+          : {}),
       },
     });
     const url = await server.listen(config.HOST, config.PORT);

@@ -39,8 +39,24 @@ const schema = z.object({
   KAFKA_TOPIC_DLQ: z.string().default("brewgate.dlq"),
   /** Largest number of events written to the database in one transaction. @default 2000 */
   INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),
-  /** Path of the model's tokenizer.json. */
+  /** Hugging Face checkpoint directory of the served model; its tokenizer.json is the gateway's. */
+  MODEL_DIR: z.string().optional(),
+  /** Path of the model's tokenizer.json. @default $MODEL_DIR/tokenizer.json */
   TOKENIZER_PATH: z.string().optional(),
+  /** Inference sidecars (host:port, or several ip:port), balanced round robin. Unset: no ranking. */
+  INFERENCE_ADDRESSES: csv.optional(),
+  /** Deadline of one Score call to the sidecar. @default 10000 */
+  SCORE_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
+  /** Deadline of one explanation's generation. @default 120000 */
+  GENERATE_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  /** Most tokens of one explanation. @default 96 */
+  EXPLANATION_MAX_TOKENS: z.coerce.number().int().min(1).max(4096).default(96),
+  /** Candidates the retrieval step offers when a query names none. @default 50 */
+  RETRIEVAL_LIMIT: z.coerce.number().int().min(1).max(500).default(50),
+  /** Topic every served ranking is published to. @default brewgate.impressions */
+  KAFKA_TOPIC_IMPRESSIONS: z.string().default("brewgate.impressions"),
+  /** Redis for subscription fan-out across gateway replicas. Unset: in-process only. */
+  REDIS_URL: z.string().url().optional(),
   /** Token budget of the whole prompt prefix (instruction + profile + history). @default 4096 */
   PROMPT_MAX_TOKENS: z.coerce.number().int().min(64).default(4096),
 });
@@ -54,5 +70,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`invalid configuration: ${problems}`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  if (!config.TOKENIZER_PATH && config.MODEL_DIR)
+    config.TOKENIZER_PATH = `${config.MODEL_DIR}/tokenizer.json`;
+  return config;
 }

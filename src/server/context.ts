@@ -1,7 +1,9 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { InferenceService } from "../inference/service";
 import type { Logger } from "../observability/logger";
 import type { TextTokenizer } from "../prompt/tokenizer";
+import type { ImpressionPublisher } from "../services/impressions";
 
 /** What every resolver can reach; built once per process, shared by all requests. */
 export interface GatewayContext {
@@ -10,4 +12,10 @@ export interface GatewayContext {
   logger: Logger;
   /** Null when no tokenizer is configured (TOKENIZER_PATH / MODEL_DIR unset). */
   tokenizer: TextTokenizer | null;
+  /** Null when no sidecar is configured (INFERENCE_ADDRESSES unset). */
+  inference: InferenceService | null;
+  /** Null when Kafka is not configured: impressions then go to PostgreSQL only. */
+  publishImpression: ImpressionPublisher | null;
+  /** Aborted when the client goes away (HTTP request closed); cancels sidecar calls. */
+  signal?: AbortSignal;
 }

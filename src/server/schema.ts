@@ -5,6 +5,7 @@ import { InteractionResolver } from "../resolvers/interaction.resolver";
 import { ItemResolver } from "../resolvers/item.resolver";
 import { MemberResolver } from "../resolvers/member.resolver";
 import { PromptResolver } from "../resolvers/prompt.resolver";
+import { RecommendationResolver } from "../resolvers/recommendation.resolver";
 import { TaskResolver } from "../resolvers/task.resolver";
 
 export const RESOLVERS = [
@@ -13,6 +14,7 @@ export const RESOLVERS = [
   InteractionResolver,
   TaskResolver,
   PromptResolver,
+  RecommendationResolver,
 ] as const;
 
 /** The code-first schema; `npm run schema:print` writes it to schema.graphql for review. */

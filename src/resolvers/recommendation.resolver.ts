@@ -1,0 +1,39 @@
+import { Arg, Ctx, ID, Int, Query, Resolver } from "type-graphql";
+import { requireInference } from "../inference/service";
+import { RecommendationsType } from "../schema/recommendation.type";
+import type { GatewayContext } from "../server/context";
+import { requireTokenizer } from "../services/prompts";
+import { withItems } from "../services/recommendation-items";
+import { recommend } from "../services/recommendations";
+
+@Resolver()
+export class RecommendationResolver {
+  @Query(() => RecommendationsType, {
+    description:
+      "Ranks candidates for a member with the model: one shared prompt prefix, one Score call, ranked by the " +
+      "probability of the task's positive answers. Without candidateIds, the newest items of the task's item " +
+      "type the member has not interacted with are ranked (up to RETRIEVAL_LIMIT). Each ranking is recorded " +
+      "as an impression.",
+  })
+  async recommendations(
+    @Arg("memberId", () => ID) memberId: string,
+    @Arg("task", () => String) task: string,
+    @Ctx() ctx: GatewayContext,
+    @Arg("candidateIds", () => [ID], { nullable: true }) candidateIds?: string[] | null,
+    @Arg("first", () => Int, { defaultValue: 10 }) first = 10,
+  ): Promise<RecommendationsType> {
+    const ranking = await recommend(
+      {
+        db: ctx.db,
+        tokenizer: requireTokenizer(ctx.tokenizer),
+        inference: requireInference(ctx.inference),
+        publishImpression: ctx.publishImpression,
+        maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
+        retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
+      },
+      { memberId, taskName: task, candidateIds, first },
+      ctx.signal,
+    );
+    return withItems(ctx.db, ranking);
+  }
+}

@@ -1,0 +1,51 @@
+import { randomUUID } from "node:crypto";
+import type { Prisma } from "@prisma/client";
+import type { Db } from "../db/client";
+import type { RankedCandidate } from "./ranking";
+
+export interface ImpressionRecord {
+  id: string;
+  requestId: string;
+  memberId: string;
+  taskName: string;
+  model: string;
+  createdAt: Date;
+  /** What was shown, in rank order, with each action's probability. */
+  candidates: { itemId: string; rank: number; score: number; probabilities: Record<string, number> }[];
+}
+
+/** Somewhere a served ranking is announced (the impressions Kafka topic). */
+export type ImpressionPublisher = (impression: ImpressionRecord) => Promise<void>;
+
+/** Records what was shown to whom, in rank order, so outcomes can be joined to it later. */
+export async function recordImpression(
+  db: Db,
+  publish: ImpressionPublisher | null,
+  shown: {
+    requestId: string;
+    memberId: string;
+    taskName: string;
+    model: string;
+    candidates: RankedCandidate[];
+  },
+): Promise<ImpressionRecord> {
+  const impression: ImpressionRecord = {
+    id: randomUUID(),
+    requestId: shown.requestId,
+    memberId: shown.memberId,
+    taskName: shown.taskName,
+    model: shown.model,
+    createdAt: new Date(),
+    candidates: shown.candidates.map((c) => ({
+      itemId: c.itemId,
+      rank: c.rank,
+      score: c.score,
+      probabilities: Object.fromEntries(c.actions.map((a) => [a.action, a.probability])),
+    })),
+  };
+  await db.impression.create({
+    data: { ...impression, candidates: impression.candidates as unknown as Prisma.InputJsonValue },
+  });
+  if (publish) await publish(impression);
+  return impression;
+}

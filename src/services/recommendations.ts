@@ -1,0 +1,146 @@
+import { randomUUID } from "node:crypto";
+import type { Db } from "../db/client";
+import { badInput, notFound } from "../errors";
+import type { InferenceService } from "../inference/service";
+import type { Usage } from "../inference/types";
+import type { TaskDefinition } from "../prompt/task-definition";
+import type { TextTokenizer } from "../prompt/tokenizer";
+import { type ImpressionPublisher, recordImpression } from "./impressions";
+import { preparePrompt } from "./prompts";
+import { type RankedCandidate, rankCandidates } from "./ranking";
+import { getTask } from "./tasks";
+
+export interface RecommendationDeps {
+  db: Db;
+  tokenizer: TextTokenizer;
+  inference: InferenceService;
+  publishImpression: ImpressionPublisher | null;
+  maxPrefixTokens: number;
+  retrievalLimit: number;
+}
+
+export interface RecommendationRequest {
+  memberId: string;
+  taskName: string;
+  /** Unset: the retrieval step picks candidates. */
+  candidateIds?: string[] | null;
+  /** How many of the ranked candidates to return (all are scored). */
+  first: number;
+  /** Whether to record the served ranking as an impression. @default true */
+  recordImpression?: boolean;
+}
+
+export interface Ranking {
+  requestId: string;
+  impressionId: string | null;
+  model: string;
+  memberId: string;
+  task: string;
+  candidates: RankedCandidate[];
+  /** How many candidates were scored (before `first`). */
+  scored: number;
+  historyUsed: number;
+  historyAvailable: number;
+  usage: Usage;
+}
+
+/**
+ * Retrieval when the client names no candidates: the newest items of the task's item type that
+ * the member has not interacted with yet. Deliberately simple and predictable; a real candidate
+ * generator can replace it by passing candidateIds.
+ */
+export async function retrieveCandidates(
+  db: Db,
+  memberId: string,
+  task: TaskDefinition,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db.item.findMany({
+    where: { type: task.itemType, interactions: { none: { memberId } } },
+    orderBy: [{ createdAt: "desc" }, { id: "asc" }],
+    take: limit,
+    select: { id: true },
+  });
+  return rows.map((r) => r.id);
+}
+
+/** Builds the prompt, scores every candidate in one Score call, ranks and records the impression. */
+export async function recommend(
+  deps: RecommendationDeps,
+  req: RecommendationRequest,
+  signal?: AbortSignal,
+): Promise<Ranking> {
+  if (!Number.isInteger(req.first) || req.first < 1 || req.first > 500) {
+    throw badInput(`first must be between 1 and 500, got ${req.first}`, { argument: "first" });
+  }
+  const requestId = randomUUID();
+  let candidateIds = req.candidateIds ?? null;
+  if (!candidateIds) {
+    const task = await getTask(deps.db, req.taskName);
+    candidateIds = await retrieveCandidates(deps.db, req.memberId, task, deps.retrievalLimit);
+  }
+  if (candidateIds.length === 0) {
+    if (!(await deps.db.member.findUnique({ where: { id: req.memberId }, select: { id: true } }))) {
+      throw notFound("Member", req.memberId);
+    }
+    const info = await deps.inference.modelInfo(signal);
+    return emptyRanking(requestId, info.modelId, req);
+  }
+  const [{ prompt }, info] = await Promise.all([
+    preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
+      memberId: req.memberId,
+      taskName: req.taskName,
+      candidateIds,
+    }),
+    deps.inference.modelInfo(signal),
+  ]);
+  const res = await deps.inference.client.score(
+    {
+      requestId,
+      prefixIds: prompt.prefixIds,
+      candidates: prompt.candidates.map((c) => ({ id: c.id, ids: c.ids })),
+      labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.ids })),
+      normalize: "FULL_VOCAB",
+    },
+    { signal },
+  );
+  const ranked = rankCandidates(prompt.labels, res.candidates);
+  const shown = ranked.slice(0, req.first);
+  const impression =
+    req.recordImpression === false
+      ? null
+      : await recordImpression(deps.db, deps.publishImpression, {
+          requestId,
+          memberId: req.memberId,
+          taskName: req.taskName,
+          model: info.modelId,
+          candidates: shown,
+        });
+  return {
+    requestId,
+    impressionId: impression?.id ?? null,
+    model: info.modelId,
+    memberId: req.memberId,
+    task: req.taskName,
+    candidates: shown,
+    scored: ranked.length,
+    historyUsed: prompt.historyUsed,
+    historyAvailable: prompt.historyAvailable,
+    usage: res.usage,
+  };
+}
+
+function emptyRanking(requestId: string, model: string, req: RecommendationRequest): Ranking {
+  return {
+    requestId,
+    impressionId: null,
+    model,
+    memberId: req.memberId,
+    task: req.taskName,
+    candidates: [],
+    scored: 0,
+    historyUsed: 0,
+    historyAvailable: 0,
+    usage: { promptTokens: 0, cachedTokens: 0, computedTokens: 0, completionTokens: 0 },
+  };
+}

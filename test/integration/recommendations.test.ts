@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Gateway, startGateway } from "../../src/gateway";
+import { InferenceClient } from "../../src/inference/client";
+import type { SidecarProcess } from "../../src/inference/sidecar-process";
+import { testConfig } from "../support/config";
+import { gql } from "../support/graphql";
+import { testModel } from "../support/models";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { startTestSidecar } from "../support/sidecar";
+
+type Rec = {
+  recommendations: {
+    requestId: string;
+    impressionId: string;
+    model: string;
+    scored: number;
+    items: {
+      rank: number;
+      score: number;
+      itemId: string;
+      item: { title: string };
+      actions: { action: string; probability: number; logprob: number }[];
+    }[];
+    usage: { promptTokens: number; cachedTokens: number };
+  };
+};
+
+const REC = `query($m: ID!, $c: [ID!], $f: Int) { recommendations(memberId: $m, task: "job_apply", candidateIds: $c, first: $f) {
+  requestId impressionId model scored usage { promptTokens cachedTokens computedTokens }
+  items { rank score itemId item { title } actions { action answer positive probability logprob } } } }`;
+
+describe("recommendations through a real sidecar", () => {
+  let pg: TestDatabase;
+  let sidecar: SidecarProcess;
+  let gw: Gateway;
+  before(async () => {
+    [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
+    gw = await startGateway(
+      testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
+    );
+    await gw.db.member.create({
+      data: {
+        id: "m1",
+        currentPosition: "software engineer",
+        currentCompany: "Google",
+        location: "Sunnyvale",
+      },
+    });
+    for (let i = 0; i < 8; i++) {
+      await gw.db.item.create({
+        data: {
+          id: `j${i}`,
+          type: "JOB",
+          title: `Engineer ${i}`,
+          company: `Co ${i}`,
+          location: "Seattle",
+          createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
+        },
+      });
+    }
+    await gw.db.interaction.create({
+      data: { eventId: "e1", memberId: "m1", itemId: "j7", action: "APPLY", occurredAt: new Date() },
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await sidecar?.stop();
+    await pg?.drop();
+  });
+
+  it("ranks given candidates by P(apply) and matches a direct Score call on the same prompt", async () => {
+    const ids = ["j0", "j1", "j2", "j3"];
+    const r = await gql<Rec>(gw.url, REC, { m: "m1", c: ids, f: 4 });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const rec = r.data?.recommendations;
+    assert.ok(rec);
+    assert.equal(rec.model, "llama-tiny-1");
+    assert.equal(rec.scored, 4);
+    assert.deepEqual(
+      rec.items.map((i) => i.rank),
+      [1, 2, 3, 4],
+    );
+    for (let i = 1; i < rec.items.length; i++) assert.ok(rec.items[i - 1].score >= rec.items[i].score);
+
+    // The same prompt, sent straight to the sidecar.
+    const p = await gql<{
+      prompt: {
+        prefixTokenIds: number[];
+        candidates: { itemId: string; tokenIds: number[] }[];
+        labels: { tokenIds: number[] }[];
+      };
+    }>(
+      gw.url,
+      `query($c: [ID!]!) { prompt(memberId: "m1", task: "job_apply", candidateIds: $c) { prefixTokenIds candidates { itemId tokenIds } labels { tokenIds } } }`,
+      { c: ids },
+    );
+    const prompt = p.data?.prompt;
+    assert.ok(prompt);
+    const direct = new InferenceClient({ addresses: [sidecar.address] });
+    try {
+      const res = await direct.score({
+        requestId: "direct",
+        prefixIds: prompt.prefixTokenIds,
+        candidates: prompt.candidates.map((c) => ({ id: c.itemId, ids: c.tokenIds })),
+        labels: prompt.labels.map((l, i) => ({ name: String(i), ids: l.tokenIds })),
+      });
+      for (const c of res.candidates) {
+        const viaGateway = rec.items.find((i) => i.itemId === c.id);
+        assert.ok(viaGateway);
+        c.labelLogprobs.forEach((lp, i) => {
+          assert.ok(
+            Math.abs(viaGateway.actions[i].logprob - lp) < 1e-4,
+            `${c.id} label ${i}: ${viaGateway.actions[i].logprob} vs ${lp}`,
+          );
+        });
+        const weights = c.labelLogprobs.map(Math.exp);
+        const pApply = weights[0] / weights.reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(viaGateway.score - pApply) < 1e-4);
+      }
+    } finally {
+      direct.close();
+    }
+  });
+
+  it("reuses the member's prefix from the sidecar's cache on the next ranking", async () => {
+    const first = await gql<Rec>(gw.url, REC, { m: "m1", c: ["j0", "j1"], f: 2 });
+    const second = await gql<Rec>(gw.url, REC, { m: "m1", c: ["j2", "j3"], f: 2 });
+    assert.ok(
+      (second.data?.recommendations.usage.cachedTokens ?? 0) > 0,
+      JSON.stringify(second.data?.recommendations.usage),
+    );
+    assert.ok(first.data?.recommendations.usage.promptTokens);
+  });
+
+  it("retrieves candidates when none are given: newest items of the task's type the member has not touched", async () => {
+    const r = await gql<Rec>(gw.url, REC, { m: "m1", f: 3 });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    assert.equal(r.data?.recommendations.scored, 7, "j7 was applied to and is left out");
+    assert.ok(!r.data?.recommendations.items.some((i) => i.itemId === "j7"));
+    assert.equal(r.data?.recommendations.items.length, 3);
+  });
+
+  it("records each served ranking as an impression", async () => {
+    const r = await gql<Rec>(gw.url, REC, { m: "m1", c: ["j4", "j5"], f: 1 });
+    const rec = r.data?.recommendations;
+    assert.ok(rec);
+    const imp = await gw.db.impression.findUniqueOrThrow({ where: { id: rec.impressionId } });
+    assert.equal(imp.requestId, rec.requestId);
+    assert.equal(imp.model, rec.model);
+    const shown = imp.candidates as {
+      itemId: string;
+      rank: number;
+      score: number;
+      probabilities: Record<string, number>;
+    }[];
+    assert.deepEqual(
+      shown.map((c) => c.itemId),
+      [rec.items[0].itemId],
+    );
+    assert.ok(Math.abs((shown[0].probabilities.APPLY ?? 0) - rec.items[0].score) < 1e-9);
+  });
+
+  it("answers bad arguments with BAD_USER_INPUT or NOT_FOUND", async () => {
+    const badFirst = await gql(gw.url, REC, { m: "m1", c: ["j0"], f: 0 });
+    assert.equal(badFirst.errors?.[0].extensions?.code, "BAD_USER_INPUT");
+    const ghost = await gql(gw.url, REC, { m: "ghost", f: 3 });
+    assert.equal(ghost.errors?.[0].extensions?.code, "NOT_FOUND");
+    const unknownItem = await gql(gw.url, REC, { m: "m1", c: ["zzz"] });
+    assert.equal(unknownItem.errors?.[0].extensions?.code, "NOT_FOUND");
+  });
+});
