@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { TextTokenizer } from "./prompt/tokenizer";
 import { createGatewayServer } from "./server/app";
+import { createGatewayPubSub } from "./server/pubsub";
 import { createSchema } from "./server/schema";
 import { ensureDefaultTasks } from "./services/tasks";
 
@@ -71,15 +72,19 @@ export async function startGateway(
       );
     }
 
+    const bus = createGatewayPubSub(config.REDIS_URL);
+    stops.push(() => bus.close());
+
     const metrics = createMetrics();
     const server = await createGatewayServer({
-      schema: await createSchema(),
-      context: { config, db, logger, tokenizer, inference, publishImpression: null },
+      schema: await createSchema(bus.pubSub),
+      context: { config, db, logger, tokenizer, inference, publishImpression: null, pubSub: bus.pubSub },
       metrics,
       readiness: {
         database: async () => {
           await db.$queryRaw`SELECT 1`;
         },
+        ...(config.REDIS_URL ? { redis: () => bus.ping() } : {}),
         ...(inference
           ? {
               inference: async () => {

@@ -12,8 +12,8 @@ export class InteractionResolver {
   })
   recordInteractions(
     @Arg("events", () => [InteractionInput]) events: InteractionInput[],
-    @Ctx() { db }: GatewayContext,
+    @Ctx() { db, pubSub }: GatewayContext,
   ) {
-    return recordInteractions(db, events);
+    return recordInteractions(db, pubSub, events);
   }
 }

@@ -40,6 +40,8 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
     schema,
     formatError: createErrorFormatter(context.logger),
     introspection: true,
+    // main.ts owns signal handling; Apollo's own handler would race it for the same stop().
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       {

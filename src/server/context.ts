@@ -4,6 +4,7 @@ import type { InferenceService } from "../inference/service";
 import type { Logger } from "../observability/logger";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import type { ImpressionPublisher } from "../services/impressions";
+import type { GatewayPubSub } from "./pubsub";
 
 /** What every resolver can reach; built once per process, shared by all requests. */
 export interface GatewayContext {
@@ -16,6 +17,8 @@ export interface GatewayContext {
   inference: InferenceService | null;
   /** Null when Kafka is not configured: impressions then go to PostgreSQL only. */
   publishImpression: ImpressionPublisher | null;
+  /** Events between write paths and subscriptions (Redis-backed across replicas when configured). */
+  pubSub: GatewayPubSub;
   /** Aborted when the client goes away (HTTP request closed); cancels sidecar calls. */
   signal?: AbortSignal;
 }

@@ -1,12 +1,15 @@
 import "reflect-metadata";
 import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
+import { ExplanationResolver } from "../resolvers/explanation.resolver";
 import { InteractionResolver } from "../resolvers/interaction.resolver";
 import { ItemResolver } from "../resolvers/item.resolver";
+import { LivePredictionResolver } from "../resolvers/live-prediction.resolver";
 import { MemberResolver } from "../resolvers/member.resolver";
 import { PromptResolver } from "../resolvers/prompt.resolver";
 import { RecommendationResolver } from "../resolvers/recommendation.resolver";
 import { TaskResolver } from "../resolvers/task.resolver";
+import type { GatewayPubSub } from "./pubsub";
 
 export const RESOLVERS = [
   MemberResolver,
@@ -15,10 +18,12 @@ export const RESOLVERS = [
   TaskResolver,
   PromptResolver,
   RecommendationResolver,
+  ExplanationResolver,
+  LivePredictionResolver,
 ] as const;
 
 /** The code-first schema; `npm run schema:print` writes it to schema.graphql for review. */
-export function createSchema(): Promise<GraphQLSchema> {
+export function createSchema(pubSub: GatewayPubSub): Promise<GraphQLSchema> {
   // Input is validated by the zod schemas shared with the Kafka path, not by class-validator.
-  return buildSchema({ resolvers: [...RESOLVERS], validate: false });
+  return buildSchema({ resolvers: [...RESOLVERS], validate: false, pubSub });
 }

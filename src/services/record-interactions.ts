@@ -1,12 +1,13 @@
 import type { Db } from "../db/client";
 import { badInput } from "../errors";
 import { describeIssues, type InteractionEvent, interactionEvent } from "../ingest/events";
+import { type GatewayPubSub, publishInteractions } from "../server/pubsub";
 import { findUnknownReferences, insertInteractions } from "./interactions";
 
 export const MAX_EVENTS_PER_CALL = 10_000;
 
 /** The mutation's path: validate everything first, store all or nothing. */
-export async function recordInteractions(db: Db, input: unknown[]) {
+export async function recordInteractions(db: Db, pubSub: GatewayPubSub, input: unknown[]) {
   if (input.length === 0) throw badInput("events must not be empty", { argument: "events" });
   if (input.length > MAX_EVENTS_PER_CALL) {
     throw badInput(`at most ${MAX_EVENTS_PER_CALL} events per call, got ${input.length}`, {
@@ -35,5 +36,6 @@ export async function recordInteractions(db: Db, input: unknown[]) {
     );
   }
   const stored = await insertInteractions(db, events);
+  publishInteractions(pubSub, stored);
   return { received: events.length, stored: stored.length, duplicates: events.length - stored.length };
 }

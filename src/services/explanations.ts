@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import type { Db } from "../db/client";
+import type { InferenceService } from "../inference/service";
+import type { FinishReason } from "../inference/types";
+import { IncrementalDetokenizer } from "../prompt/detokenizer";
+import type { TextTokenizer } from "../prompt/tokenizer";
+import { preparePrompt } from "./prompts";
+import { rankCandidates } from "./ranking";
+
+export interface ExplanationRequest {
+  memberId: string;
+  taskName: string;
+  itemId: string;
+  maxTokens: number;
+}
+
+export interface ExplanationEvent {
+  requestId: string;
+  /** The answer being explained: the model's most likely one for this member and item. */
+  answer: string;
+  /** Its probability among the task's answers. */
+  probability: number;
+  /** New text since the previous event (never a partial UTF-8 character). */
+  delta: string;
+  done: boolean;
+  finishReason: FinishReason | null;
+}
+
+export interface ExplanationDeps {
+  db: Db;
+  tokenizer: TextTokenizer;
+  inference: InferenceService;
+  maxPrefixTokens: number;
+  timeoutMs: number;
+}
+
+/** Words after the answer that turn the prompt from a prediction into an explanation. */
+export const EXPLANATION_CUE = "\nExplanation: The member";
+
+/**
+ * Scores the item to learn the most likely answer, then has the model continue the prompt with
+ * "Answer: The member will <answer>." and an explanation, streamed as text deltas. Aborting the
+ * signal cancels the generation in the sidecar.
+ */
+export async function* explain(
+  deps: ExplanationDeps,
+  req: ExplanationRequest,
+  signal: AbortSignal,
+): AsyncGenerator<ExplanationEvent> {
+  const requestId = randomUUID();
+  const { prompt } = await preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
+    memberId: req.memberId,
+    taskName: req.taskName,
+    candidateIds: [req.itemId],
+  });
+  const candidate = prompt.candidates[0];
+  const scored = await deps.inference.client.score(
+    {
+      requestId: `${requestId}:score`,
+      prefixIds: prompt.prefixIds,
+      candidates: [{ id: candidate.id, ids: candidate.ids }],
+      labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.ids })),
+    },
+    { signal },
+  );
+  const best = rankCandidates(prompt.labels, scored.candidates)[0].actions.reduce((a, b) =>
+    b.probability > a.probability ? b : a,
+  );
+  const tail = await deps.tokenizer.encode(`${candidate.text} ${best.answer}.${EXPLANATION_CUE}`);
+  const base = { requestId, answer: best.answer, probability: best.probability };
+
+  const detok = new IncrementalDetokenizer(deps.tokenizer);
+  const stream = deps.inference.client.generate(
+    {
+      requestId,
+      promptIds: [...prompt.prefixIds, ...tail],
+      maxTokens: req.maxTokens,
+      temperature: 0,
+      stopIds: deps.tokenizer.eosId === null ? [] : [deps.tokenizer.eosId],
+    },
+    { signal, timeoutMs: deps.timeoutMs },
+  );
+  for await (const ev of stream) {
+    if (ev.kind === "token") {
+      if (ev.id === deps.tokenizer.eosId) continue;
+      const delta = await detok.push(ev.id);
+      if (delta) yield { ...base, delta, done: false, finishReason: null };
+    } else {
+      yield { ...base, delta: await detok.flush(), done: true, finishReason: ev.finishReason };
+      return;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Client } from "graphql-ws";
+import { type Gateway, startGateway } from "../../src/gateway";
+import { InferenceClient } from "../../src/inference/client";
+import type { SidecarProcess } from "../../src/inference/sidecar-process";
+import { testConfig } from "../support/config";
+import { testModel } from "../support/models";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { startTestSidecar } from "../support/sidecar";
+import { wsClient } from "../support/ws";
+
+type Ev = {
+  requestId: string;
+  answer: string;
+  probability: number;
+  delta: string;
+  done: boolean;
+  finishReason: string | null;
+};
+const SUB = `subscription($m: ID!, $i: ID!, $n: Int) { explanation(memberId: $m, task: "job_apply", itemId: $i, maxTokens: $n) {
+  requestId answer probability delta done finishReason } }`;
+
+describe("explanation subscription over graphql-ws with a real sidecar", () => {
+  let pg: TestDatabase;
+  let sidecar: SidecarProcess;
+  let gw: Gateway;
+  let client: Client;
+  before(async () => {
+    [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
+    gw = await startGateway(
+      testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
+    );
+    await gw.db.member.create({ data: { id: "m1", currentPosition: "data engineer", location: "Berlin" } });
+    await gw.db.item.create({
+      data: { id: "j1", type: "JOB", title: "Data Engineer", company: "Zalando", location: "Berlin" },
+    });
+    client = wsClient(gw.url);
+  });
+  after(async () => {
+    await client?.dispose();
+    await gw?.stop();
+    await sidecar?.stop();
+    await pg?.drop();
+  });
+
+  it("streams deltas that join into the text of the generated tokens, then a final event", async () => {
+    const events: Ev[] = [];
+    for await (const r of client.iterate<{ explanation: Ev }>({
+      query: SUB,
+      variables: { m: "m1", i: "j1", n: 24 },
+    })) {
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      events.push(r.data?.explanation as Ev);
+    }
+    const last = events.at(-1);
+    assert.ok(last?.done);
+    assert.equal(last?.finishReason, "LENGTH");
+    assert.ok(events.slice(0, -1).every((e) => !e.done && e.finishReason === null));
+    assert.ok(["apply", "view", "dismiss"].includes(events[0].answer));
+    assert.ok(events.every((e) => e.requestId === events[0].requestId && !e.delta.includes("\uFFFD")));
+    assert.ok(events.map((e) => e.delta).join("").length > 0);
+  });
+
+  it("cancels the generation in the sidecar when the client unsubscribes", async () => {
+    const sub = client.iterate<{ explanation: Ev }>({ query: SUB, variables: { m: "m1", i: "j1", n: 3000 } });
+    const first = await sub.next();
+    const requestId = (first.value as { data: { explanation: Ev } }).data.explanation.requestId;
+    await sub.return?.(undefined);
+    // 3000 tokens take seconds on this model; a request the sidecar still runs is found by Abort.
+    // Once the cancellation has reached it, its work and KV memory are gone and Abort finds nothing.
+    await new Promise((r) => setTimeout(r, 200));
+    const direct = new InferenceClient({ addresses: [sidecar.address] });
+    try {
+      assert.equal(await direct.abort(requestId), false, "the generation is still running in the sidecar");
+    } finally {
+      direct.close();
+    }
+  });
+
+  it("reports bad arguments as GraphQL errors on the subscription", async () => {
+    const sub = client.iterate<{ explanation: Ev }>({ query: SUB, variables: { m: "m1", i: "nope", n: 5 } });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of sub) {
+          /* drain */
+        }
+      })(),
+      (err: unknown) => JSON.stringify(err).includes("NOT_FOUND"),
+    );
+  });
+});
