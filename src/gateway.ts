@@ -3,6 +3,7 @@ import type { Config } from "./config";
 import { createDb, type Db } from "./db/client";
 import { startEmbeddedDb } from "./db/embedded";
 import { migrate } from "./db/migrate";
+import { type Ingestion, startIngestion } from "./ingest/consumer";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { TextTokenizer } from "./prompt/tokenizer";
@@ -16,6 +17,8 @@ export interface Gateway {
   databaseUrl: string;
   logger: Logger;
   metrics: Metrics;
+  /** Kafka ingestion, when KAFKA_BROKERS is set; `onInteractionsStored` reports new interactions. */
+  ingestion: Ingestion | null;
   /** Graceful stop: drain HTTP and WebSockets, finish the ingest batch in hand, close the database. */
   stop(): Promise<void>;
 }
@@ -56,20 +59,28 @@ export async function startGateway(
     if (!tokenizer) logger.warn("no tokenizer configured (TOKENIZER_PATH): prompts cannot be built");
 
     const metrics = createMetrics();
+    const readiness: Record<string, () => Promise<void>> = {
+      database: async () => {
+        await db.$queryRaw`SELECT 1`;
+      },
+    };
+    let ingestion: Ingestion | null = null;
+    if (config.KAFKA_BROKERS) {
+      const started = await startIngestion({ config, db, logger, metrics });
+      ingestion = started;
+      stops.push(() => started.stop());
+      readiness.kafka = () => started.ready();
+    }
     const server = await createGatewayServer({
       schema: await createSchema(),
       context: { config, db, logger, tokenizer },
       metrics,
-      readiness: {
-        database: async () => {
-          await db.$queryRaw`SELECT 1`;
-        },
-      },
+      readiness,
     });
     const url = await server.listen(config.HOST, config.PORT);
     stops.push(() => server.stop());
 
-    return { url, db, databaseUrl, logger, metrics, stop: stopAll };
+    return { url, db, databaseUrl, logger, metrics, ingestion, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
