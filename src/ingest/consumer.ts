@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Producer } from "kafkajs";
+import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from "kafkajs";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { Logger } from "../observability/logger";
@@ -71,7 +71,10 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     logger.info({ topics: created, partitions: config.KAFKA_TOPIC_PARTITIONS }, "topics created");
 
   const listeners = new Set<InteractionsListener>();
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   const consumer: Consumer = kafka.consumer({
     groupId: config.KAFKA_GROUP_ID,
     allowAutoTopicCreation: false,
