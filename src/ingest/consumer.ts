@@ -146,8 +146,14 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
       metrics.ingestEvents.inc({ topic, outcome: "dead_lettered" }, deadLetters.length);
       const lag = BigInt(batch.highWatermark) - (BigInt(last) + 1n);
       metrics.ingestLag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
-      for (const d of deadLetters) {
-        logger.warn({ topic, partition, offset: d.message.offset, reason: d.reason }, "event dead-lettered");
+      if (deadLetters.length > 0) {
+        // One line per chunk: a flood of bad events must not slow ingestion down; each dead
+        // letter carries its own reason in its headers.
+        const first = deadLetters[0];
+        logger.warn(
+          { topic, partition, count: deadLetters.length, offset: first.message.offset, reason: first.reason },
+          "events dead-lettered (first shown)",
+        );
       }
       if (result.newInteractions.length > 0 && listeners.size > 0) await notify(result.newInteractions);
       await heartbeat();
