@@ -83,7 +83,8 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     maxWaitTimeInMs: 250,
     maxBytes: 32 * 1024 * 1024,
     maxBytesPerPartition: 8 * 1024 * 1024,
-    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+    // Short waits between retries: after a broker or database outage, ingestion resumes within seconds.
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 3000 },
   });
 
   let joinedOnce = false;
