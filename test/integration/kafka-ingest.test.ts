@@ -203,4 +203,40 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
     const metrics = await gw.metrics.registry.getSingleMetricAsString("brewgate_ingest_events_total");
     assert.doesNotMatch(metrics, /outcome="duplicate"\} [1-9]/);
   });
+
+  it("stops mid-stream with every committed event stored, and stores the rest once after the restart", async (t) => {
+    const topic = config.KAFKA_TOPIC_INTERACTIONS;
+    const total = 20_000;
+    const committedSum = async () =>
+      Object.values(await committedOffsets(broker.brokers, config.KAFKA_GROUP_ID, topic)).reduce(
+        (sum, o) => sum + Math.max(0, Number(o)),
+        0,
+      );
+    const mine = () => countInteractions({ eventId: { startsWith: "stop-" } });
+    await waitFor("everything so far committed", () =>
+      committedToEnd(broker.brokers, config.KAFKA_GROUP_ID, topic),
+    );
+    const committedBefore = await committedSum();
+
+    const events = Array.from({ length: total }, (_, i) => json(`k${i % 11}`, interaction(`stop-${i}`)));
+    for (let i = 0; i < total; i += 5000) await produce(broker.brokers, topic, events.slice(i, i + 5000));
+    await waitFor("the first events stored", async () => (await mine()) > 0);
+    await gw.stop();
+
+    // Offsets move only after the rows are in: nothing committed can be missing.
+    const committed = (await committedSum()) - committedBefore;
+    const storedAtStop = await mine();
+    t.diagnostic(`stopped with ${storedAtStop} of ${total} stored and ${committed} committed`);
+    assert.ok(committed <= storedAtStop, `committed ${committed} events but only ${storedAtStop} are stored`);
+
+    await start();
+    await waitFor("all events stored", async () => (await mine()) === total, 60_000);
+    await waitFor("offsets committed to the end", () =>
+      committedToEnd(broker.brokers, config.KAFKA_GROUP_ID, topic),
+    );
+    const [{ rows, ids }] = await gw.db.$queryRaw<{ rows: bigint; ids: bigint }[]>`
+      SELECT count(*) AS rows, count(DISTINCT "eventId") AS ids FROM "Interaction" WHERE "eventId" LIKE 'stop-%'`;
+    assert.equal(Number(rows), total);
+    assert.equal(Number(ids), total);
+  });
 });
