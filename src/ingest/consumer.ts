@@ -66,7 +66,11 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     kafka,
     [...topics, config.KAFKA_TOPIC_DLQ],
     config.KAFKA_TOPIC_PARTITIONS,
-  );
+  ).catch((err: Error) => {
+    throw new Error(
+      `cannot create the ingestion topics on Kafka ${config.KAFKA_BROKERS?.join(",")}: ${err.message}`,
+    );
+  });
   if (created.length > 0)
     logger.info({ topics: created, partitions: config.KAFKA_TOPIC_PARTITIONS }, "topics created");
 
