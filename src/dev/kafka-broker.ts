@@ -89,6 +89,17 @@ function serverProperties(dataDir: string, port: number, controllerPort: number)
   ].join("\n");
 }
 
+/**
+ * 16 random bytes, base64url, as Kafka's own Uuid.randomUuid(): like it, never starting with '-',
+ * which the storage tool's argument parser would take for an option (one id in 64 otherwise).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
 function javaArgs(heapMb: number, ...rest: string[]): string[] {
   return [
     `-Xmx${heapMb}m`,
@@ -164,7 +175,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   writeFileSync(propsFile, serverProperties(dataDir, port, controllerPort));
 
   if (!existsSync(join(dataDir, "logs", "meta.properties"))) {
-    const clusterId = randomBytes(16).toString("base64url");
+    const clusterId = newClusterId();
     try {
       execFileSync(
         "java",
