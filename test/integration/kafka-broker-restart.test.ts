@@ -5,17 +5,23 @@ import { type Gateway, startGateway } from "../../src/gateway";
 import { upsertItems } from "../../src/services/items";
 import { upsertMembers } from "../../src/services/members";
 import { testConfig } from "../support/config";
-import { committedToEnd, startTestBroker, testKafka, waitFor } from "../support/kafka";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import {
+  committedToEnd,
+  startBrokerAndDatabase,
+  type TestBroker,
+  testKafka,
+  waitFor,
+} from "../support/kafka";
+import type { TestDatabase } from "../support/postgres";
 
 describe("Kafka ingestion across a broker restart (real broker, real PostgreSQL)", () => {
-  let broker: Awaited<ReturnType<typeof startTestBroker>>;
+  let broker: TestBroker;
   let pg: TestDatabase;
   let config: Config;
   let gw: Gateway;
 
   before(async () => {
-    [broker, pg] = await Promise.all([startTestBroker(), createTestDatabase()]);
+    ({ broker, pg } = await startBrokerAndDatabase());
     config = testConfig({ DATABASE_URL: pg.url, KAFKA_BROKERS: broker.brokers.join(",") });
     gw = await startGateway(config);
     await gw.ingestion?.joined;

@@ -12,10 +12,11 @@ import {
   json,
   produce,
   readTopic,
-  startTestBroker,
+  startBrokerAndDatabase,
+  type TestBroker,
   waitFor,
 } from "../support/kafka";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import type { TestDatabase } from "../support/postgres";
 
 const interaction = (eventId: string, memberId = "m1", itemId = "j1") => ({
   eventId,
@@ -26,7 +27,7 @@ const interaction = (eventId: string, memberId = "m1", itemId = "j1") => ({
 });
 
 describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
-  let broker: Awaited<ReturnType<typeof startTestBroker>>;
+  let broker: TestBroker;
   let pg: TestDatabase;
   let config: Config;
   let gw: Gateway;
@@ -43,7 +44,7 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
   };
 
   before(async () => {
-    [broker, pg] = await Promise.all([startTestBroker(), createTestDatabase()]);
+    ({ broker, pg } = await startBrokerAndDatabase());
     config = testConfig({ DATABASE_URL: pg.url, KAFKA_BROKERS: broker.brokers.join(",") });
     await start();
   });

@@ -3,9 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type IHeaders, Kafka, type KafkaMessage, logLevel, type Message } from "kafkajs";
 import { type Broker, startBroker } from "../../src/dev/kafka-broker";
+import { createTestDatabase, type TestDatabase } from "./postgres";
+
+export type TestBroker = Broker & { cleanup(): Promise<void> };
 
 /** A real single-node broker on free ports with its data in a temporary directory. */
-export async function startTestBroker(): Promise<Broker & { cleanup(): Promise<void> }> {
+export async function startTestBroker(): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), "brewgate-kafka-"));
   const broker = await startBroker({ dataDir, heapMb: 384 });
   return Object.assign(broker, {
@@ -123,4 +126,16 @@ export async function committedToEnd(brokers: string[], groupId: string, topic: 
     endOffsets(brokers, topic),
   ]);
   return Object.entries(end).every(([p, high]) => high === "0" || done[Number(p)] === high);
+}
+
+/**
+ * A broker and a fresh database, started side by side; when one fails to start, the other is
+ * removed again before the error is thrown, so a failed setup leaves nothing behind.
+ */
+export async function startBrokerAndDatabase(): Promise<{ broker: TestBroker; pg: TestDatabase }> {
+  const [b, p] = await Promise.allSettled([startTestBroker(), createTestDatabase()]);
+  if (b.status === "fulfilled" && p.status === "fulfilled") return { broker: b.value, pg: p.value };
+  if (b.status === "fulfilled") await b.value.cleanup();
+  if (p.status === "fulfilled") await p.value.drop();
+  throw b.status === "rejected" ? b.reason : (p as PromiseRejectedResult).reason;
 }
