@@ -63,7 +63,10 @@ async function main() {
     if (!brokers?.length) {
       const dataDir = mkdtempSync(join(tmpdir(), "brewgate-bench-kafka-"));
       log("starting a Kafka broker (KAFKA_BROKERS unset)");
-      const broker: Broker = await startBroker({ dataDir });
+      const broker: Broker = await startBroker({ dataDir }).catch((err) => {
+        rmSync(dataDir, { recursive: true, force: true });
+        throw err;
+      });
       stops.push(async () => {
         await broker.stop();
         rmSync(dataDir, { recursive: true, force: true });

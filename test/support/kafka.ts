@@ -10,7 +10,10 @@ export type TestBroker = Broker & { cleanup(): Promise<void> };
 /** A real single-node broker on free ports with its data in a temporary directory. */
 export async function startTestBroker(): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), "brewgate-kafka-"));
-  const broker = await startBroker({ dataDir, heapMb: 384 });
+  const broker = await startBroker({ dataDir, heapMb: 384 }).catch((err) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
   return Object.assign(broker, {
     async cleanup() {
       await broker.stop();
