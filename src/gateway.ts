@@ -5,12 +5,15 @@ import { startEmbeddedDb } from "./db/embedded";
 import { migrate } from "./db/migrate";
 import { InferenceClient } from "./inference/client";
 import { InferenceService } from "./inference/service";
+import { type Ingestion, startIngestion } from "./ingest/consumer";
+import { startImpressionPublisher } from "./ingest/impression-publisher";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { TextTokenizer } from "./prompt/tokenizer";
 import { createGatewayServer } from "./server/app";
-import { createGatewayPubSub } from "./server/pubsub";
+import { createGatewayPubSub, publishInteractions } from "./server/pubsub";
 import { createSchema } from "./server/schema";
+import type { ImpressionPublisher } from "./services/impressions";
 import { ensureDefaultTasks } from "./services/tasks";
 
 export interface Gateway {
@@ -19,6 +22,8 @@ export interface Gateway {
   databaseUrl: string;
   logger: Logger;
   metrics: Metrics;
+  /** Kafka ingestion, when KAFKA_BROKERS is set; `onInteractionsStored` reports new interactions. */
+  ingestion: Ingestion | null;
   /** Graceful stop: drain HTTP and WebSockets, finish the ingest batch in hand, close the database. */
   stop(): Promise<void>;
 }
@@ -76,28 +81,42 @@ export async function startGateway(
     stops.push(() => bus.close());
 
     const metrics = createMetrics();
+    const readiness: Record<string, () => Promise<void>> = {
+      database: async () => {
+        await db.$queryRaw`SELECT 1`;
+      },
+    };
+    let ingestion: Ingestion | null = null;
+    if (config.KAFKA_BROKERS) {
+      const started = await startIngestion({ config, db, logger, metrics });
+      ingestion = started;
+      stops.push(() => started.stop());
+      readiness.kafka = () => started.ready();
+      started.onInteractionsStored((events) => publishInteractions(bus.pubSub, events));
+    }
+    let publishImpression: ImpressionPublisher | null = null;
+    if (config.KAFKA_BROKERS) {
+      const publisher = await startImpressionPublisher(config, logger);
+      stops.push(() => publisher.stop());
+      publishImpression = publisher.publish;
+    }
+    if (config.REDIS_URL) readiness.redis = () => bus.ping();
+    if (inference) {
+      const client = inference.client;
+      readiness.inference = async () => {
+        await client.modelInfo({ timeoutMs: 2_000 });
+      };
+    }
     const server = await createGatewayServer({
       schema: await createSchema(bus.pubSub),
-      context: { config, db, logger, tokenizer, inference, publishImpression: null, pubSub: bus.pubSub },
+      context: { config, db, logger, tokenizer, inference, publishImpression, pubSub: bus.pubSub },
       metrics,
-      readiness: {
-        database: async () => {
-          await db.$queryRaw`SELECT 1`;
-        },
-        ...(config.REDIS_URL ? { redis: () => bus.ping() } : {}),
-        ...(inference
-          ? {
-              inference: async () => {
-                await inference.client.modelInfo({ timeoutMs: 2_000 });
-              },
-            }
-          : {}),
-      },
+      readiness,
     });
     const url = await server.listen(config.HOST, config.PORT);
     stops.push(() => server.stop());
 
-    return { url, db, databaseUrl, logger, metrics, stop: stopAll };
+    return { url, db, databaseUrl, logger, metrics, ingestion, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

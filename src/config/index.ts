@@ -37,6 +37,13 @@ const schema = z.object({
   KAFKA_TOPIC_ITEMS: z.string().default("brewgate.items"),
   /** Dead-letter topic; the reason travels in the `x-dlq-reason` header. @default brewgate.dlq */
   KAFKA_TOPIC_DLQ: z.string().default("brewgate.dlq"),
+  /**
+   * Partitions of each ingestion topic the gateway creates on start (existing ones are kept);
+   * the most ingestion consumers that can share the work. @default 6
+   */
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  /** Partitions one ingestion consumer works on at the same time. @default 6 */
+  INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(6),
   /** Largest number of events written to the database in one transaction. @default 2000 */
   INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),
   /** Hugging Face checkpoint directory of the served model; its tokenizer.json is the gateway's. */

@@ -19,7 +19,7 @@ export const interactionEvent = z.object({
   itemId: id,
   action: actionCode,
   surface: text(100).nullish(),
-  occurredAt: z.coerce.date().refine((d) => !Number.isNaN(d.getTime()), "must be a date-time"),
+  occurredAt: z.coerce.date({ error: "must be a date-time" }),
 });
 export type InteractionEvent = z.infer<typeof interactionEvent>;
 

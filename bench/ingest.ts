@@ -1,0 +1,227 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import { Kafka, logLevel } from "kafkajs";
+import { loadConfig } from "../src/config";
+import { createDb } from "../src/db/client";
+import { migrate } from "../src/db/migrate";
+import { type Broker, startBroker } from "../src/dev/kafka-broker";
+import { startIngestion } from "../src/ingest/consumer";
+import { createLogger } from "../src/observability/logger";
+import { createMetrics } from "../src/observability/metrics";
+import { createTestDatabase, type TestDatabase } from "../test/support/postgres";
+import { plan } from "./plan";
+import type { ProducerWork } from "./producer-worker";
+
+/**
+ * Ingestion throughput, end to end: produces interaction events to a real broker (2% malformed,
+ * 1% repeated), runs the gateway's Kafka ingestion against PostgreSQL, and waits until every
+ * valid event is stored and every malformed one dead-lettered.
+ *
+ *   npm run bench:ingest [-- --events 200000 --partitions 6 --concurrency 6 --batch 5000]
+ *
+ * Uses KAFKA_BROKERS and DATABASE_URL when set; otherwise starts a broker and creates a fresh
+ * database on the local PostgreSQL (both removed afterwards). The last output line is JSON.
+ */
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: process.env.BENCH_EVENTS ?? "200000" },
+    // Tuned on a 2-core machine: six partitions worked on at once, 5000 events per INSERT.
+    partitions: { type: "string", default: process.env.KAFKA_TOPIC_PARTITIONS ?? "6" },
+    batch: { type: "string", default: process.env.INGEST_MAX_BATCH ?? "5000" },
+    concurrency: { type: "string", default: process.env.INGEST_CONCURRENCY ?? "6" },
+    members: { type: "string", default: "1000" },
+    items: { type: "string", default: "1000" },
+  },
+});
+const positive = (name: string, v: string | undefined) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+};
+const N = positive("events", values.events);
+const PARTITIONS = positive("partitions", values.partitions);
+const MEMBERS = positive("members", values.members);
+const ITEMS = positive("items", values.items);
+const STALL_MS = 60_000;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function main() {
+  const run = `bench${randomBytes(4).toString("hex")}`;
+  const stops: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => log(`cleanup: ${err}`));
+  };
+  process.once("SIGINT", () => void cleanup().then(() => process.exit(130)));
+  try {
+    let brokers = process.env.KAFKA_BROKERS?.split(",").filter(Boolean);
+    if (!brokers?.length) {
+      const dataDir = mkdtempSync(join(tmpdir(), "brewgate-bench-kafka-"));
+      log("starting a Kafka broker (KAFKA_BROKERS unset)");
+      const broker: Broker = await startBroker({ dataDir }).catch((err) => {
+        rmSync(dataDir, { recursive: true, force: true });
+        throw err;
+      });
+      stops.push(async () => {
+        await broker.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      });
+      brokers = broker.brokers;
+    }
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      log("creating a database on the local PostgreSQL (DATABASE_URL unset)");
+      const pg: TestDatabase = await createTestDatabase();
+      stops.push(() => pg.drop());
+      databaseUrl = pg.url;
+    } else {
+      await migrate(databaseUrl);
+    }
+
+    const config = loadConfig({
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: brokers.join(","),
+      KAFKA_CLIENT_ID: run,
+      KAFKA_GROUP_ID: `${run}-ingest`,
+      KAFKA_TOPIC_INTERACTIONS: `${run}.interactions`,
+      KAFKA_TOPIC_MEMBERS: `${run}.members`,
+      KAFKA_TOPIC_ITEMS: `${run}.items`,
+      KAFKA_TOPIC_DLQ: `${run}.dlq`,
+      KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
+      INGEST_MAX_BATCH: values.batch,
+      INGEST_CONCURRENCY: values.concurrency,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    });
+    const db = createDb(databaseUrl, 10);
+    stops.push(() => db.$disconnect());
+    await db.member.createMany({
+      data: Array.from({ length: MEMBERS }, (_, i) => ({ id: `bm-${i}` })),
+      skipDuplicates: true,
+    });
+    await db.item.createMany({
+      data: Array.from({ length: ITEMS }, (_, i) => ({ id: `bi-${i}`, type: "JOB", title: `Job ${i}` })),
+      skipDuplicates: true,
+    });
+
+    const ingestion = await startIngestion({
+      config,
+      db,
+      logger: createLogger(config.LOG_LEVEL),
+      metrics: createMetrics(),
+    });
+    stops.push(() => ingestion.stop());
+    await ingestion.joined;
+
+    const p = plan({ run, events: N, members: MEMBERS, items: ITEMS });
+    const kafka = new Kafka({ brokers, clientId: `${run}-bench`, logLevel: logLevel.WARN });
+    const admin = kafka.admin();
+    await admin.connect();
+    stops.push(() => admin.disconnect());
+
+    log(
+      `producing ${N} events (${p.valid} valid, ${p.malformed} malformed, ${p.duplicates} repeated) to ${PARTITIONS} partitions`,
+    );
+    const work: ProducerWork = {
+      run,
+      events: N,
+      members: MEMBERS,
+      items: ITEMS,
+      brokers,
+      topic: config.KAFKA_TOPIC_INTERACTIONS,
+      producedAt: new SharedArrayBuffer(N * Float64Array.BYTES_PER_ELEMENT),
+    };
+    const producedAt = new Float64Array(work.producedAt);
+    const started = Date.now();
+    const worker = new Worker(join(__dirname, "producer-worker.js"), { workerData: work });
+    const producing = new Promise<void>((resolve, reject) => {
+      worker.once("message", (m: { done?: true; error?: string }) => {
+        if (m.error) reject(new Error(`producer failed: ${m.error}`));
+        else {
+          log(`produced in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          resolve();
+        }
+      });
+      worker.once("error", reject);
+    });
+    producing.catch(() => {});
+
+    const storedCount = async () =>
+      Number(
+        (
+          await db.$queryRaw<
+            { n: bigint }[]
+          >`SELECT count(*) AS n FROM "Interaction" WHERE "eventId" LIKE ${`${run}-%`}`
+        )[0].n,
+      );
+    const deadLettered = async () =>
+      (await admin.fetchTopicOffsets(config.KAFKA_TOPIC_DLQ)).reduce((sum, o) => sum + Number(o.high), 0);
+
+    let stored = 0;
+    let dead = 0;
+    let lastProgress = Date.now();
+    let lastReport = Date.now();
+    for (;;) {
+      const [s, d] = await Promise.all([storedCount(), deadLettered()]);
+      if (s !== stored || d !== dead) lastProgress = Date.now();
+      stored = s;
+      dead = d;
+      if (stored >= p.valid && dead >= p.malformed) break;
+      if (Date.now() - lastProgress > STALL_MS) {
+        log(`no progress for ${STALL_MS / 1000} s; reporting what arrived`);
+        break;
+      }
+      if (Date.now() - lastReport > 5000) {
+        lastReport = Date.now();
+        log(`  ${((Date.now() - started) / 1000).toFixed(0)} s: stored ${stored}, dead-lettered ${dead}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    await producing;
+
+    // Latency from the produce timestamp to the row's receivedAt (the inserting transaction's time).
+    const rows = await db.$queryRaw<{ eventId: string; receivedAt: Date }[]>`
+      SELECT "eventId", "receivedAt" FROM "Interaction" WHERE "eventId" LIKE ${`${run}-%`}`;
+    const latencies = rows.map(
+      (r) => r.receivedAt.getTime() - producedAt[Number(r.eventId.slice(run.length + 1))],
+    );
+    latencies.sort((a, b) => a - b);
+    const p99 =
+      latencies.length > 0
+        ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]
+        : null;
+    const [{ total, distinct }] = await db.$queryRaw<{ total: bigint; distinct: bigint }[]>`
+      SELECT count(*) AS total, count(DISTINCT "eventId") AS distinct FROM "Interaction" WHERE "eventId" LIKE ${`${run}-%`}`;
+    const expectedIds = p.kinds.flatMap((k, i) => (k === "valid" ? [`${run}-${i}`] : []));
+    const [{ present }] = await db.$queryRaw<{ present: bigint }[]>`
+      SELECT count(*) AS present FROM "Interaction" WHERE "eventId" = ANY(${expectedIds}::text[])`;
+
+    const result = {
+      events: N,
+      seconds: Number(seconds.toFixed(2)),
+      events_per_s: Math.round(N / seconds),
+      p99_event_to_db_ms: p99,
+      stored: Number(total),
+      dead_lettered: dead,
+      lost: p.valid - Number(present),
+      duplicated: Number(total) - Number(distinct),
+    };
+    await cleanup();
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(
+    `bench:ingest failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,206 @@
+import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from "kafkajs";
+import type { Config } from "../config";
+import type { Db } from "../db/client";
+import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
+import { sendToDeadLetter } from "./dead-letter";
+import { decodeMessages } from "./decode";
+import type { InteractionEvent } from "./events";
+import { createKafka, ensureTopics } from "./kafka";
+import { interactionStore, itemStore, memberStore, type TopicStore } from "./store";
+
+export type InteractionsListener = (events: InteractionEvent[]) => void | Promise<void>;
+
+export interface IngestionOptions {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface Ingestion {
+  /** Resolves when the consumer has joined its group and has not crashed; throws with the reason otherwise. */
+  ready(): Promise<void>;
+  /** Resolves once the consumer has joined its group for the first time. */
+  joined: Promise<void>;
+  /**
+   * Calls `listener` with the interactions of each batch that were new to the database, after
+   * their offsets are committed. A listener's error is logged and never stops ingestion.
+   * Returns a function that removes the listener.
+   */
+  onInteractionsStored(listener: InteractionsListener): () => void;
+  /** Finishes the batch in hand (stored, dead-lettered and committed), then leaves the group. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Kafka ingestion: one consumer group over the member, item and interaction topics.
+ *
+ * Delivery is at least once and writes are idempotent, so nothing is lost and nothing is stored
+ * twice: for every chunk of a fetched batch the events are written to the database, rejected
+ * ones are produced to the dead-letter topic (acks -1), and only then is the chunk's offset
+ * committed. Any failure before the commit (database down, dead-letter topic unreachable) throws
+ * out of eachBatch; kafkajs retries and, after its retries, restarts the consumer from the last
+ * committed offset, and the repeated events are skipped by event id (or upserted by id again).
+ */
+export async function startIngestion(options: IngestionOptions): Promise<Ingestion> {
+  const { config, db, metrics } = options;
+  const logger = options.logger.child({ component: "ingest" });
+  if (!config.KAFKA_BROKERS || config.KAFKA_BROKERS.length === 0) {
+    throw new Error("Kafka ingestion needs KAFKA_BROKERS (e.g. 127.0.0.1:9092)");
+  }
+  const stores: Record<string, TopicStore> = {
+    [config.KAFKA_TOPIC_MEMBERS]: memberStore,
+    [config.KAFKA_TOPIC_ITEMS]: itemStore,
+    [config.KAFKA_TOPIC_INTERACTIONS]: interactionStore,
+  };
+  const topics = Object.keys(stores);
+  if (topics.length !== 3 || topics.includes(config.KAFKA_TOPIC_DLQ)) {
+    throw new Error(
+      `Kafka topics must be four different names; got members '${config.KAFKA_TOPIC_MEMBERS}', items '${config.KAFKA_TOPIC_ITEMS}', interactions '${config.KAFKA_TOPIC_INTERACTIONS}', dead letters '${config.KAFKA_TOPIC_DLQ}'`,
+    );
+  }
+
+  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger);
+  const created = await ensureTopics(
+    kafka,
+    [...topics, config.KAFKA_TOPIC_DLQ],
+    config.KAFKA_TOPIC_PARTITIONS,
+  ).catch((err: Error) => {
+    throw new Error(
+      `cannot create the ingestion topics on Kafka ${config.KAFKA_BROKERS?.join(",")}: ${err.message}`,
+    );
+  });
+  if (created.length > 0)
+    logger.info({ topics: created, partitions: config.KAFKA_TOPIC_PARTITIONS }, "topics created");
+
+  const listeners = new Set<InteractionsListener>();
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.KAFKA_GROUP_ID,
+    allowAutoTopicCreation: false,
+    // Wait a little for data so a busy topic arrives in large batches (one INSERT each).
+    minBytes: 1,
+    maxWaitTimeInMs: 250,
+    maxBytes: 32 * 1024 * 1024,
+    maxBytesPerPartition: 8 * 1024 * 1024,
+    // Short waits between retries: after a broker or database outage, ingestion resumes within seconds.
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 3000 },
+  });
+
+  let joinedOnce = false;
+  let crash: Error | null = null;
+  let resolveJoined: () => void = () => {};
+  const joined = new Promise<void>((res) => {
+    resolveJoined = res;
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joinedOnce = true;
+    crash = null;
+    resolveJoined();
+    logger.info(
+      { group: e.payload.groupId, assignment: e.payload.memberAssignment },
+      "joined consumer group",
+    );
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    crash = e.payload.error;
+    logger.error(
+      { err: e.payload.error, restart: e.payload.restart },
+      e.payload.restart ? "consumer crashed; restarting from the committed offsets" : "consumer crashed",
+    );
+  });
+
+  const notify = async (events: InteractionEvent[]) => {
+    for (const listener of listeners) {
+      try {
+        await listener(events);
+      } catch (err) {
+        logger.error({ err }, "interaction listener failed");
+      }
+    }
+  };
+
+  const handleBatch = async (payload: EachBatchPayload) => {
+    const { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const store = stores[topic];
+    const max = config.INGEST_MAX_BATCH;
+    for (let start = 0; start < batch.messages.length; start += max) {
+      // Stopping or rebalancing: leave the rest uncommitted for whoever consumes next.
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + max);
+      const endTimer = metrics.ingestBatchSeconds.startTimer();
+      const { valid, rejected } = decodeMessages(chunk, store.schema);
+      const result = await store.store(db, valid);
+      const deadLetters = [...rejected, ...result.rejected];
+      await sendToDeadLetter(producer, config.KAFKA_TOPIC_DLQ, { topic, partition }, deadLetters);
+
+      const last = chunk[chunk.length - 1].offset;
+      resolveOffset(last);
+      await commitOffsetsIfNecessary({
+        topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }],
+      });
+      endTimer();
+
+      metrics.ingestEvents.inc({ topic, outcome: "stored" }, result.stored);
+      metrics.ingestEvents.inc({ topic, outcome: "duplicate" }, result.duplicates);
+      metrics.ingestEvents.inc({ topic, outcome: "dead_lettered" }, deadLetters.length);
+      const lag = BigInt(batch.highWatermark) - (BigInt(last) + 1n);
+      metrics.ingestLag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
+      if (deadLetters.length > 0) {
+        // One line per chunk: a flood of bad events must not slow ingestion down; each dead
+        // letter carries its own reason in its headers.
+        const first = deadLetters[0];
+        logger.warn(
+          { topic, partition, count: deadLetters.length, offset: first.message.offset, reason: first.reason },
+          "events dead-lettered (first shown)",
+        );
+      }
+      if (result.newInteractions.length > 0 && listeners.size > 0) await notify(result.newInteractions);
+      await heartbeat();
+    }
+  };
+
+  await producer.connect();
+  try {
+    await consumer.connect();
+    // A new group starts at the beginning: events produced before the first gateway started count too.
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      // Offsets are committed by handleBatch, after the database and the dead-letter topic have the events.
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.INGEST_CONCURRENCY,
+      eachBatch: handleBatch,
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+    throw err;
+  }
+  logger.info(
+    { topics, group: config.KAFKA_GROUP_ID, dlq: config.KAFKA_TOPIC_DLQ },
+    "Kafka ingestion started",
+  );
+
+  return {
+    joined,
+    async ready() {
+      if (crash) throw new Error(`Kafka consumer crashed: ${(crash as Error).message}`);
+      if (!joinedOnce) throw new Error(`Kafka consumer has not joined group '${config.KAFKA_GROUP_ID}' yet`);
+    },
+    onInteractionsStored(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async stop() {
+      // disconnect() waits for the batch in hand; the producer stays up until then for its dead letters.
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}

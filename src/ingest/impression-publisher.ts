@@ -1,0 +1,41 @@
+import type { Config } from "../config";
+import type { Logger } from "../observability/logger";
+import type { ImpressionPublisher } from "../services/impressions";
+import { createKafka, ensureTopics } from "./kafka";
+
+export interface KafkaImpressionPublisher {
+  publish: ImpressionPublisher;
+  stop(): Promise<void>;
+}
+
+/**
+ * Publishes every served ranking to the impressions topic, keyed by member so one member's
+ * impressions stay in order on one partition. The ranking is answered only after the broker
+ * acknowledged it (acks from all in-sync replicas), so what a client saw is never missing there.
+ */
+export async function startImpressionPublisher(
+  config: Config,
+  logger: Logger,
+): Promise<KafkaImpressionPublisher> {
+  if (!config.KAFKA_BROKERS) throw new Error("KAFKA_BROKERS is not set");
+  const kafka = createKafka(config.KAFKA_BROKERS, `${config.KAFKA_CLIENT_ID}-impressions`, logger);
+  await ensureTopics(kafka, [config.KAFKA_TOPIC_IMPRESSIONS], config.KAFKA_TOPIC_PARTITIONS);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  return {
+    async publish(impression) {
+      await producer.send({
+        topic: config.KAFKA_TOPIC_IMPRESSIONS,
+        acks: -1,
+        messages: [
+          {
+            key: impression.memberId,
+            value: JSON.stringify(impression),
+            headers: { "x-request-id": impression.requestId },
+          },
+        ],
+      });
+    },
+    stop: () => producer.disconnect(),
+  };
+}

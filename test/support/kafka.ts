@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type IHeaders, Kafka, type KafkaMessage, logLevel, type Message } from "kafkajs";
+import { type Broker, startBroker } from "../../src/dev/kafka-broker";
+import { createTestDatabase, type TestDatabase } from "./postgres";
+
+export type TestBroker = Broker & { cleanup(): Promise<void> };
+
+/** A real single-node broker on free ports with its data in a temporary directory. */
+export async function startTestBroker(): Promise<TestBroker> {
+  const dataDir = mkdtempSync(join(tmpdir(), "brewgate-kafka-"));
+  const broker = await startBroker({ dataDir, heapMb: 384 }).catch((err) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
+  return Object.assign(broker, {
+    async cleanup() {
+      await broker.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+export function testKafka(brokers: string[]): Kafka {
+  return new Kafka({
+    brokers,
+    clientId: "brewgate-test",
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+}
+
+/** Sends messages and resolves once every replica has them. */
+export async function produce(brokers: string[], topic: string, messages: Message[]): Promise<void> {
+  const producer = testKafka(brokers).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export const json = (key: string, value: unknown): Message => ({ key, value: JSON.stringify(value) });
+
+/** Reads a topic from the beginning until `count` messages arrived (or fails after `timeoutMs`). */
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<(KafkaMessage & { partition: number })[]> {
+  const consumer = testKafka(brokers).consumer({ groupId: `reader-${Date.now()}-${Math.random()}` });
+  const got: (KafkaMessage & { partition: number })[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`read ${got.length} of ${count} messages from ${topic} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      consumer
+        .run({
+          eachMessage: async ({ message, partition }) => {
+            got.push({ ...message, partition });
+            if (got.length >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
+}
+
+export function header(headers: IHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  return v === undefined ? undefined : Array.isArray(v) ? String(v[0]) : String(v);
+}
+
+/** Committed offsets of a group by partition ("-1": nothing committed). */
+export async function committedOffsets(brokers: string[], groupId: string, topic: string) {
+  const admin = testKafka(brokers).admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return Object.fromEntries(t.partitions.map((p) => [p.partition, p.offset]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** High watermarks of a topic by partition. */
+export async function endOffsets(brokers: string[], topic: string) {
+  const admin = testKafka(brokers).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return Object.fromEntries(offsets.map((p) => [p.partition, p.high]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls `check` until it returns true; fails naming `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Whether the group has committed every partition of the topic up to its end. */
+export async function committedToEnd(brokers: string[], groupId: string, topic: string): Promise<boolean> {
+  const [done, end] = await Promise.all([
+    committedOffsets(brokers, groupId, topic),
+    endOffsets(brokers, topic),
+  ]);
+  return Object.entries(end).every(([p, high]) => high === "0" || done[Number(p)] === high);
+}
+
+/**
+ * A broker and a fresh database, started side by side; when one fails to start, the other is
+ * removed again before the error is thrown, so a failed setup leaves nothing behind.
+ */
+export async function startBrokerAndDatabase(): Promise<{ broker: TestBroker; pg: TestDatabase }> {
+  const [b, p] = await Promise.allSettled([startTestBroker(), createTestDatabase()]);
+  if (b.status === "fulfilled" && p.status === "fulfilled") return { broker: b.value, pg: p.value };
+  if (b.status === "fulfilled") await b.value.cleanup();
+  if (p.status === "fulfilled") await p.value.drop();
+  throw b.status === "rejected" ? b.reason : (p as PromiseRejectedResult).reason;
+}
