@@ -60,6 +60,7 @@ static double ms_between(Clock::time_point a, Clock::time_point b) {
 struct Engine::Stream {
   enum Role { Prefix, Candidate, LabelBranch, Generation } role;
   KvSeq seq;
+  int base = 0;           // position of toks[0]: KV before it was inherited by a fork
   std::vector<int> toks;  // all tokens this stream feeds
   size_t fed = 0;
   struct Out {
@@ -96,12 +97,11 @@ Engine::Engine(Backend& backend, EngineOptions opt)
                 " MiB holds no KV block; one block of " + std::to_string(opt.block_tokens) +
                 " tokens needs " + std::to_string(backend.kv_block_bytes(opt.block_tokens)) +
                 " bytes");
+  free_blocks_ = kv_.free_blocks();
   thread_ = std::thread([this] { loop(); });
 }
 
 Engine::~Engine() { shutdown(); }
-
-int Engine::cached_blocks() { return cached_blocks_.load(); }
 
 static int div_up(int a, int b) { return (a + b - 1) / b; }
 
@@ -324,6 +324,7 @@ void Engine::on_stream_fed(Active& a, Stream& s) {
       cs->role = Stream::Candidate;
       cs->cand = static_cast<int>(c);
       BG_ASSERT(kv_.fork(s.seq, &cs->seq));
+      cs->base = s.base + static_cast<int>(s.toks.size());
       cs->toks = sp.candidates[c];
       cs->outs.push_back({cs->toks.size() - 1, !sp.labels_only,
                           sp.labels_only ? a.first_ids : std::vector<int>{}});
@@ -339,6 +340,7 @@ void Engine::on_stream_fed(Active& a, Stream& s) {
       bs->cand = s.cand;
       bs->label = static_cast<int>(l);
       BG_ASSERT(kv_.fork(s.seq, &bs->seq));
+      bs->base = s.base + static_cast<int>(s.toks.size());
       bs->toks.assign(lab.begin(), lab.end() - 1);
       for (size_t j = 0; j < bs->toks.size(); ++j) bs->outs.push_back({j, true, {}});
       a.streams.push_back(std::move(bs));
@@ -423,7 +425,7 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
         const bool decode = s.role == Stream::Generation && left == 1 && s.fed > 0;
         if ((pass == 0) != decode) continue;
         const size_t n = std::min<size_t>(left, static_cast<size_t>(budget));
-        if (!kv_.grow(s.seq, static_cast<int>(s.fed + n))) {
+        if (!kv_.grow(s.seq, s.base + static_cast<int>(s.fed + n))) {
           // Admission reserves every block a request can need, so this is a broken invariant.
           std::cerr << "engine: KV allocation failed despite reservation\n";
           std::abort();
@@ -436,7 +438,7 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
                              o.full, o.ids});
           ++s.next_out;
         }
-        chunks.push_back({&s.seq.blocks, static_cast<int>(p.begin),
+        chunks.push_back({&s.seq.blocks, s.base + static_cast<int>(p.begin),
                           std::vector<int>(s.toks.begin() + p.begin, s.toks.begin() + p.end)});
         budget -= static_cast<int>(n);
         pieces.push_back(std::move(p));
@@ -523,6 +525,7 @@ void Engine::loop() {
     for (auto it = active.begin(); it != active.end();)
       it = (*it)->done ? active.erase(it) : std::next(it);
     cached_blocks_ = kv_.cached_blocks();
+    free_blocks_ = kv_.free_blocks();
   }
 }
 

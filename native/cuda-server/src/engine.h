@@ -127,7 +127,9 @@ class Engine {
 
   int total_blocks() const { return kv_.total_blocks(); }
   int block_tokens() const { return kv_.block_tokens(); }
-  int cached_blocks();   // for tests, approximate while running
+  // Snapshots taken by the engine thread after each loop turn (for tests and logs).
+  int cached_blocks() const { return cached_blocks_.load(); }
+  int free_blocks() const { return free_blocks_.load(); }
   const Backend& backend() const { return backend_; }
 
  private:
@@ -150,6 +152,7 @@ class Engine {
   std::map<std::string, std::weak_ptr<Request>> by_id_;
   bool stopping_ = false;
   std::atomic<int> cached_blocks_{0};
+  std::atomic<int> free_blocks_{0};
   int reserved_ = 0;  // blocks promised to active requests (engine thread only)
   std::thread thread_;
 };
