@@ -109,18 +109,13 @@ int main(int argc, char** argv) {
   }
   const auto& cp = backend->model();
   bg::InferenceService service(*engine, cp.name, cp.num_params);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
+  std::unique_ptr<grpc::Server> server = bg::start_server(service, listen, &port);
+  if (!server) {
     std::cerr << "brewgate-sidecar: cannot listen on " << listen << "\n";
     return 1;
   }
   auto* health = server->GetHealthCheckService();
-  health->SetServingStatus(true);
   std::string addr = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
   std::cout << "listening on " << addr << std::endl;
 

@@ -1,5 +1,8 @@
 #include "server.h"
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <chrono>
 
 namespace bg {
@@ -149,6 +152,21 @@ grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelIn
   resp->set_kv_block_tokens(static_cast<uint32_t>(engine_.block_tokens()));
   resp->set_kv_blocks(static_cast<uint32_t>(engine_.total_blocks()));
   return grpc::Status::OK;
+}
+
+std::unique_ptr<grpc::Server> start_server(InferenceService& service, const std::string& listen,
+                                           int* port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || *port == 0) return nullptr;
+  // The built-in service knows only the names it is told about; "" (overall) is implicit.
+  server->GetHealthCheckService()->SetServingStatus(
+      brewgate::inference::v1::Inference::service_full_name(), true);
+  server->GetHealthCheckService()->SetServingStatus(true);
+  return server;
 }
 
 }  // namespace bg

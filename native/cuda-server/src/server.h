@@ -31,4 +31,10 @@ class InferenceService final : public brewgate::inference::v1::Inference::Servic
   int64_t num_params_;
 };
 
+// Builds and starts a server for `service` on `listen` ("host:port", port 0 picks one) with
+// gRPC's standard health service marked SERVING. Returns null if the address cannot be bound;
+// *port receives the bound port.
+std::unique_ptr<grpc::Server> start_server(InferenceService& service, const std::string& listen,
+                                           int* port);
+
 }  // namespace bg
