@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "error.h"
 
@@ -18,54 +19,109 @@ size_t CpuBackend::kv_block_bytes(int block_tokens) const {
 }
 
 void CpuBackend::init_kv(int blocks, int block_tokens) {
+  if (block_tokens % 16 != 0)
+    throw Error("kv block size must be a multiple of 16 tokens for the CPU backend, got " +
+                std::to_string(block_tokens));
   block_tokens_ = block_tokens;
   kv_.reset(new float[static_cast<size_t>(blocks) * model_.cfg.layers * 2 * block_tokens * kv_dim_]);
 }
 
-float* CpuBackend::k_at(int block, int layer, int slot) {
-  const size_t per_layer = static_cast<size_t>(2) * block_tokens_ * kv_dim_;
-  return kv_.get() + (static_cast<size_t>(block) * model_.cfg.layers + layer) * per_layer +
-         static_cast<size_t>(slot) * kv_dim_;
+// KV block layout, per block and layer: K as (K heads, B/16, D, 16) so 16 consecutive
+// positions of one head form a GEMM panel for Q K^T; V as (K heads, B, D) so the same 16
+// positions form the (16, D) right-hand side of P V.
+float* CpuBackend::k_block(int block, int layer) {
+  return kv_.get() + (static_cast<size_t>(block) * model_.cfg.layers + layer) * 2 *
+                         block_tokens_ * kv_dim_;
 }
 
-float* CpuBackend::v_at(int block, int layer, int slot) {
-  return k_at(block, layer, slot) + static_cast<size_t>(block_tokens_) * kv_dim_;
+float* CpuBackend::v_block(int block, int layer) {
+  return k_block(block, layer) + static_cast<size_t>(block_tokens_) * kv_dim_;
 }
 
-void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
-  for (int l = 0; l < model_.cfg.layers; ++l) {
-    std::memcpy(k_at(dst, l, 0), k_at(src, l, 0), sizeof(float) * tokens * kv_dim_);
-    std::memcpy(v_at(dst, l, 0), v_at(src, l, 0), sizeof(float) * tokens * kv_dim_);
+void CpuBackend::write_kv(int block, int layer, int slot, const float* k, const float* v) {
+  const int D = model_.cfg.head_dim, subs = block_tokens_ / 16;
+  float* kb = k_block(block, layer);
+  float* vb = v_block(block, layer);
+  for (int h = 0; h < model_.cfg.kv_heads; ++h) {
+    float* kp = kb + (static_cast<size_t>(h) * subs + slot / 16) * D * 16 + slot % 16;
+    for (int d = 0; d < D; ++d) kp[d * 16] = k[h * D + d];
+    std::memcpy(vb + (static_cast<size_t>(h) * block_tokens_ + slot) * D, v + h * D,
+                sizeof(float) * D);
   }
 }
 
+void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
+  // Whole blocks: K is stored position-minor, so a token prefix is not contiguous; the slots
+  // past `tokens` are garbage either way and are overwritten before they are read.
+  for (int l = 0; l < model_.cfg.layers; ++l)
+    std::memcpy(k_block(dst, l), k_block(src, l),
+                sizeof(float) * 2 * block_tokens_ * kv_dim_);
+}
+
 // Causal attention of every step row over its own sequence's KV, read through the block
-// table. One work unit is (row, query head); scores are kept whole per unit (positions fit
-// the context), then softmax, then the V-weighted sum.
+// table. One work unit is (row, KV head): the group of query heads sharing that KV head runs
+// as the rows of small GEMMs against 16-position panels (scores = Q K^T, then out += P V),
+// with an online softmax across panels so scores are never materialized for the whole row.
 void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
                            const std::vector<int>& row_chunk, const std::vector<int>& row_pos,
                            int t) {
   const ModelConfig& c = model_.cfg;
-  const int H = c.heads, D = c.head_dim, group = c.heads / c.kv_heads;
-  const int qkv_w = (c.heads + 2 * c.kv_heads) * D;
+  const int H = c.heads, K = c.kv_heads, D = c.head_dim, G = c.heads / c.kv_heads;
+  const int qkv_w = (c.heads + 2 * c.kv_heads) * D, subs = block_tokens_ / 16;
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
-  pool_.parallel_for(t * H, [&](int b, int e) {
-    thread_local std::vector<float> scores;  // (positions,)
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  pool_.parallel_for(t * K, [&](int b, int e) {
+    thread_local std::vector<float> s, o, m, l;  // (G, 16), (G, D), (G,), (G,)
+    s.resize(static_cast<size_t>(G) * 16);
+    o.resize(static_cast<size_t>(G) * D);
+    m.resize(G);
+    l.resize(G);
     for (int u = b; u < e; ++u) {
-      const int row = u / H, h = u % H, kvh = h / group;
-      const float* q = qkv_.data() + static_cast<size_t>(row) * qkv_w + h * D;
+      const int row = u / K, kvh = u % K;
+      const float* q = qkv_.data() + static_cast<size_t>(row) * qkv_w + kvh * G * D;  // (G, D)
       const std::vector<int>& blocks = *chunks[row_chunk[row]].blocks;
       const int n = row_pos[row] + 1;
-      scores.resize(n);
-      for (int p = 0; p < n; ++p)
-        scores[p] = dot(q, k_at(blocks[p / block_tokens_], layer, p % block_tokens_) + kvh * D,
-                        D) * scale;
-      softmax(scores.data(), n);
-      float* out = att_.data() + static_cast<size_t>(row) * H * D + h * D;
-      std::fill(out, out + D, 0.f);
-      for (int p = 0; p < n; ++p)
-        axpy(scores[p], v_at(blocks[p / block_tokens_], layer, p % block_tokens_) + kvh * D,
-             out, D);
+      std::fill(o.begin(), o.end(), 0.f);
+      std::fill(m.begin(), m.end(), neg_inf);
+      std::fill(l.begin(), l.end(), 0.f);
+      for (int p0 = 0; p0 < n; p0 += 16) {
+        const int block = blocks[p0 / block_tokens_], slot0 = p0 % block_tokens_;
+        const float* kp = k_block(block, layer) + (static_cast<size_t>(kvh) * subs + slot0 / 16) * D * 16;
+        const float* vp = v_block(block, layer) + (static_cast<size_t>(kvh) * block_tokens_ + slot0) * D;
+        const int valid = std::min(16, n - p0);
+        micro_gemm16(q, G, D, kp, 16, D, s.data(), 16, false);
+        for (int i = 0; i < G; ++i) {
+          float* si = &s[static_cast<size_t>(i) * 16];
+          float mx = neg_inf;
+          for (int j = 0; j < valid; ++j) mx = std::max(mx, si[j] *= scale);
+          if (mx > m[i]) {
+            if (m[i] != neg_inf) {
+              const float corr = std::exp(m[i] - mx);
+              l[i] *= corr;
+              for (int d = 0; d < D; ++d) o[static_cast<size_t>(i) * D + d] *= corr;
+            }
+            m[i] = mx;
+          }
+          for (int j = 0; j < valid; ++j) si[j] -= m[i];
+          for (int j = valid; j < 16; ++j) si[j] = neg_inf;
+        }
+        exp_inplace(s.data(), G * 16);
+        for (int i = 0; i < G; ++i)
+          for (int j = 0; j < valid; ++j) l[i] += s[static_cast<size_t>(i) * 16 + j];
+        if (D % 16 == 0) {
+          for (int c0 = 0; c0 < D; c0 += 16)
+            micro_gemm16(s.data(), G, 16, vp + c0, D, valid, o.data() + c0, D, true);
+        } else {
+          for (int i = 0; i < G; ++i)
+            for (int j = 0; j < valid; ++j)
+              axpy(s[static_cast<size_t>(i) * 16 + j], vp + static_cast<size_t>(j) * D,
+                   o.data() + static_cast<size_t>(i) * D, D);
+        }
+      }
+      float* out = att_.data() + static_cast<size_t>(row) * H * D + kvh * G * D;
+      for (int i = 0; i < G; ++i)
+        for (int d = 0; d < D; ++d)
+          out[static_cast<size_t>(i) * D + d] = o[static_cast<size_t>(i) * D + d] / l[i];
     }
   });
 }
@@ -162,8 +218,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
         rope(k, K, D, row_pos[r], model_.inv_freq.data());
         const std::vector<int>& blocks = *chunks[row_chunk[r]].blocks;
         const int p = row_pos[r];
-        std::memcpy(k_at(blocks[p / block_tokens_], l, p % block_tokens_), k, sizeof(float) * K * D);
-        std::memcpy(v_at(blocks[p / block_tokens_], l, p % block_tokens_), v, sizeof(float) * K * D);
+        write_kv(blocks[p / block_tokens_], l, p % block_tokens_, k, v);
       }
     });
     attention(l, chunks, row_chunk, row_pos, t);

@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
+  if (block_tokens % 16 != 0)
+    usage_error("--block-tokens: expected a multiple of 16, got " + std::to_string(block_tokens));
   if (!std::filesystem::is_directory(model_dir))
     usage_error("--model: '" + model_dir + "' is not a directory");
   if (listen.find(':') == std::string::npos)
