@@ -59,41 +59,57 @@ void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
 }
 
 // Causal attention of every step row over its own sequence's KV, read through the block
-// table. One work unit is (row, KV head): the group of query heads sharing that KV head runs
-// as the rows of small GEMMs against 16-position panels (scores = Q K^T, then out += P V),
-// with an online softmax across panels so scores are never materialized for the whole row.
+// table. One work unit is (a few consecutive rows of one chunk, KV head): the query heads of
+// those rows that share the KV head are the rows of small GEMMs against 16-position panels
+// (scores = Q K^T, then out += P V), so each K/V panel is loaded once for all of them; an
+// online softmax across panels keeps scores from being materialized for a whole row.
 void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
                            const std::vector<int>& row_chunk, const std::vector<int>& row_pos,
                            int t) {
   const ModelConfig& c = model_.cfg;
   const int H = c.heads, K = c.kv_heads, D = c.head_dim, G = c.heads / c.kv_heads;
   const int qkv_w = (c.heads + 2 * c.kv_heads) * D, subs = block_tokens_ / 16;
+  const int tq = std::max(1, 6 / G);  // tokens per unit: about 6 query rows fill the kernel
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  pool_.parallel_for(t * K, [&](int b, int e) {
-    thread_local std::vector<float> s, o, m, l;  // (G, 16), (G, D), (G,), (G,)
-    s.resize(static_cast<size_t>(G) * 16);
-    o.resize(static_cast<size_t>(G) * D);
-    m.resize(G);
-    l.resize(G);
+  std::vector<std::pair<int, int>> tiles;  // (first row, rows), never crossing a chunk
+  for (int r = 0; r < t;) {
+    int n = 1;
+    while (n < tq && r + n < t && row_chunk[r + n] == row_chunk[r]) ++n;
+    tiles.push_back({r, n});
+    r += n;
+  }
+  pool_.parallel_for(static_cast<int>(tiles.size()) * K, [&](int b, int e) {
+    // R = rows * G query rows: q (R, D), s (R, 16), o (R, D), m (R,), l (R,), lim (R,)
+    thread_local std::vector<float> q, s, o, m, l;
+    thread_local std::vector<int> lim;
     for (int u = b; u < e; ++u) {
-      const int row = u / K, kvh = u % K;
-      const float* q = qkv_.data() + static_cast<size_t>(row) * qkv_w + kvh * G * D;  // (G, D)
-      const std::vector<int>& blocks = *chunks[row_chunk[row]].blocks;
-      const int n = row_pos[row] + 1;
-      std::fill(o.begin(), o.end(), 0.f);
-      std::fill(m.begin(), m.end(), neg_inf);
-      std::fill(l.begin(), l.end(), 0.f);
+      const auto [row0, rows] = tiles[u / K];
+      const int kvh = u % K, R = rows * G;
+      q.resize(static_cast<size_t>(R) * D);
+      s.resize(static_cast<size_t>(R) * 16);
+      o.assign(static_cast<size_t>(R) * D, 0.f);
+      m.assign(R, neg_inf);
+      l.assign(R, 0.f);
+      lim.resize(R);
+      int n = 0;
+      for (int rr = 0; rr < rows; ++rr) {
+        const float* src = qkv_.data() + static_cast<size_t>(row0 + rr) * qkv_w + kvh * G * D;
+        for (int i = 0; i < G * D; ++i) q[static_cast<size_t>(rr) * G * D + i] = src[i] * scale;
+        for (int g = 0; g < G; ++g) lim[rr * G + g] = row_pos[row0 + rr] + 1;
+        n = std::max(n, row_pos[row0 + rr] + 1);
+      }
+      const std::vector<int>& blocks = *chunks[row_chunk[row0]].blocks;
       for (int p0 = 0; p0 < n; p0 += 16) {
         const int block = blocks[p0 / block_tokens_], slot0 = p0 % block_tokens_;
         const float* kp = k_block(block, layer) + (static_cast<size_t>(kvh) * subs + slot0 / 16) * D * 16;
         const float* vp = v_block(block, layer) + (static_cast<size_t>(kvh) * block_tokens_ + slot0) * D;
-        const int valid = std::min(16, n - p0);
-        micro_gemm16(q, G, D, kp, 16, D, s.data(), 16, false);
-        for (int i = 0; i < G; ++i) {
+        micro_gemm16(q.data(), R, D, kp, 16, D, s.data(), 16, false);
+        for (int i = 0; i < R; ++i) {
           float* si = &s[static_cast<size_t>(i) * 16];
+          const int valid = std::max(0, std::min(16, lim[i] - p0));
           float mx = neg_inf;
-          for (int j = 0; j < valid; ++j) mx = std::max(mx, si[j] *= scale);
+          for (int j = 0; j < valid; ++j) mx = std::max(mx, si[j]);
           if (mx > m[i]) {
             if (m[i] != neg_inf) {
               const float corr = std::exp(m[i] - mx);
@@ -105,23 +121,29 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
           for (int j = 0; j < valid; ++j) si[j] -= m[i];
           for (int j = valid; j < 16; ++j) si[j] = neg_inf;
         }
-        exp_inplace(s.data(), G * 16);
-        for (int i = 0; i < G; ++i)
-          for (int j = 0; j < valid; ++j) l[i] += s[static_cast<size_t>(i) * 16 + j];
+        exp_inplace(s.data(), R * 16);
+        for (int i = 0; i < R; ++i)
+          for (int j = 0; j < 16; ++j) l[i] += s[static_cast<size_t>(i) * 16 + j];
+        // Positions past the newest row's limit may hold stale KV: keep them out of P V.
+        const int valid = std::min(16, n - p0);
         if (D % 16 == 0) {
           for (int c0 = 0; c0 < D; c0 += 16)
-            micro_gemm16(s.data(), G, 16, vp + c0, D, valid, o.data() + c0, D, true);
+            micro_gemm16(s.data(), R, 16, vp + c0, D, valid, o.data() + c0, D, true);
         } else {
-          for (int i = 0; i < G; ++i)
+          for (int i = 0; i < R; ++i)
             for (int j = 0; j < valid; ++j)
               axpy(s[static_cast<size_t>(i) * 16 + j], vp + static_cast<size_t>(j) * D,
                    o.data() + static_cast<size_t>(i) * D, D);
         }
       }
-      float* out = att_.data() + static_cast<size_t>(row) * H * D + kvh * G * D;
-      for (int i = 0; i < G; ++i)
-        for (int d = 0; d < D; ++d)
-          out[static_cast<size_t>(i) * D + d] = o[static_cast<size_t>(i) * D + d] / l[i];
+      for (int rr = 0; rr < rows; ++rr) {
+        float* out = att_.data() + static_cast<size_t>(row0 + rr) * H * D + kvh * G * D;
+        for (int g = 0; g < G; ++g) {
+          const int i = rr * G + g;
+          for (int d = 0; d < D; ++d)
+            out[static_cast<size_t>(g) * D + d] = o[static_cast<size_t>(i) * D + d] / l[i];
+        }
+      }
     }
   });
 }
