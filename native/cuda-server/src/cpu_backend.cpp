@@ -69,7 +69,9 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
   const ModelConfig& c = model_.cfg;
   const int H = c.heads, K = c.kv_heads, D = c.head_dim, G = c.heads / c.kv_heads;
   const int qkv_w = (c.heads + 2 * c.kv_heads) * D, subs = block_tokens_ / 16;
-  const int tq = std::max(1, 6 / G);  // tokens per unit: about 6 query rows fill the kernel
+  // Tokens per unit: ~48 query rows per K/V panel load. Long shared prefixes make K/V reads,
+  // not FLOPs, the attention bottleneck, so each panel must serve many rows while in L1.
+  const int tq = std::max(1, 48 / G);
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   const float neg_inf = -std::numeric_limits<float>::infinity();
   std::vector<std::pair<int, int>> tiles;  // (first row, rows), never crossing a chunk

@@ -106,34 +106,45 @@ constexpr int MB = 96;
 constexpr int NBP = 4;    // panels per tile
 
 // C (R, 16) (+)= X (R, kc) @ P (kc, 16), rows of X, P, C ldx, ldp, ldc floats apart.
+// Accumulators are named scalars, not an array: GCC keeps an __m256 array in memory and
+// stores it every iteration, which halves the kernel's speed.
+#define BG_ROW(r)                                                              \
+  if constexpr (R > r) {                                                       \
+    const __m256 xv = _mm256_broadcast_ss(x + static_cast<size_t>(r) * ldx + i); \
+    a##r##0 = _mm256_fmadd_ps(xv, w0, a##r##0);                                \
+    a##r##1 = _mm256_fmadd_ps(xv, w1, a##r##1);                                \
+  }
+#define BG_LOAD(r)                                                                   \
+  if constexpr (R > r) {                                                             \
+    if (load_c) {                                                                    \
+      a##r##0 = _mm256_loadu_ps(c + (r) * ldc);                                      \
+      a##r##1 = _mm256_loadu_ps(c + (r) * ldc + 8);                                  \
+    }                                                                                \
+  }
+#define BG_STORE(r)                                \
+  if constexpr (R > r) {                           \
+    _mm256_storeu_ps(c + (r) * ldc, a##r##0);      \
+    _mm256_storeu_ps(c + (r) * ldc + 8, a##r##1);  \
+  }
+
 template <int R>
 __attribute__((target("avx2,fma"))) void micro_avx2(const float* x, int ldx, const float* p,
                                                      int ldp, int kc, float* c, int ldc,
                                                      bool load_c) {
-  __m256 acc[R][2];
-  for (int r = 0; r < R; ++r) {
-    if (load_c) {
-      acc[r][0] = _mm256_loadu_ps(c + r * ldc);
-      acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
-    } else {
-      acc[r][0] = _mm256_setzero_ps();
-      acc[r][1] = _mm256_setzero_ps();
-    }
-  }
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+         a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+  BG_LOAD(0) BG_LOAD(1) BG_LOAD(2) BG_LOAD(3) BG_LOAD(4) BG_LOAD(5)
   for (int i = 0; i < kc; ++i) {
     const __m256 w0 = _mm256_loadu_ps(p + static_cast<size_t>(i) * ldp);
     const __m256 w1 = _mm256_loadu_ps(p + static_cast<size_t>(i) * ldp + 8);
-    for (int r = 0; r < R; ++r) {
-      const __m256 xv = _mm256_broadcast_ss(x + static_cast<size_t>(r) * ldx + i);
-      acc[r][0] = _mm256_fmadd_ps(xv, w0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(xv, w1, acc[r][1]);
-    }
+    BG_ROW(0) BG_ROW(1) BG_ROW(2) BG_ROW(3) BG_ROW(4) BG_ROW(5)
   }
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
-  }
+  BG_STORE(0) BG_STORE(1) BG_STORE(2) BG_STORE(3) BG_STORE(4) BG_STORE(5)
 }
+
+#undef BG_ROW
+#undef BG_LOAD
+#undef BG_STORE
 
 template <int R>
 void micro_scalar(const float* x, int ldx, const float* p, int ldp, int kc, float* c, int ldc,
