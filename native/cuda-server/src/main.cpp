@@ -9,9 +9,10 @@
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -26,6 +27,13 @@
 #include "server.h"
 
 namespace {
+
+int g_sig_fd = -1;
+
+void on_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  [[maybe_unused]] ssize_t n = write(g_sig_fd, &b, 1);
+}
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::cerr << "brewgate-sidecar: " << msg << "\n"
@@ -79,12 +87,20 @@ int main(int argc, char** argv) {
   if (listen.find(':') == std::string::npos)
     usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
 
-  // Signals are taken by one thread with sigwait, so block them before any thread exists.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // gRPC starts threads of its own (some before main), so blocking signals and sigwait-ing
+  // cannot catch them reliably. A handler on every thread writes to a pipe instead, and one
+  // thread reads it and shuts down.
+  int sig_pipe[2];
+  if (pipe(sig_pipe) != 0) {
+    std::perror("brewgate-sidecar: pipe");
+    return 1;
+  }
+  g_sig_fd = sig_pipe[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 
   std::unique_ptr<bg::CpuBackend> backend;
   std::unique_ptr<bg::Engine> engine;
@@ -122,14 +138,17 @@ int main(int argc, char** argv) {
   std::cout << "listening on " << addr << std::endl;
 
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    std::cerr << "signal " << sig << ": shutting down\n";
+    unsigned char sig = 0;
+    while (read(sig_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig == 0) return;  // the pipe was closed: the server stopped on its own
+    std::cerr << "signal " << static_cast<int>(sig) << ": shutting down\n";
     health->SetServingStatus(false);
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
   });
   server->Wait();
   engine->shutdown();
+  close(sig_pipe[1]);
   signals.join();
   std::cerr << "stopped\n";
   return 0;
