@@ -112,7 +112,9 @@ ModelConfig load_config(const std::string& dir) {
     if (e < 0 || e >= c.vocab)
       throw Error(file + ": eos_token_id " + std::to_string(e) + " outside vocab [0, " +
                   std::to_string(c.vocab) + ")");
-  c.dtype = j.value("torch_dtype", std::string("float32"));
+  // Newer transformers write "dtype"; older ones "torch_dtype". Empty: taken from the weights.
+  for (const char* key : {"torch_dtype", "dtype"})
+    if (c.dtype.empty() && j.contains(key) && j[key].is_string()) c.dtype = j[key].get<std::string>();
   return c;
 }
 

@@ -2,11 +2,13 @@
 //
 //   brewgate-sidecar --model DIR [--listen 127.0.0.1:50051] [--threads N] [--kv-budget-mb M]
 //                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
-//                    [--shutdown-grace-ms G]
+//                    [--shutdown-grace-ms G] [--request-timeout-ms T]
 //
 // Prints "listening on ADDR" on stdout once the model is loaded and the port is bound; logs go
 // to stderr. SIGTERM/SIGINT: health turns NOT_SERVING, new calls are refused, in-flight calls
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
+// --request-timeout-ms is the deadline of requests that set neither timeout_ms nor a gRPC
+// deadline (default 10 minutes).
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
@@ -39,7 +41,7 @@ void on_signal(int sig) {
   std::cerr << "brewgate-sidecar: " << msg << "\n"
             << "usage: brewgate-sidecar --model DIR [--listen HOST:PORT] [--threads N]\n"
                "         [--kv-budget-mb M] [--max-batch R] [--max-batch-tokens T]\n"
-               "         [--block-tokens B] [--shutdown-grace-ms G]\n";
+               "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n";
   std::exit(2);
 }
 
@@ -63,7 +65,7 @@ int main(int argc, char** argv) {
   std::string model_dir, listen = "127.0.0.1:50051";
   const unsigned hw = std::thread::hardware_concurrency();
   long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 2048,
-       block_tokens = 16, grace_ms = 5000;
+       block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") usage_error("help");
@@ -77,6 +79,7 @@ int main(int argc, char** argv) {
     else if (a == "--max-batch-tokens") max_batch_tokens = parse_int(a, v, 1, 1 << 20);
     else if (a == "--block-tokens") block_tokens = parse_int(a, v, 1, 1024);
     else if (a == "--shutdown-grace-ms") grace_ms = parse_int(a, v, 0, 3600000);
+    else if (a == "--request-timeout-ms") timeout_ms = parse_int(a, v, 1, 86400000);
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
@@ -126,7 +129,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& cp = backend->model();
-  bg::InferenceService service(*engine, cp.name, cp.num_params);
+  bg::InferenceService service(*engine, cp.name, cp.num_params,
+                               static_cast<uint32_t>(timeout_ms));
   int port = 0;
   std::unique_ptr<grpc::Server> server = bg::start_server(service, listen, &port);
   if (!server) {

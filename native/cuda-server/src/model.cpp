@@ -18,7 +18,11 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-DType dtype_of_config(const ModelConfig& c, const std::string& dir) {
+DType dtype_of_config(ModelConfig& c, const std::string& dir, const Checkpoint& ck) {
+  if (c.dtype.empty()) {
+    const DType d = ck.get("model.embed_tokens.weight").dtype;
+    c.dtype = d == DType::F32 ? "float32" : d == DType::BF16 ? "bfloat16" : "float16";
+  }
   if (c.dtype == "float32") return DType::F32;
   if (c.dtype == "bfloat16") return DType::BF16;
   if (c.dtype == "float16") return DType::F16;
@@ -28,8 +32,7 @@ DType dtype_of_config(const ModelConfig& c, const std::string& dir) {
 
 class Loader {
  public:
-  Loader(const std::string& dir, const ModelConfig& cfg)
-      : ck_(dir), dtype_(dtype_of_config(cfg, dir)) {}
+  Loader(const std::string& dir, ModelConfig& cfg) : ck_(dir), dtype_(dtype_of_config(cfg, dir, ck_)) {}
 
   // fp32 copy of tensor `name`, which must have exactly `shape` and the model's dtype.
   std::vector<float> get(const std::string& name, std::vector<int64_t> shape) {
@@ -98,10 +101,10 @@ class Loader {
 Model load_model(const std::string& dir) {
   Model m;
   m.cfg = load_config(dir);
+  Loader ld(dir, m.cfg);
   const ModelConfig& c = m.cfg;
   m.name = std::filesystem::path(dir).filename().string();
   if (m.name.empty()) m.name = std::filesystem::path(dir).parent_path().filename().string();
-  Loader ld(dir, c);
   const int C = c.hidden, F = c.intermediate, H = c.heads, K = c.kv_heads, D = c.head_dim;
   m.embed = ld.get("model.embed_tokens.weight", {c.vocab, C});
   m.layers.resize(c.layers);

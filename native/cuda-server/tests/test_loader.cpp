@@ -159,6 +159,13 @@ TEST_F(BrokenCheckpoint, WrongDtype) {
   EXPECT_HAS(e, "got F32");
 }
 
+TEST_F(BrokenCheckpoint, DtypeKeyVariants) {
+  edit_config([](json& c) { c.erase("torch_dtype"); });
+  EXPECT_EQ(load_model(dir_.string()).cfg.dtype, "float32");  // from the weights
+  edit_config([](json& c) { c["dtype"] = "float16"; });         // newer transformers' key
+  EXPECT_HAS(load_error(), "expected F16");
+}
+
 TEST_F(BrokenCheckpoint, UnsupportedTensorDtype) {
   json h;
   std::string d;
