@@ -186,6 +186,30 @@ void CpuBackend::moe(const LayerWeights& w, int t) {
   }
 }
 
+// The last layer's K/V are written by now, and past its attention only rows that produce
+// output matter: moves those rows of att_ and x_ to the front (order kept, so the moves never
+// overwrite a row still to be read) and returns their count; out_row maps outputs to them.
+int CpuBackend::keep_output_rows(const std::vector<OutputRequest>& outputs,
+                                 const std::vector<int>& chunk_row0, int t,
+                                 std::vector<int>* out_row) {
+  const ModelConfig& c = model_.cfg;
+  const int C = c.hidden, HD = c.heads * c.head_dim;
+  std::vector<int> rows;  // sorted unique step rows with output
+  for (const auto& o : outputs) rows.push_back(chunk_row0[o.chunk] + o.index);
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (static_cast<int>(k) == rows[k]) continue;
+    std::memcpy(&att_[k * HD], &att_[static_cast<size_t>(rows[k]) * HD], sizeof(float) * HD);
+    std::memcpy(&x_[k * C], &x_[static_cast<size_t>(rows[k]) * C], sizeof(float) * C);
+  }
+  out_row->clear();
+  for (const auto& o : outputs)
+    out_row->push_back(static_cast<int>(
+        std::lower_bound(rows.begin(), rows.end(), chunk_row0[o.chunk] + o.index) - rows.begin()));
+  return static_cast<int>(rows.size());
+}
+
 void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
                          const std::vector<OutputRequest>& outputs,
                          std::vector<std::vector<float>>* results) {
@@ -203,7 +227,10 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
       row_pos.push_back(ch.start + static_cast<int>(i));
     }
   }
-  const int t = static_cast<int>(row_chunk.size());
+  int t = static_cast<int>(row_chunk.size());  // step rows; shrinks in the last layer
+  for (const auto& o : outputs)
+    BG_ASSERT(o.chunk >= 0 && o.chunk < static_cast<int>(chunks.size()) && o.index >= 0 &&
+              o.index < static_cast<int>(chunks[o.chunk].tokens.size()));
   x_.resize(static_cast<size_t>(t) * C);
   h_.resize(static_cast<size_t>(t) * C);
   qkv_.resize(static_cast<size_t>(t) * qkv_w);
@@ -219,6 +246,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
     std::memcpy(&x_[static_cast<size_t>(r) * C], &model_.embed[static_cast<size_t>(tok) * C],
                 sizeof(float) * C);
   }
+  std::vector<int> out_row;  // (outputs,) row of each output in x_, set before the last layer
   for (int l = 0; l < c.layers; ++l) {
     const LayerWeights& w = model_.layers[l];
     pool_.parallel_for(t, [&](int b, int e) {
@@ -246,6 +274,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
       }
     });
     attention(l, chunks, row_chunk, row_pos, t);
+    if (l == c.layers - 1) t = keep_output_rows(outputs, chunk_row0, t, &out_row);
     gemm(att_.data(), t, H * D, w.o, tmp_.data(), C, pool_);
     pool_.parallel_for(t, [&](int b, int e) {
       for (int r = b; r < e; ++r) {
@@ -282,8 +311,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
   std::vector<int> full_idx;
   for (int i = 0; i < n_out; ++i) {
     const OutputRequest& o = outputs[i];
-    const int r = chunk_row0[o.chunk] + o.index;
-    BG_ASSERT(o.index >= 0 && o.index < static_cast<int>(chunks[o.chunk].tokens.size()));
+    const int r = out_row[i];
     rmsnorm(&x_[static_cast<size_t>(r) * C], model_.final_norm.data(), C, c.rms_eps,
             &normed[static_cast<size_t>(i) * C]);
     if (o.full) full_idx.push_back(i);

@@ -29,6 +29,8 @@ class CpuBackend : public Backend {
   void attention(int layer, const std::vector<SeqChunk>& chunks, const std::vector<int>& row_chunk,
                  const std::vector<int>& row_pos, int t);
   void moe(const LayerWeights& w, int t);
+  int keep_output_rows(const std::vector<OutputRequest>& outputs,
+                       const std::vector<int>& chunk_row0, int t, std::vector<int>* out_row);
 
   Model model_;
   ThreadPool pool_;
