@@ -1,10 +1,10 @@
 // brewgate-bench: CPU backend throughput on one model, printed as one JSON line at the end.
 //   brewgate-bench --model DIR [--threads N] [--prefix 1500] [--candidates 50]
-//                  [--candidate-tokens 40] [--naive-items 4]
+//                  [--candidate-tokens 40] [--naive-items 2] [--rounds 3]
 // Measures: an FMA-loop fp32 peak; the prefill GEMMs alone; prefill and decode through the
 // engine; scoring candidates behind one shared prefix through the engine (prefix computed
 // once) against scoring each candidate as an independent full prompt. The naive rate is
-// measured on --naive-items items, since 50 full prompts would take minutes.
+// measured on --naive-items items per round, since 50 full prompts would take minutes.
 #include <immintrin.h>
 #include <sys/resource.h>
 
@@ -77,7 +77,7 @@ std::shared_ptr<bg::Request> run(bg::Engine& e, std::shared_ptr<bg::Request> r) 
 
 int main(int argc, char** argv) {
   std::string dir;
-  int threads = 2, prefix = 1500, cands = 50, cand_toks = 40, naive_items = 4;
+  int threads = 2, prefix = 1500, cands = 50, cand_toks = 40, naive_items = 2, rounds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") dir = v;
@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     else if (a == "--candidates") cands = std::stoi(v);
     else if (a == "--candidate-tokens") cand_toks = std::stoi(v);
     else if (a == "--naive-items") naive_items = std::stoi(v);
+    else if (a == "--rounds") rounds = std::stoi(v);
     else {
       std::cerr << "brewgate-bench: unknown flag " << a << "\n";
       return 2;
@@ -153,39 +154,40 @@ int main(int argc, char** argv) {
                 << " tok/s (" << n << " tokens)\n";
     }
 
-    // Scoring behind a shared prefix.
-    bg::ScoreSpec spec;
-    spec.prefix = tokens(prefix, 3, V);
-    for (int i = 0; i < cands; ++i) spec.candidates.push_back(tokens(cand_toks, 100 + i, V));
-    spec.labels = {{11}, {12}, {13, 14}};
-    double score_items_s, naive_items_s;
-    {
+    // Scoring behind a shared prefix, against the same items as independent full prompts.
+    // Rounds alternate the two, each with a fresh prefix (nothing cached across rounds), and
+    // the best round of each counts: the machine is shared, and alternating exposes both to
+    // the same interference.
+    double score_items_s = 0, naive_items_s = 0;
+    for (int round = 0; round < rounds; ++round) {
+      bg::ScoreSpec spec;
+      spec.prefix = tokens(prefix, 1000 + round, V);
+      for (int i = 0; i < cands; ++i) spec.candidates.push_back(tokens(cand_toks, 100 + i, V));
+      spec.labels = {{11}, {12}, {13, 14}};
       auto r = std::make_shared<bg::Request>();
       r->kind = bg::Request::Score;
       r->score = spec;
-      const auto t0 = Clock::now();
+      auto t0 = Clock::now();
       r = run(engine, r);
       const double t = secs(t0);
-      score_items_s = cands / t;
-      std::cerr << "score: " << cands << " items in " << t << " s (computed "
-                << r->usage.computed << " tokens, cached " << r->usage.cached << ")\n";
-    }
-    {
+      score_items_s = std::max(score_items_s, cands / t);
+      std::cerr << "round " << round << ": score " << cands << " items in " << t << " s (computed "
+                << r->usage.computed << " tokens, cached " << r->usage.cached << ")";
       double total = 0;
       for (int i = 0; i < naive_items; ++i) {
         // The whole prompt as the candidate, with an empty prefix: nothing is shared or cached.
-        auto r = std::make_shared<bg::Request>();
-        r->kind = bg::Request::Score;
+        auto n = std::make_shared<bg::Request>();
+        n->kind = bg::Request::Score;
         std::vector<int> full = spec.prefix;
         full.insert(full.end(), spec.candidates[i].begin(), spec.candidates[i].end());
-        r->score.candidates = {full};
-        r->score.labels = spec.labels;
-        const auto t0 = Clock::now();
-        run(engine, r);
+        n->score.candidates = {full};
+        n->score.labels = spec.labels;
+        t0 = Clock::now();
+        run(engine, n);
         total += secs(t0);
       }
-      naive_items_s = naive_items / total;
-      std::cerr << "naive: " << naive_items << " items in " << total << " s\n";
+      naive_items_s = std::max(naive_items_s, naive_items / total);
+      std::cerr << "; naive " << naive_items << " items in " << total << " s\n";
     }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
@@ -194,11 +196,11 @@ int main(int argc, char** argv) {
         "\"score_items_s\": %.3f, \"score_items_s_naive\": %.3f, \"shared_prefix_speedup\": %.2f, "
         "\"peak_rss_mb\": %.0f, \"fma_peak_gflops\": %.1f, \"prefill_matmul_gflops\": %.1f, "
         "\"prefill_matmul_fraction_of_peak\": %.3f, \"num_params\": %lld, \"prefix_tokens\": %d, "
-        "\"candidates\": %d, \"candidate_tokens\": %d, \"naive_items_measured\": %d}\n",
+        "\"candidates\": %d, \"candidate_tokens\": %d, \"naive_items_per_round\": %d, \"rounds\": %d}\n",
         be.model().name.c_str(), threads, prefill_tok_s, decode_tok_s, score_items_s,
         naive_items_s, score_items_s / naive_items_s, ru.ru_maxrss / 1024.0, peak, gemm_gflops,
         peak > 0 ? gemm_gflops / peak : 0.0, static_cast<long long>(be.model().num_params), prefix,
-        cands, cand_toks, naive_items);
+        cands, cand_toks, naive_items, rounds);
     engine.shutdown();
   } catch (const bg::Error& e) {
     std::cerr << "brewgate-bench: " << e.what() << "\n";
