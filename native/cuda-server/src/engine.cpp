@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <iostream>
 #include <set>
@@ -236,6 +237,17 @@ void Engine::finish(Active& a, Status st, FinishReason reason) {
   Timings t;
   t.queue_ms = ms_between(a.arrived, a.started);
   t.total_ms = ms_between(a.arrived, now);
+  if (opt_.log) {
+    static const char* names[] = {"ok", "invalid_argument", "resource_exhausted",
+                                  "deadline_exceeded", "cancelled", "unavailable"};
+    std::fprintf(stderr, "%s id=%s items=%zu prompt=%u cached=%u computed=%u completion=%u "
+                 "total_ms=%.1f status=%s\n",
+                 r.kind == Request::Score ? "score" : "generate",
+                 r.id.empty() ? "-" : r.id.c_str(),
+                 r.kind == Request::Score ? r.score.candidates.size() : size_t{1}, a.usage.prompt,
+                 a.usage.cached, a.usage.computed, a.usage.completion, t.total_ms,
+                 names[static_cast<int>(st.code)]);
+  }
   if (r.kind == Request::Score) {
     t.prefill_ms = ms_between(a.started, now);
     if (st.ok()) {

@@ -106,6 +106,7 @@ struct EngineOptions {
   size_t kv_budget_bytes = size_t{1} << 30;
   int max_batch_tokens = 2048;  // tokens per forward step, across requests
   int max_active = 64;          // requests worked on concurrently
+  bool log = false;             // one stderr line per finished request
 };
 
 class Engine {

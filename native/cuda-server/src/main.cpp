@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
     opt.kv_budget_bytes = static_cast<size_t>(kv_mb) << 20;
     opt.max_active = static_cast<int>(max_batch);
     opt.max_batch_tokens = static_cast<int>(max_batch_tokens);
+    opt.log = true;
     engine = std::make_unique<bg::Engine>(*backend, opt);
     std::cerr << "kv: " << engine->total_blocks() << " blocks of " << block_tokens
               << " tokens; simd " << (bg::simd_enabled() ? "avx2+fma" : "scalar") << "; threads "
