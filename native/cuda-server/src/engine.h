@@ -104,7 +104,9 @@ class Request {
 struct EngineOptions {
   int block_tokens = 16;
   size_t kv_budget_bytes = size_t{1} << 30;
-  int max_batch_tokens = 2048;  // tokens per forward step, across requests
+  // Tokens per forward step, across requests. Bounds how long decode tokens, cancellation
+  // and deadlines wait behind a prefill; 512 rows already keep the GEMM near peak.
+  int max_batch_tokens = 512;
   int max_active = 64;          // requests worked on concurrently
   bool log = false;             // one stderr line per finished request
 };

@@ -64,7 +64,7 @@ long parse_int(const std::string& flag, const std::string& v, long lo, long hi) 
 int main(int argc, char** argv) {
   std::string model_dir, listen = "127.0.0.1:50051";
   const unsigned hw = std::thread::hardware_concurrency();
-  long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 2048,
+  long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 512,
        block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

@@ -222,6 +222,33 @@ TEST_P(EngineTest, BatchedAndChunkedEqualUnbatched) {
   }
 }
 
+// Generate and Score in the same steps: neither changes the other's results.
+TEST_P(EngineTest, GenerateAndScoreShareSteps) {
+  auto greedy = [&](Engine& e) {
+    auto r = gen_req(seq(30, 77), 8);
+    EXPECT_TRUE(e.submit(r).ok());
+    return r;
+  };
+  std::vector<int> alone;
+  {
+    auto e = engine();
+    auto r = greedy(*e);
+    for (auto& ev : drain(*r))
+      if (!ev.done) alone.push_back(ev.token);
+  }
+  auto e = engine(64, 8);
+  auto g = greedy(*e);
+  const ScoreSpec s = sample_score(50);
+  auto sc = score_req(s);
+  ASSERT_TRUE(e->submit(sc).ok());
+  std::vector<int> mixed;
+  for (auto& ev : drain(*g))
+    if (!ev.done) mixed.push_back(ev.token);
+  EXPECT_EQ(mixed, alone);
+  ASSERT_TRUE(sc->wait_finished(30s));
+  expect_matches_direct(s, *sc);
+}
+
 TEST_P(EngineTest, LabelsOnlyNormalizesOverLabelTokens) {
   auto e = engine();
   ScoreSpec s = sample_score();
