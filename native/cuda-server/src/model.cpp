@@ -56,6 +56,7 @@ class Loader {
       else
         for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(src[i]);
     }
+    t.release();
     return out;
   }
 
