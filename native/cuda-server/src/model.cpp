@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <set>
 
 #include "error.h"
@@ -80,13 +79,15 @@ class Loader {
   bool has(const std::string& name) const { return ck_.has(name); }
   int64_t num_params() const { return num_params_; }
 
-  void report_unused(bool tied) {
+  // A tensor the forward pass does not read (an o_proj or MLP bias, say) means the
+  // checkpoint computes something this code does not: refuse rather than answer wrongly.
+  void check_all_used(bool tied, const std::string& arch) {
     for (const auto& [name, t] : ck_.tensors()) {
       if (used_.count(name)) continue;
-      if (name.find("rotary_emb.inv_freq") != std::string::npos) continue;
-      if (tied && name == "lm_head.weight") continue;
-      std::cerr << "warning: " << t.file << ": tensor '" << name
-                << "' is not used by the model\n";
+      if (name.find("rotary_emb.inv_freq") != std::string::npos) continue;  // derived
+      if (tied && name == "lm_head.weight") continue;  // a copy of the embedding
+      throw Error(t.file + ": tensor '" + name + "' is not part of " + arch +
+                  " as implemented here; expected no such tensor");
     }
   }
 
@@ -146,7 +147,7 @@ Model load_model(const std::string& dir) {
     m.lm_head = PackedMatrix::pack(m.embed.data(), c.vocab, C);
   else
     m.lm_head = ld.linear("lm_head.weight", c.vocab, C);
-  ld.report_unused(c.tie_embeddings);
+  ld.check_all_used(c.tie_embeddings, c.architecture);
   m.num_params = ld.num_params();
   m.inv_freq = rope_inv_freq(c);
   return m;

@@ -177,6 +177,23 @@ TEST_F(BrokenCheckpoint, UnsupportedTensorDtype) {
   EXPECT_HAS(e, "got I8");
 }
 
+TEST_F(BrokenCheckpoint, ExtraTensorIsRefused) {
+  json h;
+  std::string d;
+  read(&h, &d);
+  // An o_proj bias this code would silently ignore: reuse the final norm's (64,) bytes.
+  h["model.layers.0.self_attn.o_proj.bias"] = h["model.norm.weight"];
+  write(h, d);
+  const std::string e = load_error();
+  EXPECT_HAS(e, "model.layers.0.self_attn.o_proj.bias");
+  EXPECT_HAS(e, file());
+}
+
+TEST_F(BrokenCheckpoint, UnsupportedBiasFlags) {
+  edit_config([](json& c) { c["mlp_bias"] = true; });
+  EXPECT_HAS(load_error(), "mlp_bias");
+}
+
 TEST_F(BrokenCheckpoint, ConfigMissingField) {
   edit_config([](json& c) { c.erase("num_hidden_layers"); });
   const std::string e = load_error();
