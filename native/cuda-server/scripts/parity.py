@@ -32,6 +32,11 @@ CASES = [
     ("llama-sharded-tied", "llama", "f32", {"shards": 3, "tie": True}, 1e-3),
     ("qwen2-bf16", "qwen2", "bf16", {}, 1e-3),
     ("mixtral-f16", "mixtral", "f16", {}, 1e-3),
+    # head_dim 64 with GQA 3:1 (the 100m preset's attention shape), and head_dim 24, which is
+    # not a multiple of the 16-wide attention panels.
+    ("llama-d64-gqa3", "llama", "f32", {"hidden": 384, "heads": 6, "kv_heads": 2,
+                                        "intermediate": 256}, 1e-3),
+    ("mistral-d24", "mistral", "f32", {"hidden": 96, "heads": 4, "kv_heads": 4}, 1e-3),
 ]
 
 # 100 positions: long enough to pass the llama3 scaling's original context (64) in the tiny

@@ -66,7 +66,12 @@ ModelConfig load_config(const std::string& dir) {
   c.rms_eps = j.value("rms_norm_eps", 1e-5f);
   c.rope_theta = j.value("rope_theta", 10000.f);
   c.tie_embeddings = j.value("tie_word_embeddings", false);
-  c.qkv_bias = c.arch == Arch::Qwen2 || j.value("attention_bias", false);
+  c.qkv_bias = c.arch == Arch::Qwen2;
+  // Llama-style attention_bias also biases o_proj, and mlp_bias the MLP; neither is
+  // implemented, so such checkpoints are refused instead of computed without their biases.
+  for (const char* key : {"attention_bias", "mlp_bias"})
+    if (j.value(key, false))
+      throw Error(file + ": " + key + ": expected false (not supported), got true");
   c.qk_norm = c.arch == Arch::Qwen3;
   if (c.arch == Arch::Mixtral) {
     c.experts = req_int(j, file, "num_local_experts");
@@ -112,7 +117,9 @@ ModelConfig load_config(const std::string& dir) {
     if (e < 0 || e >= c.vocab)
       throw Error(file + ": eos_token_id " + std::to_string(e) + " outside vocab [0, " +
                   std::to_string(c.vocab) + ")");
-  c.dtype = j.value("torch_dtype", std::string("float32"));
+  // Newer transformers write "dtype"; older ones "torch_dtype". Empty: taken from the weights.
+  for (const char* key : {"torch_dtype", "dtype"})
+    if (c.dtype.empty() && j.contains(key) && j[key].is_string()) c.dtype = j[key].get<std::string>();
   return c;
 }
 

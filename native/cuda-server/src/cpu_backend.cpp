@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "error.h"
 
@@ -18,54 +19,133 @@ size_t CpuBackend::kv_block_bytes(int block_tokens) const {
 }
 
 void CpuBackend::init_kv(int blocks, int block_tokens) {
+  if (block_tokens % 16 != 0)
+    throw Error("kv block size must be a multiple of 16 tokens for the CPU backend, got " +
+                std::to_string(block_tokens));
   block_tokens_ = block_tokens;
   kv_.reset(new float[static_cast<size_t>(blocks) * model_.cfg.layers * 2 * block_tokens * kv_dim_]);
 }
 
-float* CpuBackend::k_at(int block, int layer, int slot) {
-  const size_t per_layer = static_cast<size_t>(2) * block_tokens_ * kv_dim_;
-  return kv_.get() + (static_cast<size_t>(block) * model_.cfg.layers + layer) * per_layer +
-         static_cast<size_t>(slot) * kv_dim_;
+// KV block layout, per block and layer: K as (K heads, B/16, D, 16) so 16 consecutive
+// positions of one head form a GEMM panel for Q K^T; V as (K heads, B, D) so the same 16
+// positions form the (16, D) right-hand side of P V.
+float* CpuBackend::k_block(int block, int layer) {
+  return kv_.get() + (static_cast<size_t>(block) * model_.cfg.layers + layer) * 2 *
+                         block_tokens_ * kv_dim_;
 }
 
-float* CpuBackend::v_at(int block, int layer, int slot) {
-  return k_at(block, layer, slot) + static_cast<size_t>(block_tokens_) * kv_dim_;
+float* CpuBackend::v_block(int block, int layer) {
+  return k_block(block, layer) + static_cast<size_t>(block_tokens_) * kv_dim_;
 }
 
-void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
-  for (int l = 0; l < model_.cfg.layers; ++l) {
-    std::memcpy(k_at(dst, l, 0), k_at(src, l, 0), sizeof(float) * tokens * kv_dim_);
-    std::memcpy(v_at(dst, l, 0), v_at(src, l, 0), sizeof(float) * tokens * kv_dim_);
+void CpuBackend::write_kv(int block, int layer, int slot, const float* k, const float* v) {
+  const int D = model_.cfg.head_dim, subs = block_tokens_ / 16;
+  float* kb = k_block(block, layer);
+  float* vb = v_block(block, layer);
+  for (int h = 0; h < model_.cfg.kv_heads; ++h) {
+    float* kp = kb + (static_cast<size_t>(h) * subs + slot / 16) * D * 16 + slot % 16;
+    for (int d = 0; d < D; ++d) kp[d * 16] = k[h * D + d];
+    std::memcpy(vb + (static_cast<size_t>(h) * block_tokens_ + slot) * D, v + h * D,
+                sizeof(float) * D);
   }
 }
 
+void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
+  // Whole blocks: K is stored position-minor, so a token prefix is not contiguous; the slots
+  // past `tokens` are garbage either way and are overwritten before they are read.
+  for (int l = 0; l < model_.cfg.layers; ++l)
+    std::memcpy(k_block(dst, l), k_block(src, l),
+                sizeof(float) * 2 * block_tokens_ * kv_dim_);
+}
+
 // Causal attention of every step row over its own sequence's KV, read through the block
-// table. One work unit is (row, query head); scores are kept whole per unit (positions fit
-// the context), then softmax, then the V-weighted sum.
+// table. One work unit is (a few consecutive rows of one chunk, KV head): the query heads of
+// those rows that share the KV head are the rows of small GEMMs against 16-position panels
+// (scores = Q K^T, then out += P V), so each K/V panel is loaded once for all of them; an
+// online softmax across panels keeps scores from being materialized for a whole row.
 void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
                            const std::vector<int>& row_chunk, const std::vector<int>& row_pos,
                            int t) {
   const ModelConfig& c = model_.cfg;
-  const int H = c.heads, D = c.head_dim, group = c.heads / c.kv_heads;
-  const int qkv_w = (c.heads + 2 * c.kv_heads) * D;
+  const int H = c.heads, K = c.kv_heads, D = c.head_dim, G = c.heads / c.kv_heads;
+  const int qkv_w = (c.heads + 2 * c.kv_heads) * D, subs = block_tokens_ / 16;
+  // Tokens per unit: ~48 query rows per K/V panel load. Long shared prefixes make K/V reads,
+  // not FLOPs, the attention bottleneck, so each panel must serve many rows while in L1.
+  const int tq = std::max(1, 48 / G);
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
-  pool_.parallel_for(t * H, [&](int b, int e) {
-    thread_local std::vector<float> scores;  // (positions,)
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  std::vector<std::pair<int, int>> tiles;  // (first row, rows), never crossing a chunk
+  for (int r = 0; r < t;) {
+    int n = 1;
+    while (n < tq && r + n < t && row_chunk[r + n] == row_chunk[r]) ++n;
+    tiles.push_back({r, n});
+    r += n;
+  }
+  pool_.parallel_for(static_cast<int>(tiles.size()) * K, [&](int b, int e) {
+    // R = rows * G query rows: q (R, D), s (R, 16), o (R, D), m (R,), l (R,), lim (R,)
+    thread_local std::vector<float> q, s, o, m, l;
+    thread_local std::vector<int> lim;
     for (int u = b; u < e; ++u) {
-      const int row = u / H, h = u % H, kvh = h / group;
-      const float* q = qkv_.data() + static_cast<size_t>(row) * qkv_w + h * D;
-      const std::vector<int>& blocks = *chunks[row_chunk[row]].blocks;
-      const int n = row_pos[row] + 1;
-      scores.resize(n);
-      for (int p = 0; p < n; ++p)
-        scores[p] = dot(q, k_at(blocks[p / block_tokens_], layer, p % block_tokens_) + kvh * D,
-                        D) * scale;
-      softmax(scores.data(), n);
-      float* out = att_.data() + static_cast<size_t>(row) * H * D + h * D;
-      std::fill(out, out + D, 0.f);
-      for (int p = 0; p < n; ++p)
-        axpy(scores[p], v_at(blocks[p / block_tokens_], layer, p % block_tokens_) + kvh * D,
-             out, D);
+      const auto [row0, rows] = tiles[u / K];
+      const int kvh = u % K, R = rows * G;
+      q.resize(static_cast<size_t>(R) * D);
+      s.resize(static_cast<size_t>(R) * 16);
+      o.assign(static_cast<size_t>(R) * D, 0.f);
+      m.assign(R, neg_inf);
+      l.assign(R, 0.f);
+      lim.resize(R);
+      int n = 0;
+      for (int rr = 0; rr < rows; ++rr) {
+        const float* src = qkv_.data() + static_cast<size_t>(row0 + rr) * qkv_w + kvh * G * D;
+        for (int i = 0; i < G * D; ++i) q[static_cast<size_t>(rr) * G * D + i] = src[i] * scale;
+        for (int g = 0; g < G; ++g) lim[rr * G + g] = row_pos[row0 + rr] + 1;
+        n = std::max(n, row_pos[row0 + rr] + 1);
+      }
+      const std::vector<int>& blocks = *chunks[row_chunk[row0]].blocks;
+      for (int p0 = 0; p0 < n; p0 += 16) {
+        const int block = blocks[p0 / block_tokens_], slot0 = p0 % block_tokens_;
+        const float* kp = k_block(block, layer) + (static_cast<size_t>(kvh) * subs + slot0 / 16) * D * 16;
+        const float* vp = v_block(block, layer) + (static_cast<size_t>(kvh) * block_tokens_ + slot0) * D;
+        micro_gemm16(q.data(), R, D, kp, 16, D, s.data(), 16, false);
+        for (int i = 0; i < R; ++i) {
+          float* si = &s[static_cast<size_t>(i) * 16];
+          const int valid = std::max(0, std::min(16, lim[i] - p0));
+          float mx = neg_inf;
+          for (int j = 0; j < valid; ++j) mx = std::max(mx, si[j]);
+          if (mx > m[i]) {
+            if (m[i] != neg_inf) {
+              const float corr = std::exp(m[i] - mx);
+              l[i] *= corr;
+              for (int d = 0; d < D; ++d) o[static_cast<size_t>(i) * D + d] *= corr;
+            }
+            m[i] = mx;
+          }
+          for (int j = 0; j < valid; ++j) si[j] -= m[i];
+          for (int j = valid; j < 16; ++j) si[j] = neg_inf;
+        }
+        exp_inplace(s.data(), R * 16);
+        for (int i = 0; i < R; ++i)
+          for (int j = 0; j < 16; ++j) l[i] += s[static_cast<size_t>(i) * 16 + j];
+        // Positions past the newest row's limit may hold stale KV: keep them out of P V.
+        const int valid = std::min(16, n - p0);
+        if (D % 16 == 0) {
+          for (int c0 = 0; c0 < D; c0 += 16)
+            micro_gemm16(s.data(), R, 16, vp + c0, D, valid, o.data() + c0, D, true);
+        } else {
+          for (int i = 0; i < R; ++i)
+            for (int j = 0; j < valid; ++j)
+              axpy(s[static_cast<size_t>(i) * 16 + j], vp + static_cast<size_t>(j) * D,
+                   o.data() + static_cast<size_t>(i) * D, D);
+        }
+      }
+      for (int rr = 0; rr < rows; ++rr) {
+        float* out = att_.data() + static_cast<size_t>(row0 + rr) * H * D + kvh * G * D;
+        for (int g = 0; g < G; ++g) {
+          const int i = rr * G + g;
+          for (int d = 0; d < D; ++d)
+            out[static_cast<size_t>(g) * D + d] = o[static_cast<size_t>(i) * D + d] / l[i];
+        }
+      }
     }
   });
 }
@@ -106,6 +186,30 @@ void CpuBackend::moe(const LayerWeights& w, int t) {
   }
 }
 
+// The last layer's K/V are written by now, and past its attention only rows that produce
+// output matter: moves those rows of att_ and x_ to the front (order kept, so the moves never
+// overwrite a row still to be read) and returns their count; out_row maps outputs to them.
+int CpuBackend::keep_output_rows(const std::vector<OutputRequest>& outputs,
+                                 const std::vector<int>& chunk_row0, int t,
+                                 std::vector<int>* out_row) {
+  const ModelConfig& c = model_.cfg;
+  const int C = c.hidden, HD = c.heads * c.head_dim;
+  std::vector<int> rows;  // sorted unique step rows with output
+  for (const auto& o : outputs) rows.push_back(chunk_row0[o.chunk] + o.index);
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (static_cast<int>(k) == rows[k]) continue;
+    std::memcpy(&att_[k * HD], &att_[static_cast<size_t>(rows[k]) * HD], sizeof(float) * HD);
+    std::memcpy(&x_[k * C], &x_[static_cast<size_t>(rows[k]) * C], sizeof(float) * C);
+  }
+  out_row->clear();
+  for (const auto& o : outputs)
+    out_row->push_back(static_cast<int>(
+        std::lower_bound(rows.begin(), rows.end(), chunk_row0[o.chunk] + o.index) - rows.begin()));
+  return static_cast<int>(rows.size());
+}
+
 void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
                          const std::vector<OutputRequest>& outputs,
                          std::vector<std::vector<float>>* results) {
@@ -123,7 +227,10 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
       row_pos.push_back(ch.start + static_cast<int>(i));
     }
   }
-  const int t = static_cast<int>(row_chunk.size());
+  int t = static_cast<int>(row_chunk.size());  // step rows; shrinks in the last layer
+  for (const auto& o : outputs)
+    BG_ASSERT(o.chunk >= 0 && o.chunk < static_cast<int>(chunks.size()) && o.index >= 0 &&
+              o.index < static_cast<int>(chunks[o.chunk].tokens.size()));
   x_.resize(static_cast<size_t>(t) * C);
   h_.resize(static_cast<size_t>(t) * C);
   qkv_.resize(static_cast<size_t>(t) * qkv_w);
@@ -139,6 +246,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
     std::memcpy(&x_[static_cast<size_t>(r) * C], &model_.embed[static_cast<size_t>(tok) * C],
                 sizeof(float) * C);
   }
+  std::vector<int> out_row;  // (outputs,) row of each output in x_, set before the last layer
   for (int l = 0; l < c.layers; ++l) {
     const LayerWeights& w = model_.layers[l];
     pool_.parallel_for(t, [&](int b, int e) {
@@ -162,11 +270,11 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
         rope(k, K, D, row_pos[r], model_.inv_freq.data());
         const std::vector<int>& blocks = *chunks[row_chunk[r]].blocks;
         const int p = row_pos[r];
-        std::memcpy(k_at(blocks[p / block_tokens_], l, p % block_tokens_), k, sizeof(float) * K * D);
-        std::memcpy(v_at(blocks[p / block_tokens_], l, p % block_tokens_), v, sizeof(float) * K * D);
+        write_kv(blocks[p / block_tokens_], l, p % block_tokens_, k, v);
       }
     });
     attention(l, chunks, row_chunk, row_pos, t);
+    if (l == c.layers - 1) t = keep_output_rows(outputs, chunk_row0, t, &out_row);
     gemm(att_.data(), t, H * D, w.o, tmp_.data(), C, pool_);
     pool_.parallel_for(t, [&](int b, int e) {
       for (int r = b; r < e; ++r) {
@@ -203,8 +311,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
   std::vector<int> full_idx;
   for (int i = 0; i < n_out; ++i) {
     const OutputRequest& o = outputs[i];
-    const int r = chunk_row0[o.chunk] + o.index;
-    BG_ASSERT(o.index >= 0 && o.index < static_cast<int>(chunks[o.chunk].tokens.size()));
+    const int r = out_row[i];
     rmsnorm(&x_[static_cast<size_t>(r) * C], model_.final_norm.data(), C, c.rms_eps,
             &normed[static_cast<size_t>(i) * C]);
     if (o.full) full_idx.push_back(i);

@@ -23,17 +23,20 @@ class CpuBackend : public Backend {
                std::vector<std::vector<float>>* results) override;
 
  private:
-  float* k_at(int block, int layer, int slot);  // (kv_dim,) slice of block
-  float* v_at(int block, int layer, int slot);
+  float* k_block(int block, int layer);  // (K heads, B/16, D, 16)
+  float* v_block(int block, int layer);  // (K heads, B, D)
+  void write_kv(int block, int layer, int slot, const float* k, const float* v);
   void attention(int layer, const std::vector<SeqChunk>& chunks, const std::vector<int>& row_chunk,
                  const std::vector<int>& row_pos, int t);
   void moe(const LayerWeights& w, int t);
+  int keep_output_rows(const std::vector<OutputRequest>& outputs,
+                       const std::vector<int>& chunk_row0, int t, std::vector<int>* out_row);
 
   Model model_;
   ThreadPool pool_;
   int block_tokens_ = 0;
   int kv_dim_ = 0;               // K * D
-  // (blocks, L, 2, block_tokens, K * D); left uninitialized so an unused budget costs no RAM.
+  // (blocks, L, [K part, V part]) as laid out by k_block/v_block; left uninitialized so an unused budget costs no RAM.
   std::unique_ptr<float[]> kv_;
   // Step scratch, grown to the largest step seen. T = tokens in the step.
   std::vector<float> x_;         // (T, C) residual stream

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <iostream>
 #include <set>
@@ -60,6 +61,7 @@ static double ms_between(Clock::time_point a, Clock::time_point b) {
 struct Engine::Stream {
   enum Role { Prefix, Candidate, LabelBranch, Generation } role;
   KvSeq seq;
+  int base = 0;           // position of toks[0]: KV before it was inherited by a fork
   std::vector<int> toks;  // all tokens this stream feeds
   size_t fed = 0;
   struct Out {
@@ -96,12 +98,11 @@ Engine::Engine(Backend& backend, EngineOptions opt)
                 " MiB holds no KV block; one block of " + std::to_string(opt.block_tokens) +
                 " tokens needs " + std::to_string(backend.kv_block_bytes(opt.block_tokens)) +
                 " bytes");
+  free_blocks_ = kv_.free_blocks();
   thread_ = std::thread([this] { loop(); });
 }
 
 Engine::~Engine() { shutdown(); }
-
-int Engine::cached_blocks() { return cached_blocks_.load(); }
 
 static int div_up(int a, int b) { return (a + b - 1) / b; }
 
@@ -236,6 +237,17 @@ void Engine::finish(Active& a, Status st, FinishReason reason) {
   Timings t;
   t.queue_ms = ms_between(a.arrived, a.started);
   t.total_ms = ms_between(a.arrived, now);
+  if (opt_.log) {
+    static const char* names[] = {"ok", "invalid_argument", "resource_exhausted",
+                                  "deadline_exceeded", "cancelled", "unavailable"};
+    std::fprintf(stderr, "%s id=%s items=%zu prompt=%u cached=%u computed=%u completion=%u "
+                 "total_ms=%.1f status=%s\n",
+                 r.kind == Request::Score ? "score" : "generate",
+                 r.id.empty() ? "-" : r.id.c_str(),
+                 r.kind == Request::Score ? r.score.candidates.size() : size_t{1}, a.usage.prompt,
+                 a.usage.cached, a.usage.computed, a.usage.completion, t.total_ms,
+                 names[static_cast<int>(st.code)]);
+  }
   if (r.kind == Request::Score) {
     t.prefill_ms = ms_between(a.started, now);
     if (st.ok()) {
@@ -324,6 +336,7 @@ void Engine::on_stream_fed(Active& a, Stream& s) {
       cs->role = Stream::Candidate;
       cs->cand = static_cast<int>(c);
       BG_ASSERT(kv_.fork(s.seq, &cs->seq));
+      cs->base = s.base + static_cast<int>(s.toks.size());
       cs->toks = sp.candidates[c];
       cs->outs.push_back({cs->toks.size() - 1, !sp.labels_only,
                           sp.labels_only ? a.first_ids : std::vector<int>{}});
@@ -339,6 +352,7 @@ void Engine::on_stream_fed(Active& a, Stream& s) {
       bs->cand = s.cand;
       bs->label = static_cast<int>(l);
       BG_ASSERT(kv_.fork(s.seq, &bs->seq));
+      bs->base = s.base + static_cast<int>(s.toks.size());
       bs->toks.assign(lab.begin(), lab.end() - 1);
       for (size_t j = 0; j < bs->toks.size(); ++j) bs->outs.push_back({j, true, {}});
       a.streams.push_back(std::move(bs));
@@ -423,7 +437,7 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
         const bool decode = s.role == Stream::Generation && left == 1 && s.fed > 0;
         if ((pass == 0) != decode) continue;
         const size_t n = std::min<size_t>(left, static_cast<size_t>(budget));
-        if (!kv_.grow(s.seq, static_cast<int>(s.fed + n))) {
+        if (!kv_.grow(s.seq, s.base + static_cast<int>(s.fed + n))) {
           // Admission reserves every block a request can need, so this is a broken invariant.
           std::cerr << "engine: KV allocation failed despite reservation\n";
           std::abort();
@@ -436,7 +450,7 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
                              o.full, o.ids});
           ++s.next_out;
         }
-        chunks.push_back({&s.seq.blocks, static_cast<int>(p.begin),
+        chunks.push_back({&s.seq.blocks, s.base + static_cast<int>(p.begin),
                           std::vector<int>(s.toks.begin() + p.begin, s.toks.begin() + p.end)});
         budget -= static_cast<int>(n);
         pieces.push_back(std::move(p));
@@ -523,6 +537,7 @@ void Engine::loop() {
     for (auto it = active.begin(); it != active.end();)
       it = (*it)->done ? active.erase(it) : std::next(it);
     cached_blocks_ = kv_.cached_blocks();
+    free_blocks_ = kv_.free_blocks();
   }
 }
 

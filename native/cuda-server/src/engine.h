@@ -104,8 +104,11 @@ class Request {
 struct EngineOptions {
   int block_tokens = 16;
   size_t kv_budget_bytes = size_t{1} << 30;
-  int max_batch_tokens = 2048;  // tokens per forward step, across requests
+  // Tokens per forward step, across requests. Bounds how long decode tokens, cancellation
+  // and deadlines wait behind a prefill; 512 rows already keep the GEMM near peak.
+  int max_batch_tokens = 512;
   int max_active = 64;          // requests worked on concurrently
+  bool log = false;             // one stderr line per finished request
 };
 
 class Engine {
@@ -127,7 +130,9 @@ class Engine {
 
   int total_blocks() const { return kv_.total_blocks(); }
   int block_tokens() const { return kv_.block_tokens(); }
-  int cached_blocks();   // for tests, approximate while running
+  // Snapshots taken by the engine thread after each loop turn (for tests and logs).
+  int cached_blocks() const { return cached_blocks_.load(); }
+  int free_blocks() const { return free_blocks_.load(); }
   const Backend& backend() const { return backend_; }
 
  private:
@@ -150,6 +155,7 @@ class Engine {
   std::map<std::string, std::weak_ptr<Request>> by_id_;
   bool stopping_ = false;
   std::atomic<int> cached_blocks_{0};
+  std::atomic<int> free_blocks_{0};
   int reserved_ = 0;  // blocks promised to active requests (engine thread only)
   std::thread thread_;
 };

@@ -105,49 +105,63 @@ constexpr int KC = 256;
 constexpr int MB = 96;
 constexpr int NBP = 4;    // panels per tile
 
-template <int R>
-__attribute__((target("avx2,fma"))) void micro_avx2(const float* x, int ldx, const float* p,
-                                                     int kc, float* c, bool load_c) {
-  __m256 acc[R][2];
-  for (int r = 0; r < R; ++r) {
-    if (load_c) {
-      acc[r][0] = _mm256_loadu_ps(c + r * NR);
-      acc[r][1] = _mm256_loadu_ps(c + r * NR + 8);
-    } else {
-      acc[r][0] = _mm256_setzero_ps();
-      acc[r][1] = _mm256_setzero_ps();
-    }
+// C (R, 16) (+)= X (R, kc) @ P (kc, 16), rows of X, P, C ldx, ldp, ldc floats apart.
+// Accumulators are named scalars, not an array: GCC keeps an __m256 array in memory and
+// stores it every iteration, which halves the kernel's speed.
+#define BG_ROW(r)                                                              \
+  if constexpr (R > r) {                                                       \
+    const __m256 xv = _mm256_broadcast_ss(x + static_cast<size_t>(r) * ldx + i); \
+    a##r##0 = _mm256_fmadd_ps(xv, w0, a##r##0);                                \
+    a##r##1 = _mm256_fmadd_ps(xv, w1, a##r##1);                                \
   }
-  for (int i = 0; i < kc; ++i) {
-    const __m256 w0 = _mm256_loadu_ps(p + i * NR);
-    const __m256 w1 = _mm256_loadu_ps(p + i * NR + 8);
-    for (int r = 0; r < R; ++r) {
-      const __m256 xv = _mm256_broadcast_ss(x + static_cast<size_t>(r) * ldx + i);
-      acc[r][0] = _mm256_fmadd_ps(xv, w0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(xv, w1, acc[r][1]);
-    }
+#define BG_LOAD(r)                                                                   \
+  if constexpr (R > r) {                                                             \
+    if (load_c) {                                                                    \
+      a##r##0 = _mm256_loadu_ps(c + (r) * ldc);                                      \
+      a##r##1 = _mm256_loadu_ps(c + (r) * ldc + 8);                                  \
+    }                                                                                \
   }
-  for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(c + r * NR, acc[r][0]);
-    _mm256_storeu_ps(c + r * NR + 8, acc[r][1]);
+#define BG_STORE(r)                                \
+  if constexpr (R > r) {                           \
+    _mm256_storeu_ps(c + (r) * ldc, a##r##0);      \
+    _mm256_storeu_ps(c + (r) * ldc + 8, a##r##1);  \
   }
-}
 
 template <int R>
-void micro_scalar(const float* x, int ldx, const float* p, int kc, float* c, bool load_c) {
+__attribute__((target("avx2,fma"))) void micro_avx2(const float* x, int ldx, const float* p,
+                                                     int ldp, int kc, float* c, int ldc,
+                                                     bool load_c) {
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+         a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+  BG_LOAD(0) BG_LOAD(1) BG_LOAD(2) BG_LOAD(3) BG_LOAD(4) BG_LOAD(5)
+  for (int i = 0; i < kc; ++i) {
+    const __m256 w0 = _mm256_loadu_ps(p + static_cast<size_t>(i) * ldp);
+    const __m256 w1 = _mm256_loadu_ps(p + static_cast<size_t>(i) * ldp + 8);
+    BG_ROW(0) BG_ROW(1) BG_ROW(2) BG_ROW(3) BG_ROW(4) BG_ROW(5)
+  }
+  BG_STORE(0) BG_STORE(1) BG_STORE(2) BG_STORE(3) BG_STORE(4) BG_STORE(5)
+}
+
+#undef BG_ROW
+#undef BG_LOAD
+#undef BG_STORE
+
+template <int R>
+void micro_scalar(const float* x, int ldx, const float* p, int ldp, int kc, float* c, int ldc,
+                  bool load_c) {
   float acc[R][NR];
   for (int r = 0; r < R; ++r)
-    for (int j = 0; j < NR; ++j) acc[r][j] = load_c ? c[r * NR + j] : 0.f;
+    for (int j = 0; j < NR; ++j) acc[r][j] = load_c ? c[r * ldc + j] : 0.f;
   for (int i = 0; i < kc; ++i)
     for (int r = 0; r < R; ++r) {
       const float xv = x[static_cast<size_t>(r) * ldx + i];
-      for (int j = 0; j < NR; ++j) acc[r][j] += xv * p[i * NR + j];
+      for (int j = 0; j < NR; ++j) acc[r][j] += xv * p[static_cast<size_t>(i) * ldp + j];
     }
   for (int r = 0; r < R; ++r)
-    for (int j = 0; j < NR; ++j) c[r * NR + j] = acc[r][j];
+    for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
 }
 
-using MicroFn = void (*)(const float*, int, const float*, int, float*, bool);
+using MicroFn = void (*)(const float*, int, const float*, int, int, float*, int, bool);
 
 MicroFn micro_for(int rows, bool simd) {
   if (simd) {
@@ -181,8 +195,8 @@ void gemm_tile(const float* x, int ldx, const PackedMatrix& w, float* y, int ldy
       const float* panel = w.data.data() + static_cast<size_t>(p) * k * NR + static_cast<size_t>(kc0) * NR;
       for (int m = m0; m < m1; m += MR) {
         const int rows = std::min(MR, m1 - m);
-        micro_for(rows, simd)(x + static_cast<size_t>(m) * ldx + kc0, ldx, panel, kc,
-                              &ctile[p - p0][m - m0][0], kc0 > 0);
+        micro_for(rows, simd)(x + static_cast<size_t>(m) * ldx + kc0, ldx, panel, NR, kc,
+                              &ctile[p - p0][m - m0][0], NR, kc0 > 0);
       }
     }
   }
@@ -195,6 +209,15 @@ void gemm_tile(const float* x, int ldx, const PackedMatrix& w, float* y, int ldy
 }
 
 }  // namespace
+
+void micro_gemm16(const float* x, int rows, int ldx, const float* p, int ldp, int k, float* c,
+                  int ldc, bool accumulate) {
+  for (int r = 0; r < rows; r += MR) {
+    const int n = std::min(MR, rows - r);
+    micro_for(n, g_simd)(x + static_cast<size_t>(r) * ldx, ldx, p, ldp, k,
+                         c + static_cast<size_t>(r) * ldc, ldc, accumulate);
+  }
+}
 
 void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy,
           ThreadPool& pool) {
@@ -249,6 +272,39 @@ __attribute__((target("avx2,fma"))) static void axpy_avx2(float a, const float* 
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += a * x[i];
+}
+
+// exp(x) for 8 floats: range reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for
+// e^r, 2^n through the exponent bits. Relative error ~2e-7; inputs below -87 give 0.
+__attribute__((target("avx2,fma"))) static __m256 exp8(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.3f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 out = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  // Below the clamp the true value is < 1.2e-38: return exactly 0 (masked scores).
+  return _mm256_and_ps(out, _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GT_OQ));
+}
+
+__attribute__((target("avx2,fma"))) static void exp_avx2(float* x, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) x[i] = std::exp(x[i]);
+}
+
+void exp_inplace(float* x, int n) {
+  if (g_simd) return exp_avx2(x, n);
+  for (int i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }
 
 float dot(const float* a, const float* b, int n) {

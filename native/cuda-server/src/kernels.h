@@ -4,7 +4,9 @@
 // elsewhere). Dimension letters: M rows (tokens), K inner, N output columns.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "thread_pool.h"
@@ -21,13 +23,25 @@ float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);  // round to nearest even
 
+// Cache-line aligned storage, so a 16-float panel row never straddles two lines.
+template <class T>
+struct AlignedAlloc {
+  using value_type = T;
+  AlignedAlloc() = default;
+  template <class U>
+  AlignedAlloc(const AlignedAlloc<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+  bool operator==(const AlignedAlloc&) const { return true; }
+};
+
 // A weight matrix W (N, K) (HF linear layout: out, in) repacked for the GEMM micro-kernel:
 // panels of 16 output columns, each (K, 16) row-major, zero-padded past N.
 struct PackedMatrix {
   static constexpr int NR = 16;
   int n = 0;                // N
   int k = 0;                // K
-  std::vector<float> data;  // (ceil(N/16), K, 16)
+  std::vector<float, AlignedAlloc<float>> data;  // (ceil(N/16), K, 16)
   // Packs rows of W (N, K), given row-major fp32.
   static PackedMatrix pack(const float* w, int n, int k);
   // W[row, :] . x over K, reading the packed layout (for a few selected rows).
@@ -39,6 +53,14 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
           ThreadPool& pool);
 // Plain triple loop for tests: Y (M, N) = X (M, K) @ W (N, K)^T.
 void gemm_ref(const float* x, int m, int k, const float* w, int n, float* y);
+
+// C (rows, 16) = X (rows, k) @ P (k, 16), or += with accumulate; rows of X, P and C are ldx,
+// ldp and ldc floats apart. The GEMM micro-kernel, exposed for attention's small products.
+void micro_gemm16(const float* x, int rows, int ldx, const float* p, int ldp, int k, float* c,
+                  int ldc, bool accumulate);
+
+// x[i] = exp(x[i]); the AVX2 path is a polynomial with ~2e-7 relative error.
+void exp_inplace(float* x, int n);
 
 float dot(const float* a, const float* b, int n);
 void axpy(float a, const float* x, float* y, int n);  // y += a * x

@@ -2,16 +2,19 @@
 //
 //   brewgate-sidecar --model DIR [--listen 127.0.0.1:50051] [--threads N] [--kv-budget-mb M]
 //                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
-//                    [--shutdown-grace-ms G]
+//                    [--shutdown-grace-ms G] [--request-timeout-ms T]
 //
 // Prints "listening on ADDR" on stdout once the model is loaded and the port is bound; logs go
 // to stderr. SIGTERM/SIGINT: health turns NOT_SERVING, new calls are refused, in-flight calls
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
+// --request-timeout-ms is the deadline of requests that set neither timeout_ms nor a gRPC
+// deadline (default 10 minutes).
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -27,11 +30,18 @@
 
 namespace {
 
+int g_sig_fd = -1;
+
+void on_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  [[maybe_unused]] ssize_t n = write(g_sig_fd, &b, 1);
+}
+
 [[noreturn]] void usage_error(const std::string& msg) {
   std::cerr << "brewgate-sidecar: " << msg << "\n"
             << "usage: brewgate-sidecar --model DIR [--listen HOST:PORT] [--threads N]\n"
                "         [--kv-budget-mb M] [--max-batch R] [--max-batch-tokens T]\n"
-               "         [--block-tokens B] [--shutdown-grace-ms G]\n";
+               "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n";
   std::exit(2);
 }
 
@@ -54,8 +64,8 @@ long parse_int(const std::string& flag, const std::string& v, long lo, long hi) 
 int main(int argc, char** argv) {
   std::string model_dir, listen = "127.0.0.1:50051";
   const unsigned hw = std::thread::hardware_concurrency();
-  long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 2048,
-       block_tokens = 16, grace_ms = 5000;
+  long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 512,
+       block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") usage_error("help");
@@ -69,20 +79,31 @@ int main(int argc, char** argv) {
     else if (a == "--max-batch-tokens") max_batch_tokens = parse_int(a, v, 1, 1 << 20);
     else if (a == "--block-tokens") block_tokens = parse_int(a, v, 1, 1024);
     else if (a == "--shutdown-grace-ms") grace_ms = parse_int(a, v, 0, 3600000);
+    else if (a == "--request-timeout-ms") timeout_ms = parse_int(a, v, 1, 86400000);
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
+  if (block_tokens % 16 != 0)
+    usage_error("--block-tokens: expected a multiple of 16, got " + std::to_string(block_tokens));
   if (!std::filesystem::is_directory(model_dir))
     usage_error("--model: '" + model_dir + "' is not a directory");
   if (listen.find(':') == std::string::npos)
     usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
 
-  // Signals are taken by one thread with sigwait, so block them before any thread exists.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // gRPC starts threads of its own (some before main), so blocking signals and sigwait-ing
+  // cannot catch them reliably. A handler on every thread writes to a pipe instead, and one
+  // thread reads it and shuts down.
+  int sig_pipe[2];
+  if (pipe(sig_pipe) != 0) {
+    std::perror("brewgate-sidecar: pipe");
+    return 1;
+  }
+  g_sig_fd = sig_pipe[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 
   std::unique_ptr<bg::CpuBackend> backend;
   std::unique_ptr<bg::Engine> engine;
@@ -99,6 +120,7 @@ int main(int argc, char** argv) {
     opt.kv_budget_bytes = static_cast<size_t>(kv_mb) << 20;
     opt.max_active = static_cast<int>(max_batch);
     opt.max_batch_tokens = static_cast<int>(max_batch_tokens);
+    opt.log = true;
     engine = std::make_unique<bg::Engine>(*backend, opt);
     std::cerr << "kv: " << engine->total_blocks() << " blocks of " << block_tokens
               << " tokens; simd " << (bg::simd_enabled() ? "avx2+fma" : "scalar") << "; threads "
@@ -108,31 +130,30 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& cp = backend->model();
-  bg::InferenceService service(*engine, cp.name, cp.num_params);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
+  bg::InferenceService service(*engine, cp.name, cp.num_params,
+                               static_cast<uint32_t>(timeout_ms));
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
+  std::unique_ptr<grpc::Server> server = bg::start_server(service, listen, &port);
+  if (!server) {
     std::cerr << "brewgate-sidecar: cannot listen on " << listen << "\n";
     return 1;
   }
   auto* health = server->GetHealthCheckService();
-  health->SetServingStatus(true);
   std::string addr = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
   std::cout << "listening on " << addr << std::endl;
 
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    std::cerr << "signal " << sig << ": shutting down\n";
+    unsigned char sig = 0;
+    while (read(sig_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig == 0) return;  // the pipe was closed: the server stopped on its own
+    std::cerr << "signal " << static_cast<int>(sig) << ": shutting down\n";
     health->SetServingStatus(false);
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
   });
   server->Wait();
   engine->shutdown();
+  close(sig_pipe[1]);
   signals.join();
   std::cerr << "stopped\n";
   return 0;

@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <set>
 
 #include "error.h"
@@ -18,7 +17,11 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-DType dtype_of_config(const ModelConfig& c, const std::string& dir) {
+DType dtype_of_config(ModelConfig& c, const std::string& dir, const Checkpoint& ck) {
+  if (c.dtype.empty()) {
+    const DType d = ck.get("model.embed_tokens.weight").dtype;
+    c.dtype = d == DType::F32 ? "float32" : d == DType::BF16 ? "bfloat16" : "float16";
+  }
   if (c.dtype == "float32") return DType::F32;
   if (c.dtype == "bfloat16") return DType::BF16;
   if (c.dtype == "float16") return DType::F16;
@@ -28,8 +31,7 @@ DType dtype_of_config(const ModelConfig& c, const std::string& dir) {
 
 class Loader {
  public:
-  Loader(const std::string& dir, const ModelConfig& cfg)
-      : ck_(dir), dtype_(dtype_of_config(cfg, dir)) {}
+  Loader(const std::string& dir, ModelConfig& cfg) : ck_(dir), dtype_(dtype_of_config(cfg, dir, ck_)) {}
 
   // fp32 copy of tensor `name`, which must have exactly `shape` and the model's dtype.
   std::vector<float> get(const std::string& name, std::vector<int64_t> shape) {
@@ -53,6 +55,7 @@ class Loader {
       else
         for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(src[i]);
     }
+    t.release();
     return out;
   }
 
@@ -76,13 +79,15 @@ class Loader {
   bool has(const std::string& name) const { return ck_.has(name); }
   int64_t num_params() const { return num_params_; }
 
-  void report_unused(bool tied) {
+  // A tensor the forward pass does not read (an o_proj or MLP bias, say) means the
+  // checkpoint computes something this code does not: refuse rather than answer wrongly.
+  void check_all_used(bool tied, const std::string& arch) {
     for (const auto& [name, t] : ck_.tensors()) {
       if (used_.count(name)) continue;
-      if (name.find("rotary_emb.inv_freq") != std::string::npos) continue;
-      if (tied && name == "lm_head.weight") continue;
-      std::cerr << "warning: " << t.file << ": tensor '" << name
-                << "' is not used by the model\n";
+      if (name.find("rotary_emb.inv_freq") != std::string::npos) continue;  // derived
+      if (tied && name == "lm_head.weight") continue;  // a copy of the embedding
+      throw Error(t.file + ": tensor '" + name + "' is not part of " + arch +
+                  " as implemented here; expected no such tensor");
     }
   }
 
@@ -98,10 +103,10 @@ class Loader {
 Model load_model(const std::string& dir) {
   Model m;
   m.cfg = load_config(dir);
+  Loader ld(dir, m.cfg);
   const ModelConfig& c = m.cfg;
   m.name = std::filesystem::path(dir).filename().string();
   if (m.name.empty()) m.name = std::filesystem::path(dir).parent_path().filename().string();
-  Loader ld(dir, c);
   const int C = c.hidden, F = c.intermediate, H = c.heads, K = c.kv_heads, D = c.head_dim;
   m.embed = ld.get("model.embed_tokens.weight", {c.vocab, C});
   m.layers.resize(c.layers);
@@ -142,7 +147,7 @@ Model load_model(const std::string& dir) {
     m.lm_head = PackedMatrix::pack(m.embed.data(), c.vocab, C);
   else
     m.lm_head = ld.linear("lm_head.weight", c.vocab, C);
-  ld.report_unused(c.tie_embeddings);
+  ld.check_all_used(c.tie_embeddings, c.architecture);
   m.num_params = ld.num_params();
   m.inv_freq = rope_inv_freq(c);
   return m;

@@ -35,6 +35,15 @@ int64_t TensorView::numel() const {
   return n;
 }
 
+void TensorView::release() const {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(data) + numel() * dtype_size(dtype)) / page * page;
+  // Only whole pages inside the tensor: neighbours may not have been read yet. Advice only;
+  // a failure changes nothing but memory use.
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
 MappedFile::MappedFile(const std::string& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));

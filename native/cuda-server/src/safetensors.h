@@ -39,6 +39,9 @@ struct TensorView {
   std::vector<int64_t> shape;  // as stored, e.g. (out, in) for a linear weight
   const uint8_t* data;         // into the mapping, dtype_size(dtype) * numel bytes
   int64_t numel() const;
+  // Drops the mapping's resident pages for this tensor once it has been copied out, so
+  // loading does not hold the file and its converted copy in memory at the same time.
+  void release() const;
 };
 
 // One checkpoint: one or more safetensors files (sharded through model.safetensors.index.json).

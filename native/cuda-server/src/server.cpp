@@ -1,5 +1,8 @@
 #include "server.h"
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <chrono>
 
 namespace bg {
@@ -20,14 +23,17 @@ grpc::Status to_grpc(const Status& s) {
   return {grpc::StatusCode::INTERNAL, s.message};
 }
 
-// The earlier of the gRPC deadline and the request's own timeout, on the steady clock.
-Clock::time_point deadline_of(const grpc::ServerContext* ctx, uint32_t timeout_ms) {
+// The earlier of the gRPC deadline and the request's own timeout, on the steady clock; the
+// server default when neither is set, so every request has a deadline.
+Clock::time_point deadline_of(const grpc::ServerContext* ctx, uint32_t timeout_ms,
+                              uint32_t default_ms) {
   Clock::time_point d = Clock::time_point::max();
   const auto now_sys = std::chrono::system_clock::now();
   const auto g = ctx->deadline();
   if (g < now_sys + std::chrono::hours(24 * 365))
     d = Clock::now() + std::chrono::duration_cast<Clock::duration>(g - now_sys);
   if (timeout_ms > 0) d = std::min(d, Clock::now() + std::chrono::milliseconds(timeout_ms));
+  if (d == Clock::time_point::max()) d = Clock::now() + std::chrono::milliseconds(default_ms);
   return d;
 }
 
@@ -49,15 +55,19 @@ constexpr auto kPoll = std::chrono::milliseconds(20);
 
 }  // namespace
 
-InferenceService::InferenceService(Engine& engine, std::string model_id, int64_t num_params)
-    : engine_(engine), model_id_(std::move(model_id)), num_params_(num_params) {}
+InferenceService::InferenceService(Engine& engine, std::string model_id, int64_t num_params,
+                                   uint32_t default_timeout_ms)
+    : engine_(engine),
+      model_id_(std::move(model_id)),
+      num_params_(num_params),
+      default_timeout_ms_(default_timeout_ms) {}
 
 grpc::Status InferenceService::Score(grpc::ServerContext* ctx, const pb::ScoreRequest* req,
                                      pb::ScoreResponse* resp) {
   auto r = std::make_shared<Request>();
   r->kind = Request::Score;
   r->id = req->request_id();
-  r->deadline = deadline_of(ctx, req->timeout_ms());
+  r->deadline = deadline_of(ctx, req->timeout_ms(), default_timeout_ms_);
   ScoreSpec& s = r->score;
   s.prefix.assign(req->prefix_ids().begin(), req->prefix_ids().end());
   for (const auto& c : req->candidates()) s.candidates.emplace_back(c.ids().begin(), c.ids().end());
@@ -83,7 +93,7 @@ grpc::Status InferenceService::Generate(grpc::ServerContext* ctx, const pb::Gene
   auto r = std::make_shared<Request>();
   r->kind = Request::Generate;
   r->id = req->request_id();
-  r->deadline = deadline_of(ctx, req->timeout_ms());
+  r->deadline = deadline_of(ctx, req->timeout_ms(), default_timeout_ms_);
   GenerateSpec& g = r->generate;
   g.prompt.assign(req->prompt_ids().begin(), req->prompt_ids().end());
   g.max_tokens = static_cast<int>(std::min<uint32_t>(req->max_tokens(), 1u << 30));
@@ -149,6 +159,21 @@ grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelIn
   resp->set_kv_block_tokens(static_cast<uint32_t>(engine_.block_tokens()));
   resp->set_kv_blocks(static_cast<uint32_t>(engine_.total_blocks()));
   return grpc::Status::OK;
+}
+
+std::unique_ptr<grpc::Server> start_server(InferenceService& service, const std::string& listen,
+                                           int* port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || *port == 0) return nullptr;
+  // The built-in service knows only the names it is told about; "" (overall) is implicit.
+  server->GetHealthCheckService()->SetServingStatus(
+      brewgate::inference::v1::Inference::service_full_name(), true);
+  server->GetHealthCheckService()->SetServingStatus(true);
+  return server;
 }
 
 }  // namespace bg

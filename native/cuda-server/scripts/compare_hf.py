@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""Logits of the C++ CPU backend against Hugging Face transformers (float32, eager attention).
+
+Needs torch + transformers, which the GPU machine has; elsewhere it prints
+"skipped: transformers not importable" and exits 0.
+
+Usage: compare_hf.py --bin BUILD_DIR [--models DIR] [--model DIR ...] [--tol 1e-3]
+  Without --model, generates tiny f32 checkpoints of every architecture into --models.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True, help="build dir holding brewgate-logits")
+    ap.add_argument("--models", default=os.path.join(HERE, "..", "build", "models"))
+    ap.add_argument("--model", action="append", default=[], help="checkpoint dir (repeatable)")
+    ap.add_argument("--tol", type=float, default=1e-3)
+    a = ap.parse_args()
+    try:
+        import numpy as np
+        import torch
+        from transformers import AutoModelForCausalLM
+    except Exception as e:  # noqa: BLE001 - any import failure means "cannot compare here"
+        print(f"skipped: transformers not importable ({type(e).__name__}: {e})")
+        return 0
+    sys.path.insert(0, HERE)
+    import gen_model
+
+    dirs = list(a.model)
+    if not dirs:
+        for arch, extra in (("llama", {}), ("mistral", {}), ("qwen2", {}),
+                            ("qwen3", {"head_dim": 32}), ("mixtral", {})):
+            d = os.path.join(a.models, f"hf-{arch}")
+            gen_model.generate(arch, "tiny", "f32", seed=11, out=d, **extra)
+            dirs.append(d)
+    ids = [(i * 37 + 11) % 2045 for i in range(100)]
+    failed = False
+    for d in dirs:
+        model = AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32,
+                                                     attn_implementation="eager")
+        model.eval()
+        n_ids = [i % model.config.vocab_size for i in ids]
+        with torch.no_grad():
+            ref = model(torch.tensor([n_ids])).logits[0].double().numpy()
+        out = os.path.join(d, "logits-cpp.f32")
+        subprocess.run([os.path.join(a.bin, "brewgate-logits"), "--model", d, "--ids",
+                        ",".join(map(str, n_ids)), "--out", out], check=True)
+        got = np.fromfile(out, "<f4").reshape(ref.shape)
+        diff = float(np.max(np.abs(got - ref)))
+        ok = diff <= a.tol
+        failed |= not ok
+        print(f"hf {os.path.basename(d):24s} max|dlogit| = {diff:.3e} {'ok' if ok else 'FAIL'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
