@@ -119,6 +119,7 @@ void Checkpoint::add_file(const std::string& path) {
   }
   const uint8_t* base = f->data() + 8 + hlen;
   const uint64_t data_size = size - 8 - hlen;
+  std::map<uint64_t, std::pair<uint64_t, std::string>> spans;  // begin -> (end, tensor)
   for (auto& [name, t] : h.items()) {
     if (name == "__metadata__") continue;
     TensorView v;
@@ -150,9 +151,21 @@ void Checkpoint::add_file(const std::string& path) {
                   " of the data section, but the file holds only " + std::to_string(data_size) +
                   " data bytes (truncated file or lying header)");
     v.data = base + b;
+    if (e > b) spans[b] = {e, name};
     if (tensors_.count(name))
       throw Error(path + ": tensor '" + name + "' appears in more than one file");
     tensors_.emplace(name, std::move(v));
+  }
+  // Two tensors over the same bytes would load without complaint and compute garbage.
+  uint64_t prev_end = 0;
+  std::string prev;
+  for (const auto& [b, span] : spans) {
+    if (b < prev_end)
+      throw Error(path + ": tensor '" + span.second + "' data starts at byte " +
+                  std::to_string(b) + ", inside tensor '" + prev + "' (ends at byte " +
+                  std::to_string(prev_end) + "); expected non-overlapping data");
+    prev_end = span.first;
+    prev = span.second;
   }
   files_.push_back(std::move(f));
 }

@@ -128,6 +128,19 @@ TEST_F(BrokenCheckpoint, OffsetsPastEndOfData) {
   EXPECT_HAS(e, "data bytes");
 }
 
+TEST_F(BrokenCheckpoint, OverlappingTensors) {
+  json h;
+  std::string d;
+  read(&h, &d);
+  // Same size, pointed into the middle of another tensor's bytes.
+  const uint64_t b = h["model.layers.0.mlp.up_proj.weight"]["data_offsets"][0];
+  h["model.layers.0.input_layernorm.weight"]["data_offsets"] = {b + 4, b + 4 + 64 * 4};
+  write(h, d);
+  const std::string e = load_error();
+  EXPECT_HAS(e, file());
+  EXPECT_HAS(e, "non-overlapping");
+}
+
 TEST_F(BrokenCheckpoint, MissingTensor) {
   json h;
   std::string d;
