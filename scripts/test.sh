@@ -4,8 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
-# Integration tests run the real sidecar; the build is incremental.
-bash native/cuda-server/scripts/build.sh >/dev/null
+if [ "$#" -eq 0 ]; then
+  # The sidecar's own suite (kernels, loader, engine, gRPC, NumPy parity); it builds incrementally.
+  bash native/cuda-server/scripts/test.sh
+else
+  # Integration tests run the real sidecar.
+  bash native/cuda-server/scripts/build.sh >/dev/null
+fi
 npx tsc -p .
 npx biome check src test scripts
 if [ "$#" -eq 0 ]; then mapfile -t files < <(find dist/test -name "*.test.js" | sort); set -- "${files[@]}"; fi

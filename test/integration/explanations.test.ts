@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "graphql-ws";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { InferenceClient } from "../../src/inference/client";
 import type { SidecarProcess } from "../../src/inference/sidecar-process";
+import { TextTokenizer } from "../../src/prompt/tokenizer";
+import { EXPLANATION_CUE } from "../../src/services/explanations";
 import { testConfig } from "../support/config";
+import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
@@ -58,8 +62,33 @@ describe("explanation subscription over graphql-ws with a real sidecar", () => {
     assert.equal(last?.finishReason, "LENGTH");
     assert.ok(events.slice(0, -1).every((e) => !e.done && e.finishReason === null));
     assert.ok(["apply", "view", "dismiss"].includes(events[0].answer));
-    assert.ok(events.every((e) => e.requestId === events[0].requestId && !e.delta.includes("\uFFFD")));
-    assert.ok(events.map((e) => e.delta).join("").length > 0);
+    assert.ok(events.every((e) => e.requestId === events[0].requestId));
+
+    // The same generation straight from the sidecar (greedy, so identical), decoded in one go:
+    // the deltas must add up to exactly that text. A random model emits arbitrary bytes, so the
+    // text may hold U+FFFD for invalid UTF-8; the deltas must never add one of their own.
+    const tk = await TextTokenizer.fromFile(join(testModel(), "tokenizer.json"));
+    const p = await gql<{ prompt: { prefixTokenIds: number[]; candidates: { text: string }[] } }>(
+      gw.url,
+      `{ prompt(memberId: "m1", task: "job_apply", candidateIds: ["j1"]) { prefixTokenIds candidates { text } } }`,
+    );
+    const prompt = p.data?.prompt;
+    assert.ok(prompt);
+    const tail = await tk.encode(`${prompt.candidates[0].text} ${events[0].answer}.${EXPLANATION_CUE}`);
+    const direct = new InferenceClient({ addresses: [sidecar.address] });
+    const ids: number[] = [];
+    try {
+      for await (const ev of direct.generate({
+        requestId: "",
+        promptIds: [...prompt.prefixTokenIds, ...tail],
+        maxTokens: 24,
+      })) {
+        if (ev.kind === "token" && ev.id !== tk.eosId) ids.push(ev.id);
+      }
+    } finally {
+      direct.close();
+    }
+    assert.equal(events.map((e) => e.delta).join(""), await tk.decode(ids));
   });
 
   it("cancels the generation in the sidecar when the client unsubscribes", async () => {
