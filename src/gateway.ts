@@ -3,12 +3,15 @@ import type { Config } from "./config";
 import { createDb, type Db } from "./db/client";
 import { startEmbeddedDb } from "./db/embedded";
 import { migrate } from "./db/migrate";
+import { DEMO_MEMBER_ID } from "./demo/seed";
 import { InferenceClient } from "./inference/client";
+import { readModelCard } from "./inference/model-card";
 import { InferenceService } from "./inference/service";
-import { type Ingestion, startIngestion } from "./ingest/consumer";
+import { type Ingestion, type InteractionsListener, startIngestion } from "./ingest/consumer";
 import { startImpressionPublisher } from "./ingest/impression-publisher";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
+import { JOB_APPLY_TASK } from "./prompt/task-definition";
 import { TextTokenizer } from "./prompt/tokenizer";
 import { createGatewayServer } from "./server/app";
 import { createGatewayPubSub, publishInteractions } from "./server/pubsub";
@@ -18,20 +21,28 @@ import { ensureDefaultTasks } from "./services/tasks";
 
 export interface Gateway {
   url: string;
+  /** From the checkpoint's config.json, when MODEL_DIR is set. */
+  randomWeights: boolean;
   db: Db;
   databaseUrl: string;
   logger: Logger;
   metrics: Metrics;
-  /** Kafka ingestion, when KAFKA_BROKERS is set; `onInteractionsStored` reports new interactions. */
+  /** Kafka ingestion, when KAFKA_BROKERS is set. */
   ingestion: Ingestion | null;
   /** Graceful stop: drain HTTP and WebSockets, finish the ingest batch in hand, close the database. */
   stop(): Promise<void>;
+}
+
+export interface GatewayHooks {
+  /** Called with each batch of interactions Kafka ingestion stored (from the very first batch). */
+  onInteractionsStored?: InteractionsListener;
 }
 
 /** Starts every part the configuration asks for, in dependency order. */
 export async function startGateway(
   config: Config,
   logger: Logger = createLogger(config.LOG_LEVEL),
+  hooks: GatewayHooks = {},
 ): Promise<Gateway> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -60,6 +71,13 @@ export async function startGateway(
     stops.push(() => db.$disconnect());
     await ensureDefaultTasks(db);
 
+    const modelCard = config.MODEL_DIR ? readModelCard(config.MODEL_DIR) : null;
+    if (modelCard?.randomWeights) {
+      logger.warn(
+        { modelDir: config.MODEL_DIR },
+        "the model has random weights: rankings and explanations are meaningless",
+      );
+    }
     const tokenizer = config.TOKENIZER_PATH ? await TextTokenizer.fromFile(config.TOKENIZER_PATH) : null;
     if (!tokenizer) logger.warn("no tokenizer configured (TOKENIZER_PATH): prompts cannot be built");
 
@@ -88,11 +106,12 @@ export async function startGateway(
     };
     let ingestion: Ingestion | null = null;
     if (config.KAFKA_BROKERS) {
-      const started = await startIngestion({ config, db, logger, metrics });
+      const listeners: InteractionsListener[] = [(events) => publishInteractions(bus.pubSub, events)];
+      if (hooks.onInteractionsStored) listeners.push(hooks.onInteractionsStored);
+      const started = await startIngestion({ config, db, logger, metrics, listeners });
       ingestion = started;
       stops.push(() => started.stop());
       readiness.kafka = () => started.ready();
-      started.onInteractionsStored((events) => publishInteractions(bus.pubSub, events));
     }
     let publishImpression: ImpressionPublisher | null = null;
     if (config.KAFKA_BROKERS) {
@@ -112,11 +131,27 @@ export async function startGateway(
       context: { config, db, logger, tokenizer, inference, publishImpression, pubSub: bus.pubSub },
       metrics,
       readiness,
+      ide: config.IDE_ENABLED
+        ? {
+            randomWeights: modelCard?.randomWeights ?? false,
+            exampleMemberId: DEMO_MEMBER_ID,
+            exampleTask: JOB_APPLY_TASK.name,
+          }
+        : undefined,
     });
     const url = await server.listen(config.HOST, config.PORT);
     stops.push(() => server.stop());
 
-    return { url, db, databaseUrl, logger, metrics, ingestion, stop: stopAll };
+    return {
+      url,
+      randomWeights: modelCard?.randomWeights ?? false,
+      db,
+      databaseUrl,
+      logger,
+      metrics,
+      ingestion,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;

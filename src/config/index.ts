@@ -62,6 +62,11 @@ const schema = z.object({
   RETRIEVAL_LIMIT: z.coerce.number().int().min(1).max(500).default(50),
   /** Topic every served ranking is published to. @default brewgate.impressions */
   KAFKA_TOPIC_IMPRESSIONS: z.string().default("brewgate.impressions"),
+  /** Serve the GraphQL IDE (GraphiQL, assets bundled, no CDN) at / . @default true */
+  IDE_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   /** Redis for subscription fan-out across gateway replicas. Unset: in-process only. */
   REDIS_URL: z.string().url().optional(),
   /** Token budget of the whole prompt prefix (instruction + profile + history). @default 4096 */

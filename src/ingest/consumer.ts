@@ -16,6 +16,12 @@ export interface IngestionOptions {
   db: Db;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * Called with the interactions of each batch that were new to the database, after their
+   * offsets are committed; in place before the first batch, so none is missed. A listener's
+   * error is logged and never stops ingestion.
+   */
+  listeners?: InteractionsListener[];
 }
 
 export interface Ingestion {
@@ -23,12 +29,6 @@ export interface Ingestion {
   ready(): Promise<void>;
   /** Resolves once the consumer has joined its group for the first time. */
   joined: Promise<void>;
-  /**
-   * Calls `listener` with the interactions of each batch that were new to the database, after
-   * their offsets are committed. A listener's error is logged and never stops ingestion.
-   * Returns a function that removes the listener.
-   */
-  onInteractionsStored(listener: InteractionsListener): () => void;
   /** Finishes the batch in hand (stored, dead-lettered and committed), then leaves the group. */
   stop(): Promise<void>;
 }
@@ -74,7 +74,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   if (created.length > 0)
     logger.info({ topics: created, partitions: config.KAFKA_TOPIC_PARTITIONS }, "topics created");
 
-  const listeners = new Set<InteractionsListener>();
+  const listeners = options.listeners ?? [];
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
@@ -160,7 +160,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
           "events dead-lettered (first shown)",
         );
       }
-      if (result.newInteractions.length > 0 && listeners.size > 0) await notify(result.newInteractions);
+      if (result.newInteractions.length > 0 && listeners.length > 0) await notify(result.newInteractions);
       await heartbeat();
     }
   };
@@ -192,10 +192,6 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     async ready() {
       if (crash) throw new Error(`Kafka consumer crashed: ${(crash as Error).message}`);
       if (!joinedOnce) throw new Error(`Kafka consumer has not joined group '${config.KAFKA_GROUP_ID}' yet`);
-    },
-    onInteractionsStored(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
     },
     async stop() {
       // disconnect() waits for the batch in hand; the producer stays up until then for its dead letters.

@@ -3,7 +3,7 @@ import { badInput } from "../errors";
 import { requireInference } from "../inference/service";
 import { ExplanationEventType } from "../schema/explanation.type";
 import type { GatewayContext } from "../server/context";
-import { abortable } from "../services/abortable";
+import { abortable, eventOrThrow } from "../services/abortable";
 import { explain } from "../services/explanations";
 import { requireTokenizer } from "../services/prompts";
 
@@ -51,9 +51,9 @@ export class ExplanationResolver {
     },
   })
   explanation(
-    @Root() event: ExplanationEventType,
+    @Root() event: ExplanationEventType | Error,
     @Args(() => ExplanationArgs) _args: ExplanationArgs,
   ): ExplanationEventType {
-    return event;
+    return eventOrThrow(event);
   }
 }

@@ -2,7 +2,7 @@ import { Args, ArgsType, Field, ID, Int, Resolver, Root, Subscription } from "ty
 import { requireInference } from "../inference/service";
 import { LivePredictionType } from "../schema/live-prediction.type";
 import type { GatewayContext } from "../server/context";
-import { abortable } from "../services/abortable";
+import { abortable, eventOrThrow } from "../services/abortable";
 import { livePredictions } from "../services/live-predictions";
 import { requireTokenizer } from "../services/prompts";
 
@@ -46,9 +46,9 @@ export class LivePredictionResolver {
     },
   })
   livePredictions(
-    @Root() push: LivePredictionType,
+    @Root() push: LivePredictionType | Error,
     @Args(() => LivePredictionArgs) _args: LivePredictionArgs,
   ): LivePredictionType {
-    return push;
+    return eventOrThrow(push);
   }
 }

@@ -10,6 +10,7 @@ import { WebSocketServer } from "ws";
 import type { Metrics } from "../observability/metrics";
 import type { GatewayContext } from "./context";
 import { createErrorFormatter } from "./format-error";
+import { type IdeOptions, mountIde } from "./ide";
 
 export interface GatewayServer {
   /** Listens on host:port (port 0: any free port) and returns the bound URL of /graphql. */
@@ -25,6 +26,8 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Extra readiness checks by name; each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
+  /** Serve the GraphQL IDE at / with these examples; unset: no IDE. */
+  ide?: IdeOptions;
 }
 
 /** Express + Apollo Server on one HTTP server, graphql-ws subscriptions on the same port. */
@@ -33,12 +36,25 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   const app = express();
   const httpServer = createServer(app);
 
+  const formatError = createErrorFormatter(context.logger);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  const wsCleanup = useServer({ schema, context: () => context }, wsServer);
+  const wsCleanup = useServer(
+    {
+      schema,
+      context: () => context,
+      // The same masking as over HTTP, for errors before a subscription starts and within it.
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors
+          ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
+          : undefined,
+    },
+    wsServer,
+  );
 
   const apollo = new ApolloServer<GatewayContext>({
     schema,
-    formatError: createErrorFormatter(context.logger),
+    formatError,
     introspection: true,
     // main.ts owns signal handling; Apollo's own handler would race it for the same stop().
     stopOnTerminationSignals: false,
@@ -67,6 +83,7 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   });
   await apollo.start();
 
+  if (deps.ide) mountIde(app, deps.ide);
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });

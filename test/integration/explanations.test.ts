@@ -108,14 +108,19 @@ describe("explanation subscription over graphql-ws with a real sidecar", () => {
   });
 
   it("reports bad arguments as GraphQL errors on the subscription", async () => {
-    const sub = client.iterate<{ explanation: Ev }>({ query: SUB, variables: { m: "m1", i: "nope", n: 5 } });
-    await assert.rejects(
-      (async () => {
-        for await (const _ of sub) {
-          /* drain */
-        }
-      })(),
-      (err: unknown) => JSON.stringify(err).includes("NOT_FOUND"),
-    );
+    const run = async (variables: Record<string, unknown>) => {
+      const results = [];
+      for await (const r of client.iterate<{ explanation: Ev }>({ query: SUB, variables })) results.push(r);
+      return results;
+    };
+    // Refused before the stream starts, and found out once it started (the item is looked up
+    // then): either way one result carrying the error, then the end of the stream.
+    const badTokens = await run({ m: "m1", i: "j1", n: 0 });
+    assert.equal(badTokens.length, 1);
+    assert.equal(badTokens[0].errors?.[0].extensions?.code, "BAD_USER_INPUT");
+    const unknownItem = await run({ m: "m1", i: "nope", n: 5 });
+    assert.equal(unknownItem.length, 1);
+    assert.equal(unknownItem[0].errors?.[0].extensions?.code, "NOT_FOUND");
+    assert.match(unknownItem[0].errors?.[0].message ?? "", /nope/);
   });
 });

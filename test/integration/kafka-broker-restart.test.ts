@@ -5,14 +5,9 @@ import { type Gateway, startGateway } from "../../src/gateway";
 import { upsertItems } from "../../src/services/items";
 import { upsertMembers } from "../../src/services/members";
 import { testConfig } from "../support/config";
-import {
-  committedToEnd,
-  startBrokerAndDatabase,
-  type TestBroker,
-  testKafka,
-  waitFor,
-} from "../support/kafka";
+import { committedToEnd, startBrokerAndDatabase, type TestBroker, testKafka } from "../support/kafka";
 import type { TestDatabase } from "../support/postgres";
+import { waitFor } from "../support/wait";
 
 describe("Kafka ingestion across a broker restart (real broker, real PostgreSQL)", () => {
   let broker: TestBroker;

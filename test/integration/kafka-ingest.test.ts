@@ -14,9 +14,9 @@ import {
   readTopic,
   startBrokerAndDatabase,
   type TestBroker,
-  waitFor,
 } from "../support/kafka";
 import type { TestDatabase } from "../support/postgres";
+import { waitFor } from "../support/wait";
 
 const interaction = (eventId: string, memberId = "m1", itemId = "j1") => ({
   eventId,
@@ -36,9 +36,10 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
   const countInteractions = async (where: Record<string, unknown> = {}) => gw.db.interaction.count({ where });
   const stored = (eventId: string) => async () => (await countInteractions({ eventId })) > 0;
   const start = async () => {
-    gw = await startGateway(config);
-    gw.ingestion?.onInteractionsStored((events) => {
-      seen.push(...events);
+    gw = await startGateway(config, undefined, {
+      onInteractionsStored: (events) => {
+        seen.push(...events);
+      },
     });
     await gw.ingestion?.joined;
   };

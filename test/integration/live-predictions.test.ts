@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Client } from "graphql-ws";
 import { Redis } from "ioredis";
 import { type Gateway, startGateway } from "../../src/gateway";
 import type { SidecarProcess } from "../../src/inference/sidecar-process";
 import { testConfig } from "../support/config";
 import { type GatewayProcess, startGatewayProcess } from "../support/gateway-process";
 import { gql } from "../support/graphql";
+import { collectLivePredictions as collect } from "../support/live";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
@@ -14,13 +14,6 @@ import { wsClient } from "../support/ws";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-type Push = {
-  reason: string;
-  eventIds: string[];
-  ranking: { historyUsed: number; items: { itemId: string; score: number }[] };
-};
-const SUB = `subscription($m: ID!, $c: [ID!]) { livePredictions(memberId: $m, task: "job_apply", candidateIds: $c, first: 5) {
-  reason eventIds ranking { historyUsed items { itemId score } } } }`;
 const RECORD = `mutation($e: [InteractionInput!]!) { recordInteractions(events: $e) { stored } }`;
 const event = (id: string, item: string) => ({
   eventId: id,
@@ -37,34 +30,6 @@ async function seed(gw: Gateway) {
       data: { id: `j${i}`, type: "JOB", title: `Nurse ${i}`, company: `Clinic ${i}`, location: "Lyon" },
     });
   }
-}
-
-/** Reads pushes from a subscription in the background. */
-function collect(client: Client, variables: Record<string, unknown>) {
-  const pushes: Push[] = [];
-  const waiters: (() => void)[] = [];
-  const it = client.iterate<{ livePredictions: Push }>({ query: SUB, variables });
-  (async () => {
-    for await (const r of it) {
-      if (r.errors) throw new Error(JSON.stringify(r.errors));
-      pushes.push(r.data?.livePredictions as Push);
-      for (const w of waiters.splice(0)) w();
-    }
-  })().catch(() => undefined);
-  return {
-    pushes,
-    async waitFor(n: number, ms = 15_000) {
-      const deadline = Date.now() + ms;
-      while (pushes.length < n) {
-        if (Date.now() > deadline) throw new Error(`only ${pushes.length} of ${n} pushes arrived`);
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 100);
-        });
-      }
-    },
-    stop: () => it.return?.(undefined),
-  };
 }
 
 describe("livePredictions subscription", () => {

@@ -108,20 +108,6 @@ export async function endOffsets(brokers: string[], topic: string) {
   }
 }
 
-/** Polls `check` until it returns true; fails naming `what` after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Whether the group has committed every partition of the topic up to its end. */
 export async function committedToEnd(brokers: string[], groupId: string, topic: string): Promise<boolean> {
   const [done, end] = await Promise.all([

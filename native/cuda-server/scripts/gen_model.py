@@ -55,6 +55,8 @@ def config_for(arch, p, dtype, rope_scaling):
         "rope_scaling": None, "vocab_size": p["vocab"],
         "tie_word_embeddings": p["tie"], "bos_token_id": bos, "eos_token_id": eos,
         "torch_dtype": TORCH_DTYPES[dtype], "attention_bias": False,
+        # Read by the gateway, which then says plainly that rankings from this model mean nothing.
+        "brewgate_random_weights": True,
     }
     if arch == "llama" and rope_scaling:
         cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,

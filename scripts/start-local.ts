@@ -1,0 +1,110 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../src/config";
+import { DEMO_MEMBER_ID, seedDemoData } from "../src/demo/seed";
+import { startGateway } from "../src/gateway";
+import { SIDECAR_DIR, type SidecarProcess, startSidecar } from "../src/inference/sidecar-process";
+import { createLogger } from "../src/observability/logger";
+
+// `npm start`: the whole system on one machine. A demo model (random weights, generated once,
+// deterministically) unless MODEL_DIR names a checkpoint; a sidecar process unless
+// INFERENCE_ADDRESSES names running ones; the embedded database unless DATABASE_URL is set;
+// demo data in an empty database; Kafka only when KAFKA_BROKERS is set.
+
+/** Shape of the demo model: small enough to answer quickly on a laptop CPU. */
+const DEMO_MODEL_ARGS = [
+  "--arch",
+  "llama",
+  "--preset",
+  "tiny",
+  "--seed",
+  "7",
+  "--hidden",
+  "256",
+  "--layers",
+  "4",
+].concat(["--heads", "8", "--kv-heads", "4", "--intermediate", "768", "--vocab", "4096"]);
+
+function ensureDemoModel(dataDir: string): string {
+  const dir = join(dataDir, "demo-model");
+  if (!existsSync(join(dir, "config.json"))) {
+    process.stdout.write(`generating the demo model (random weights) in ${dir}\n`);
+    execFileSync(
+      "/usr/bin/python3",
+      [join(SIDECAR_DIR, "scripts", "gen_model.py"), ...DEMO_MODEL_ARGS, "--out", dir],
+      {
+        stdio: ["ignore", "inherit", "inherit"],
+      },
+    );
+  }
+  return dir;
+}
+
+async function main() {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  const modelDir = config.MODEL_DIR ?? ensureDemoModel(config.DATA_DIR);
+
+  let sidecar: SidecarProcess | null = null;
+  let addresses = config.INFERENCE_ADDRESSES;
+  if (!addresses) {
+    sidecar = await startSidecar({
+      modelDir,
+      listen: process.env.SIDECAR_LISTEN ?? "127.0.0.1:0",
+      onLog: (line) => logger.info({ component: "sidecar" }, line),
+    });
+    addresses = [sidecar.address];
+    sidecar.exited.then((code) =>
+      logger.error({ code }, "the sidecar exited; rankings are unavailable until it is back"),
+    );
+  }
+
+  const gateway = await startGateway(
+    loadConfig({ ...process.env, MODEL_DIR: modelDir, INFERENCE_ADDRESSES: addresses.join(",") }),
+    logger,
+  );
+  if (await seedDemoData(gateway.db))
+    logger.info("demo data written: 25 members, 150 jobs, 400 interactions");
+
+  const base = gateway.url.replace(/\/graphql$/, "");
+  const lines = [
+    "",
+    `  brewgate is up`,
+    `  GraphQL      ${gateway.url}   (subscriptions: ${gateway.url.replace(/^http/, "ws")})`,
+    `  IDE          ${base}/`,
+    `  metrics      ${base}/metrics   health ${base}/healthz   ready ${base}/readyz`,
+    `  model        ${modelDir}   sidecar ${addresses.join(", ")}`,
+    `  database     ${config.DATABASE_URL ? "DATABASE_URL" : `embedded PGlite in ${join(config.DATA_DIR, "pglite")}`}`,
+    `  kafka        ${config.KAFKA_BROKERS ? config.KAFKA_BROKERS.join(",") : "off (set KAFKA_BROKERS to consume)"}`,
+    `  try          recommendations(memberId: "${DEMO_MEMBER_ID}", task: "job_apply")`,
+  ];
+  if (gateway.randomWeights) {
+    lines.push(
+      "",
+      "  !! The model has RANDOM WEIGHTS: its rankings and explanations are meaningless.",
+      "  !! Set MODEL_DIR to a Hugging Face checkpoint directory for real answers.",
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n\n`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    await gateway.stop().catch((err) => logger.error({ err }, "gateway shutdown failed"));
+    await sidecar?.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(
+    `brewgate failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

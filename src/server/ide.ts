@@ -1,0 +1,150 @@
+import { dirname, join } from "node:path";
+import type { Express } from "express";
+
+export interface IdeOptions {
+  /** The served model has random weights: every example says its results mean nothing. */
+  randomWeights: boolean;
+  /** Member and task the example operations use. */
+  exampleMemberId: string;
+  exampleTask: string;
+}
+
+// GraphiQL and React served from node_modules: the IDE works with no network at all.
+const ASSETS: Record<string, string> = {
+  "react.js": join(dirname(require.resolve("react/package.json")), "umd", "react.production.min.js"),
+  "react-dom.js": join(
+    dirname(require.resolve("react-dom/package.json")),
+    "umd",
+    "react-dom.production.min.js",
+  ),
+  "graphiql.js": join(dirname(require.resolve("graphiql/package.json")), "graphiql.min.js"),
+  "graphiql.css": join(dirname(require.resolve("graphiql/package.json")), "graphiql.min.css"),
+  "graphql-ws.js": join(dirname(require.resolve("graphql-ws/package.json")), "umd", "graphql-ws.min.js"),
+};
+
+const RANDOM_NOTE =
+  "# NOTE: the model behind this gateway has RANDOM WEIGHTS. Its rankings and explanations are\n" +
+  "# meaningless until MODEL_DIR points at a real checkpoint; the plumbing is real.\n";
+
+export function exampleTabs(o: IdeOptions): { query: string; variables?: string }[] {
+  const note = o.randomWeights ? RANDOM_NOTE : "";
+  const vars = JSON.stringify({ member: o.exampleMemberId, task: o.exampleTask }, null, 2);
+  return [
+    {
+      query: `${note}# Rank jobs for a member: one prompt prefix, one Score call, sorted by P(apply).
+query Recommendations($member: ID!, $task: String!) {
+  recommendations(memberId: $member, task: $task, first: 5) {
+    model
+    requestId
+    items {
+      rank
+      score
+      item { title company location }
+      actions { answer probability }
+    }
+    usage { promptTokens cachedTokens }
+  }
+}`,
+      variables: vars,
+    },
+    {
+      query: `${note}# Watch the model explain, token by token (graphql-ws). Stop it to cancel the generation.
+subscription Explain($member: ID!, $task: String!) {
+  explanation(memberId: $member, task: $task, itemId: "job-1") {
+    answer
+    probability
+    delta
+    done
+    finishReason
+  }
+}`,
+      variables: vars,
+    },
+    {
+      query: `${note}# A new ranking is pushed whenever this member interacts (run the mutation in another tab).
+subscription Live($member: ID!, $task: String!) {
+  livePredictions(memberId: $member, task: $task, first: 3) {
+    reason
+    eventIds
+    ranking { items { rank score item { title company } } }
+  }
+}`,
+      variables: vars,
+    },
+    {
+      query: `# Record an interaction (Kafka producers send the same JSON to the interactions topic).
+mutation Interact($member: ID!) {
+  recordInteractions(events: [{
+    eventId: "ide-1", memberId: $member, itemId: "job-2", action: "APPLY", occurredAt: "2026-11-30T12:00:00Z"
+  }]) { received stored duplicates }
+}`,
+      variables: JSON.stringify({ member: o.exampleMemberId }, null, 2),
+    },
+    {
+      query: `# The exact prompt a ranking sends, with its token ids.
+query Prompt($member: ID!, $task: String!) {
+  prompt(memberId: $member, task: $task, candidateIds: ["job-1"]) {
+    prefixText
+    historyUsed
+    candidates { text }
+  }
+}`,
+      variables: vars,
+    },
+  ];
+}
+
+function page(o: IdeOptions): string {
+  const tabs = JSON.stringify(exampleTabs(o)).replace(/</g, "\\u003c");
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>brewgate GraphQL IDE</title>
+<link rel="stylesheet" href="/ide/graphiql.css">
+<style>body{margin:0;height:100vh}#ide{height:100vh}</style>
+</head>
+<body>
+<div id="ide"></div>
+<script src="/ide/react.js"></script>
+<script src="/ide/react-dom.js"></script>
+<script src="/ide/graphiql.js"></script>
+<script src="/ide/graphql-ws.js"></script>
+<script>
+(function () {
+  var httpUrl = location.origin + "/graphql";
+  var ws = graphqlWs.createClient({ url: httpUrl.replace(/^http/, "ws") });
+  function isSubscription(params) {
+    var q = params.query || "";
+    var name = params.operationName;
+    var re = name ? new RegExp("subscription\\\\s+" + name + "\\\\b") : /^\\s*subscription\\b/m;
+    return re.test(q.replace(/#.*$/gm, ""));
+  }
+  function fetcher(params) {
+    if (isSubscription(params)) return ws.iterate(params);
+    return fetch(httpUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(params) })
+      .then(function (r) { return r.json(); });
+  }
+  ReactDOM.createRoot(document.getElementById("ide")).render(
+    React.createElement(GraphiQL, { fetcher: fetcher, defaultTabs: ${tabs}, defaultEditorToolsVisibility: true })
+  );
+})();
+</script>
+</body>
+</html>`;
+}
+
+/** A GraphQL IDE at / (and /ide) with example operations for the demo data. */
+export function mountIde(app: Express, o: IdeOptions): void {
+  const html = page(o);
+  for (const [name, file] of Object.entries(ASSETS)) {
+    app.get(`/ide/${name}`, (_req, res) => {
+      res.sendFile(file, { maxAge: "1h" });
+    });
+  }
+  for (const path of ["/", "/ide"]) {
+    app.get(path, (_req, res) => {
+      res.type("html").send(html);
+    });
+  }
+}
