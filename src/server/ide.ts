@@ -23,19 +23,22 @@ const ASSETS: Record<string, string> = {
 };
 
 const RANDOM_NOTE =
-  "# NOTE: the model behind this gateway has RANDOM WEIGHTS. Its rankings and explanations are\n" +
-  "# meaningless until MODEL_DIR points at a real checkpoint; the plumbing is real.\n";
+  "# NOTE: this model has RANDOM WEIGHTS. Its rankings and\n" +
+  "# explanations are meaningless until MODEL_DIR points at a\n" +
+  "# real checkpoint. Everything else here is real.\n";
 
-export function exampleTabs(o: IdeOptions): { query: string; variables?: string }[] {
+/** Example operations with the demo member and task written in (no variables to fill in). */
+export function exampleTabs(o: IdeOptions): { query: string }[] {
   const note = o.randomWeights ? RANDOM_NOTE : "";
-  const vars = JSON.stringify({ member: o.exampleMemberId, task: o.exampleTask }, null, 2);
+  const member = JSON.stringify(o.exampleMemberId);
+  const task = JSON.stringify(o.exampleTask);
   return [
     {
-      query: `${note}# Rank jobs for a member: one prompt prefix, one Score call, sorted by P(apply).
-query Recommendations($member: ID!, $task: String!) {
-  recommendations(memberId: $member, task: $task, first: 5) {
+      query: `${note}# Rank jobs: one shared prompt prefix, one Score call,
+# sorted by the model's probability of "apply".
+query Recommendations {
+  recommendations(memberId: ${member}, task: ${task}, first: 5) {
     model
-    requestId
     items {
       rank
       score
@@ -45,12 +48,11 @@ query Recommendations($member: ID!, $task: String!) {
     usage { promptTokens cachedTokens }
   }
 }`,
-      variables: vars,
     },
     {
-      query: `${note}# Watch the model explain, token by token (graphql-ws). Stop it to cancel the generation.
-subscription Explain($member: ID!, $task: String!) {
-  explanation(memberId: $member, task: $task, itemId: "job-1") {
+      query: `${note}# The model explains, token by token. Stop to cancel it.
+subscription Explain {
+  explanation(memberId: ${member}, task: ${task}, itemId: "job-1") {
     answer
     probability
     delta
@@ -58,38 +60,37 @@ subscription Explain($member: ID!, $task: String!) {
     finishReason
   }
 }`,
-      variables: vars,
     },
     {
-      query: `${note}# A new ranking is pushed whenever this member interacts (run the mutation in another tab).
-subscription Live($member: ID!, $task: String!) {
-  livePredictions(memberId: $member, task: $task, first: 3) {
+      query: `${note}# A new ranking arrives whenever this member interacts
+# (run the Interact tab while this runs).
+subscription Live {
+  livePredictions(memberId: ${member}, task: ${task}, first: 3) {
     reason
     eventIds
     ranking { items { rank score item { title company } } }
   }
 }`,
-      variables: vars,
     },
     {
-      query: `# Record an interaction (Kafka producers send the same JSON to the interactions topic).
-mutation Interact($member: ID!) {
+      query: `# Record an interaction; Kafka producers send the same JSON
+# to the interactions topic.
+mutation Interact {
   recordInteractions(events: [{
-    eventId: "ide-1", memberId: $member, itemId: "job-2", action: "APPLY", occurredAt: "2026-11-30T12:00:00Z"
+    eventId: "ide-1", memberId: ${member}, itemId: "job-2",
+    action: "APPLY", occurredAt: "2026-11-30T12:00:00Z"
   }]) { received stored duplicates }
 }`,
-      variables: JSON.stringify({ member: o.exampleMemberId }, null, 2),
     },
     {
       query: `# The exact prompt a ranking sends, with its token ids.
-query Prompt($member: ID!, $task: String!) {
-  prompt(memberId: $member, task: $task, candidateIds: ["job-1"]) {
+query Prompt {
+  prompt(memberId: ${member}, task: ${task}, candidateIds: ["job-1"]) {
     prefixText
     historyUsed
     candidates { text }
   }
 }`,
-      variables: vars,
     },
   ];
 }
@@ -142,6 +143,9 @@ export function mountIde(app: Express, o: IdeOptions): void {
       res.sendFile(file, { maxAge: "1h" });
     });
   }
+  app.get("/favicon.ico", (_req, res) => {
+    res.status(204).end();
+  });
   for (const path of ["/", "/ide"]) {
     app.get(path, (_req, res) => {
       res.type("html").send(html);

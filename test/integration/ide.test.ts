@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { type Browser, chromium } from "playwright-core";
+import { seedDemoData } from "../../src/demo/seed";
+import { type Gateway, startGateway } from "../../src/gateway";
+import type { SidecarProcess } from "../../src/inference/sidecar-process";
+import { testConfig } from "../support/config";
+import { testModel } from "../support/models";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { startTestSidecar } from "../support/sidecar";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+describe("the GraphQL IDE in a real browser", () => {
+  let pg: TestDatabase;
+  let sidecar: SidecarProcess;
+  let gw: Gateway;
+  let browser: Browser;
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (Debian package chromium; .ci/run installs it)`);
+    [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
+    gw = await startGateway(
+      testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
+    );
+    await seedDemoData(gw.db, { members: 3, items: 12, interactions: 20 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+    await sidecar?.stop();
+    await pg?.drop();
+  });
+
+  it("says the model is random, ranks jobs and streams an explanation, all from bundled assets", async () => {
+    const page = await browser.newPage();
+    const offsite: string[] = [];
+    page.on("request", (r) => {
+      if (!r.url().startsWith(gw.url.replace(/\/graphql$/, ""))) offsite.push(r.url());
+    });
+    const frames: string[] = [];
+    page.on("websocket", (ws) => ws.on("framereceived", (f) => frames.push(String(f.payload))));
+    await page.goto(gw.url.replace(/\/graphql$/, "/"));
+    await page.waitForSelector(".graphiql-execute-button", { timeout: 30_000 });
+    // The example in the editor warns that the model's answers mean nothing.
+    await page.getByText("RANDOM WEIGHTS").first().waitFor({ timeout: 10_000 });
+
+    await page.click(".graphiql-execute-button");
+    await page.locator(".result-window", { hasText: '"rank"' }).waitFor({ timeout: 30_000 });
+    const ranking = (await page.textContent(".result-window")) ?? "";
+    assert.match(ranking, /"model":\s*"llama-tiny-1"/);
+    assert.doesNotMatch(ranking, /"errors"/);
+
+    await page.locator(".graphiql-tab", { hasText: "Explain" }).click();
+    await page.click(".graphiql-execute-button");
+    await page.locator(".result-window", { hasText: /"done":\s*true/ }).waitFor({ timeout: 30_000 });
+    const streamed = frames.filter((f) => f.includes('"type":"next"') && f.includes('"explanation"'));
+    assert.ok(streamed.length > 1, `explanation arrived in ${streamed.length} message(s)`);
+    assert.deepEqual(offsite, [], "the IDE fetched something from outside the gateway");
+  });
+});
