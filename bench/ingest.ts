@@ -15,6 +15,7 @@ import { createMetrics } from "../src/observability/metrics";
 import { createTestDatabase, type TestDatabase } from "../test/support/postgres";
 import { plan } from "./plan";
 import type { ProducerWork } from "./producer-worker";
+import { percentile } from "./stats";
 
 /**
  * Ingestion throughput, end to end: produces interaction events to a real broker (2% malformed,
@@ -191,10 +192,7 @@ async function main() {
       (r) => r.receivedAt.getTime() - producedAt[Number(r.eventId.slice(run.length + 1))],
     );
     latencies.sort((a, b) => a - b);
-    const p99 =
-      latencies.length > 0
-        ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]
-        : null;
+    const p99 = percentile(latencies, 0.99);
     const [{ total, distinct }] = await db.$queryRaw<{ total: bigint; distinct: bigint }[]>`
       SELECT count(*) AS total, count(DISTINCT "eventId") AS distinct FROM "Interaction" WHERE "eventId" LIKE ${`${run}-%`}`;
     const expectedIds = p.kinds.flatMap((k, i) => (k === "valid" ? [`${run}-${i}`] : []));

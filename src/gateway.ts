@@ -11,6 +11,7 @@ import { type Ingestion, type InteractionsListener, startIngestion } from "./ing
 import { startImpressionPublisher } from "./ingest/impression-publisher";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
+import { PrefixCache } from "./prompt/prefix-cache";
 import { JOB_APPLY_TASK } from "./prompt/task-definition";
 import { TextTokenizer } from "./prompt/tokenizer";
 import { createGatewayServer } from "./server/app";
@@ -128,7 +129,16 @@ export async function startGateway(
     }
     const server = await createGatewayServer({
       schema: await createSchema(bus.pubSub),
-      context: { config, db, logger, tokenizer, inference, publishImpression, pubSub: bus.pubSub },
+      context: {
+        config,
+        db,
+        logger,
+        tokenizer,
+        prefixCache: new PrefixCache(config.PROMPT_CACHE_ENTRIES),
+        inference,
+        publishImpression,
+        pubSub: bus.pubSub,
+      },
       metrics,
       readiness,
       ide: config.IDE_ENABLED

@@ -69,7 +69,9 @@ const schema = z.object({
     .transform((v) => v === "true"),
   /** Redis for subscription fan-out across gateway replicas. Unset: in-process only. */
   REDIS_URL: z.string().url().optional(),
-  /** Token budget of the whole prompt prefix (instruction + profile + history). @default 4096 */
+  /** Tokenized prompt prefixes kept in memory for reuse (0: none). @default 10000 */
+  PROMPT_CACHE_ENTRIES: z.coerce.number().int().min(0).default(10_000),
+  /** Token budget of the whole prompt prefix (instruction + profile + history), capped by the model's context. @default 4096 */
   PROMPT_MAX_TOKENS: z.coerce.number().int().min(64).default(4096),
 });
 

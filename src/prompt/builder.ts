@@ -1,3 +1,4 @@
+import { type CachedPrefix, PrefixCache } from "./prefix-cache";
 import type { TaskDefinition } from "./task-definition";
 import {
   type HistoryEntry,
@@ -43,6 +44,15 @@ export interface BuildInput {
   candidates: Candidate[];
   /** Most tokens the prefix (BOS included) may take. */
   maxPrefixTokens: number;
+  /**
+   * Most tokens the whole sequence may take: prefix + the longest candidate suffix + the longest
+   * label + `reserveTokens` must fit, so the prefix gets whatever the suffixes leave.
+   */
+  maxContextTokens?: number;
+  /** Tokens kept free after the longest suffix and label (an explanation's generation). */
+  reserveTokens?: number;
+  /** Reuses prefixes tokenized before for the same text and budget. */
+  cache?: PrefixCache;
 }
 
 /**
@@ -53,44 +63,35 @@ export interface BuildInput {
 export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): Promise<BuiltPrompt> {
   const { task, member, history } = input;
   const bos = tokenizer.leadingSpecialIds;
-  const encodePrefix = async (k: number) => {
-    const text = renderPrefix(task, member, history.slice(0, k));
-    return { text, ids: [...bos, ...(await tokenizer.encode(text))] };
-  };
-
-  let best = await encodePrefix(history.length);
-  let kept = history.length;
-  if (best.ids.length > input.maxPrefixTokens) {
-    let lo = 0;
-    let hi = history.length - 1;
-    best = await encodePrefix(0);
-    kept = 0;
-    if (best.ids.length > input.maxPrefixTokens) {
-      throw new PromptTooLongError(
-        `prompt prefix without any history takes ${best.ids.length} tokens, over the budget of ${input.maxPrefixTokens}`,
-      );
-    }
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      const p = await encodePrefix(mid);
-      if (p.ids.length <= input.maxPrefixTokens) {
-        lo = mid;
-        best = p;
-        kept = mid;
-      } else {
-        hi = mid - 1;
-      }
-    }
-  }
-
+  // Suffixes and labels do not depend on the history: tokenize them first, so the prefix budget
+  // can leave room for the longest of them within the model's context.
   const suffixTexts = input.candidates.map((c) => renderSuffix(task, c));
   const [suffixIds, labelIds] = await Promise.all([
     tokenizer.encodeMany(suffixTexts),
     tokenizer.encodeMany(task.actions.map((a) => renderLabel(a.answer))),
   ]);
+  let budget = input.maxPrefixTokens;
+  if (input.maxContextTokens !== undefined) {
+    const longest = (xs: number[][]) => xs.reduce((m, x) => Math.max(m, x.length), 0);
+    budget = Math.min(
+      budget,
+      input.maxContextTokens - longest(suffixIds) - longest(labelIds) - (input.reserveTokens ?? 0),
+    );
+  }
+  const encodePrefix = async (k: number, text = renderPrefix(task, member, history.slice(0, k))) => ({
+    text,
+    ids: [...bos, ...(await tokenizer.encode(text))],
+  });
+
+  const fullText = renderPrefix(task, member, history);
+  const cacheKey = input.cache ? PrefixCache.key(fullText, budget) : "";
+  const cached = input.cache?.get(cacheKey);
+  const { text, ids, kept } = cached ?? (await fitPrefix(encodePrefix, fullText, history.length, budget));
+  if (input.cache && !cached) input.cache.set(cacheKey, { text, ids, kept });
+
   return {
-    prefixText: best.text,
-    prefixIds: best.ids,
+    prefixText: text,
+    prefixIds: ids,
     candidates: input.candidates.map((c, i) => ({ id: c.id, text: suffixTexts[i], ids: suffixIds[i] })),
     labels: task.actions.map((a, i) => ({
       action: a.action,
@@ -101,4 +102,40 @@ export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): 
     historyUsed: kept,
     historyAvailable: history.length,
   };
+}
+
+/**
+ * The newest `kept` history entries whose prefix fits `budget` tokens: the whole history when it
+ * fits, else a binary search over the number kept, each step counted on the exact text.
+ */
+async function fitPrefix(
+  encodePrefix: (k: number, text?: string) => Promise<{ text: string; ids: number[] }>,
+  fullText: string,
+  available: number,
+  budget: number,
+): Promise<CachedPrefix> {
+  let best = await encodePrefix(available, fullText);
+  let kept = available;
+  if (best.ids.length <= budget) return { ...best, kept };
+  let lo = 0;
+  let hi = available - 1;
+  best = await encodePrefix(0);
+  kept = 0;
+  if (best.ids.length > budget) {
+    throw new PromptTooLongError(
+      `prompt prefix without any history takes ${best.ids.length} tokens, over the budget of ${budget}`,
+    );
+  }
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    const p = await encodePrefix(mid);
+    if (p.ids.length <= budget) {
+      lo = mid;
+      best = p;
+      kept = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return { ...best, kept };
 }

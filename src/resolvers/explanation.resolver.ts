@@ -44,6 +44,7 @@ export class ExplanationResolver {
         inference: requireInference(ctx.inference),
         maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
         timeoutMs: ctx.config.GENERATE_TIMEOUT_MS,
+        prefixCache: ctx.prefixCache,
       };
       return abortable((signal) =>
         explain(deps, { memberId: a.memberId, taskName: a.task, itemId: a.itemId, maxTokens }, signal),

@@ -40,6 +40,7 @@ export class LivePredictionResolver {
         publishImpression: ctx.publishImpression,
         maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
         retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
+        prefixCache: ctx.prefixCache,
       };
       const req = { memberId: a.memberId, taskName: a.task, candidateIds: a.candidateIds, first: a.first };
       return abortable((signal) => livePredictions(deps, ctx.pubSub, req, signal));

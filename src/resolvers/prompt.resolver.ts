@@ -12,12 +12,16 @@ export class PromptResolver {
     @Arg("memberId", () => ID) memberId: string,
     @Arg("task", () => String) taskName: string,
     @Arg("candidateIds", () => [ID]) candidateIds: string[],
-    @Ctx() { db, tokenizer, config }: GatewayContext,
+    @Ctx() { db, tokenizer, config, inference, prefixCache }: GatewayContext,
   ): Promise<PromptType> {
+    // Cut to the model's context as a ranking would be; without a reachable sidecar, uncut.
+    const info = await inference?.modelInfo().catch(() => null);
     const { prompt } = await preparePrompt(db, requireTokenizer(tokenizer), config.PROMPT_MAX_TOKENS, {
       memberId,
       taskName,
       candidateIds,
+      maxContextTokens: info?.maxContext,
+      cache: prefixCache,
     });
     return {
       prefixText: prompt.prefixText,

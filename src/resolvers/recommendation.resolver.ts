@@ -30,6 +30,7 @@ export class RecommendationResolver {
         publishImpression: ctx.publishImpression,
         maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
         retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
+        prefixCache: ctx.prefixCache,
       },
       { memberId, taskName: task, candidateIds, first },
       ctx.signal,

@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { InferenceService } from "../inference/service";
 import type { Logger } from "../observability/logger";
+import type { PrefixCache } from "../prompt/prefix-cache";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import type { ImpressionPublisher } from "../services/impressions";
 import type { GatewayPubSub } from "./pubsub";
@@ -13,6 +14,8 @@ export interface GatewayContext {
   logger: Logger;
   /** Null when no tokenizer is configured (TOKENIZER_PATH / MODEL_DIR unset). */
   tokenizer: TextTokenizer | null;
+  /** Tokenized prompt prefixes, shared by every request of this process. */
+  prefixCache: PrefixCache;
   /** Null when no sidecar is configured (INFERENCE_ADDRESSES unset). */
   inference: InferenceService | null;
   /** Null when Kafka is not configured: impressions then go to PostgreSQL only. */

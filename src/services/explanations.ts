@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import type { InferenceService } from "../inference/service";
 import type { FinishReason } from "../inference/types";
 import { IncrementalDetokenizer } from "../prompt/detokenizer";
+import type { PrefixCache } from "../prompt/prefix-cache";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { preparePrompt } from "./prompts";
 import { rankCandidates } from "./ranking";
@@ -32,6 +33,7 @@ export interface ExplanationDeps {
   inference: InferenceService;
   maxPrefixTokens: number;
   timeoutMs: number;
+  prefixCache?: PrefixCache;
 }
 
 /** Words after the answer that turn the prompt from a prediction into an explanation. */
@@ -48,10 +50,15 @@ export async function* explain(
   signal: AbortSignal,
 ): AsyncGenerator<ExplanationEvent> {
   const requestId = randomUUID();
+  const info = await deps.inference.modelInfo(signal);
   const { prompt } = await preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
     memberId: req.memberId,
     taskName: req.taskName,
     candidateIds: [req.itemId],
+    maxContextTokens: info.maxContext,
+    // The answer word and the explanation cue follow the suffix, then the generated tokens.
+    reserveTokens: req.maxTokens + 16,
+    cache: deps.prefixCache,
   });
   const candidate = prompt.candidates[0];
   const scored = await deps.inference.client.score(

@@ -1,6 +1,7 @@
 import type { Db } from "../db/client";
 import { badInput, notFound, UserFacingError } from "../errors";
 import { type BuiltPrompt, buildPrompt, type Candidate, PromptTooLongError } from "../prompt/builder";
+import type { PrefixCache } from "../prompt/prefix-cache";
 import type { TaskDefinition } from "../prompt/task-definition";
 import type { HistoryEntry } from "../prompt/template";
 import type { TextTokenizer } from "../prompt/tokenizer";
@@ -67,6 +68,12 @@ export interface PromptRequest {
   memberId: string;
   taskName: string;
   candidateIds: string[];
+  /** The model's context (ModelInfo.maxContext): the prefix leaves room for suffixes and labels. */
+  maxContextTokens?: number;
+  /** Tokens to keep free beyond the longest suffix and label (an explanation's generation). */
+  reserveTokens?: number;
+  /** The process's cache of tokenized prefixes. */
+  cache?: PrefixCache;
 }
 
 /** Everything a ranking needs from the database, rendered and tokenized. */
@@ -92,6 +99,9 @@ export async function preparePrompt(
       history,
       candidates,
       maxPrefixTokens: task.historyPolicy.maxTokens ?? defaultMaxTokens,
+      maxContextTokens: req.maxContextTokens,
+      reserveTokens: req.reserveTokens,
+      cache: req.cache,
     });
     return { task, prompt };
   } catch (err) {

@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { badInput, notFound } from "../errors";
 import type { InferenceService } from "../inference/service";
 import type { Usage } from "../inference/types";
+import type { PrefixCache } from "../prompt/prefix-cache";
 import type { TaskDefinition } from "../prompt/task-definition";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { type ImpressionPublisher, recordImpression } from "./impressions";
@@ -17,6 +18,7 @@ export interface RecommendationDeps {
   publishImpression: ImpressionPublisher | null;
   maxPrefixTokens: number;
   retrievalLimit: number;
+  prefixCache?: PrefixCache;
 }
 
 export interface RecommendationRequest {
@@ -86,14 +88,14 @@ export async function recommend(
     const info = await deps.inference.modelInfo(signal);
     return emptyRanking(requestId, info.modelId, req);
   }
-  const [{ prompt }, info] = await Promise.all([
-    preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
-      memberId: req.memberId,
-      taskName: req.taskName,
-      candidateIds,
-    }),
-    deps.inference.modelInfo(signal),
-  ]);
+  const info = await deps.inference.modelInfo(signal);
+  const { prompt } = await preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
+    memberId: req.memberId,
+    taskName: req.taskName,
+    candidateIds,
+    maxContextTokens: info.maxContext,
+    cache: deps.prefixCache,
+  });
   const res = await deps.inference.client.score(
     {
       requestId,

@@ -62,8 +62,19 @@ describe("the GraphQL IDE in a real browser", () => {
     assert.doesNotMatch(ranking, /"errors"/);
 
     await page.locator(".graphiql-tab", { hasText: "Explain" }).click();
+    await page.getByText("subscription Explain").first().waitFor({ timeout: 10_000 });
+    // GraphiQL updates the tab's operation name just after showing its text; a click at once can
+    // still send the previous tab's name.
+    await page.waitForTimeout(500);
     await page.click(".graphiql-execute-button");
-    await page.locator(".result-window", { hasText: /"done":\s*true/ }).waitFor({ timeout: 30_000 });
+    await page
+      .locator(".result-window", { hasText: /"done":\s*true/ })
+      .waitFor({ timeout: 30_000 })
+      .catch(async (err) => {
+        throw new Error(
+          `${(err as Error).message}\nresult window: ${await page.textContent(".result-window")}`,
+        );
+      });
     const streamed = frames.filter((f) => f.includes('"type":"next"') && f.includes('"explanation"'));
     assert.ok(streamed.length > 1, `explanation arrived in ${streamed.length} message(s)`);
     assert.deepEqual(offsite, [], "the IDE fetched something from outside the gateway");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildPrompt, PromptTooLongError } from "../../src/prompt/builder";
+import { PrefixCache } from "../../src/prompt/prefix-cache";
 import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
 import type { HistoryEntry } from "../../src/prompt/template";
 import { TextTokenizer } from "../../src/prompt/tokenizer";
@@ -105,6 +106,44 @@ describe("prompt builder with the model's tokenizer", () => {
     assert.ok(oneMore.prefixIds.length > budget);
     assert.match(cut.prefixText, /Software Engineer 0\b/);
     assert.doesNotMatch(cut.prefixText, /Software Engineer 39\b/);
+  });
+
+  it("leaves room in the model's context for the longest suffix, label and reserve", async () => {
+    const full = await buildPrompt(tk, {
+      task: JOB_APPLY_TASK,
+      member,
+      history,
+      candidates,
+      maxPrefixTokens: 100_000,
+    });
+    const longestSuffix = Math.max(...full.candidates.map((c) => c.ids.length));
+    const longestLabel = Math.max(...full.labels.map((l) => l.ids.length));
+    const context = full.prefixIds.length + longestSuffix + longestLabel - 1;
+    const fit = await buildPrompt(tk, {
+      task: JOB_APPLY_TASK,
+      member,
+      history,
+      candidates,
+      maxPrefixTokens: 100_000,
+      maxContextTokens: context,
+      reserveTokens: 30,
+    });
+    assert.ok(fit.historyUsed < 40);
+    assert.ok(fit.prefixIds.length + longestSuffix + longestLabel + 30 <= context);
+  });
+
+  it("gives the same prompt from its prefix cache, and misses when the history or budget changes", async () => {
+    const cache = new PrefixCache(10);
+    const input = { task: JOB_APPLY_TASK, member, history, candidates, maxPrefixTokens: 900, cache };
+    const miss = await buildPrompt(tk, input);
+    const hit = await buildPrompt(tk, input);
+    assert.deepEqual(hit, miss);
+    assert.equal(cache.size, 1);
+    const uncached = await buildPrompt(tk, { ...input, cache: undefined });
+    assert.deepEqual(uncached, miss);
+    await buildPrompt(tk, { ...input, history: history.slice(1) });
+    await buildPrompt(tk, { ...input, maxPrefixTokens: 800 });
+    assert.equal(cache.size, 3);
   });
 
   it("fails clearly when even an empty history does not fit", async () => {

@@ -1,0 +1,258 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { createDb } from "../src/db/client";
+import { seedDemoData } from "../src/demo/seed";
+import { InferenceClient } from "../src/inference/client";
+import { SIDECAR_DIR, startSidecar } from "../src/inference/sidecar-process";
+import type { ScoreRequest } from "../src/inference/types";
+import { TextTokenizer } from "../src/prompt/tokenizer";
+import { EXPLANATION_CUE } from "../src/services/explanations";
+import { startGatewayProcess } from "../test/support/gateway-process";
+import { createTestDatabase } from "../test/support/postgres";
+import { percentile, round } from "./stats";
+
+/**
+ * End-to-end latency of the gateway against the sidecar it fronts, in one run:
+ *
+ * - rankings: `recommendations` with 50 candidates per request at a given concurrency, through
+ *   the gateway (a separate process, as deployed), and the very same Score requests (same token
+ *   ids, taken from the gateway's `prompt` query) sent straight to the sidecar. Rounds alternate
+ *   so both paths see the same prefix-cache state and machine load.
+ * - explanations: time to the first streamed event of an `explanation` subscription, and the
+ *   same sidecar work done directly (the Score of the item, then Generate to its first token).
+ *
+ * Overheads are gateway minus direct at the same percentile. The last line is JSON.
+ */
+
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: "string", default: "200" },
+    concurrency: { type: "string", default: "4" },
+    "prefix-tokens": { type: "string", default: "1500" },
+    candidates: { type: "string", default: "50" },
+    explanations: { type: "string", default: "30" },
+    threads: { type: "string", default: "2" },
+  },
+});
+const REQUESTS = Number(args.requests);
+const CONCURRENCY = Number(args.concurrency);
+const CANDIDATES = Number(args.candidates);
+const EXPLANATIONS = Number(args.explanations);
+const MEMBERS = 10;
+
+const log = (msg: string) => process.stderr.write(`bench:e2e ${msg}\n`);
+
+/** Same shape as the demo model of `npm start`. */
+function benchModel(): string {
+  const dir = join(__dirname, "..", "..", ".cache", "bench-models", "llama-demo");
+  if (!existsSync(join(dir, "config.json"))) {
+    log(`generating the model in ${dir}`);
+    execFileSync(
+      "/usr/bin/python3",
+      [join(SIDECAR_DIR, "scripts", "gen_model.py"), "--arch", "llama", "--preset", "tiny", "--seed", "7"]
+        .concat([
+          "--hidden",
+          "256",
+          "--layers",
+          "4",
+          "--heads",
+          "8",
+          "--kv-heads",
+          "4",
+          "--intermediate",
+          "768",
+        ])
+        .concat(["--vocab", "4096", "--out", dir]),
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+  }
+  return dir;
+}
+
+async function gql<T>(url: string, query: string): Promise<T> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
+  return body.data as T;
+}
+
+/** Runs `n` jobs `concurrency` at a time; returns each job's latency in ms. */
+async function measure(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const t = performance.now();
+        await job(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}
+
+async function main() {
+  const modelDir = benchModel();
+  const pg = await createTestDatabase();
+  const sidecar = await startSidecar({ modelDir, threads: Number(args.threads), kvBudgetMb: 512 });
+  const env = {
+    DATABASE_URL: pg.url,
+    MODEL_DIR: modelDir,
+    INFERENCE_ADDRESSES: sidecar.address,
+    LOG_LEVEL: "warn",
+    IDE_ENABLED: "false",
+    // The shape of the sidecar benchmark: a 1,500-token member prefix, 50 candidates.
+    PROMPT_MAX_TOKENS: String(args["prefix-tokens"]),
+    // A CPU sidecar under this load answers in seconds; the bench measures, it does not time out.
+    SCORE_TIMEOUT_MS: "120000",
+  };
+  const gateway = await startGatewayProcess(env);
+  const direct = new InferenceClient({ addresses: [sidecar.address], scoreTimeoutMs: 120_000 });
+  const db = createDb(pg.url, 2);
+  const ws = createClient({
+    url: gateway.url.replace(/^http/, "ws"),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+  });
+  try {
+    await seedDemoData(db, { members: MEMBERS, items: 400, interactions: 600 });
+    const tokenizer = await TextTokenizer.fromFile(join(modelDir, "tokenizer.json"));
+
+    // One fixed candidate list per member; its prompt (token ids) comes from the gateway itself.
+    log(`preparing ${MEMBERS} members x ${CANDIDATES} candidates`);
+    const work: {
+      member: string;
+      ids: string[];
+      score: ScoreRequest;
+      explainPrompt: number[];
+      item: string;
+    }[] = [];
+    for (let m = 0; m < MEMBERS; m++) {
+      const member = `member-${m + 1}`;
+      const ids = Array.from({ length: CANDIDATES }, (_, i) => `job-${((m * 37 + i * 7) % 400) + 1}`);
+      const list = JSON.stringify(ids);
+      const { prompt } = await gql<{
+        prompt: {
+          prefixTokenIds: number[];
+          candidates: { itemId: string; text: string; tokenIds: number[] }[];
+          labels: { answer: string; tokenIds: number[] }[];
+        };
+      }>(
+        gateway.url,
+        `{ prompt(memberId: "${member}", task: "job_apply", candidateIds: ${list}) { prefixTokenIds candidates { itemId text tokenIds } labels { answer tokenIds } } }`,
+      );
+      const c0 = prompt.candidates[0];
+      const tail = await tokenizer.encode(`${c0.text} ${prompt.labels[0].answer}.${EXPLANATION_CUE}`);
+      work.push({
+        member,
+        ids,
+        item: c0.itemId,
+        score: {
+          requestId: "",
+          prefixIds: prompt.prefixTokenIds,
+          candidates: prompt.candidates.map((c) => ({ id: c.itemId, ids: c.tokenIds })),
+          labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.tokenIds })),
+        },
+        explainPrompt: [...prompt.prefixTokenIds, ...tail],
+      });
+    }
+    const viaGateway = (w: (typeof work)[number]) =>
+      gql(
+        gateway.url,
+        `{ recommendations(memberId: "${w.member}", task: "job_apply", candidateIds: ${JSON.stringify(w.ids)}, first: ${CANDIDATES}) { requestId items { itemId score } } }`,
+      );
+    const viaSidecar = (w: (typeof work)[number]) => direct.score(w.score);
+
+    log("warming up (every member's prefix into the sidecar's cache, both paths)");
+    for (const w of work) {
+      await viaGateway(w);
+      await viaSidecar(w);
+    }
+
+    const rounds = 4;
+    const per = Math.ceil(REQUESTS / rounds);
+    const recGateway: number[] = [];
+    const recDirect: number[] = [];
+    let gatewaySeconds = 0;
+    for (let r = 0; r < rounds; r++) {
+      log(`round ${r + 1}/${rounds}: ${per} rankings through the gateway and ${per} straight to the sidecar`);
+      const t = performance.now();
+      recGateway.push(
+        ...(await measure(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]).then(() => undefined))),
+      );
+      gatewaySeconds += (performance.now() - t) / 1000;
+      recDirect.push(
+        ...(await measure(per, CONCURRENCY, (i) => viaSidecar(work[i % work.length]).then(() => undefined))),
+      );
+    }
+    recGateway.sort((a, b) => a - b);
+    recDirect.sort((a, b) => a - b);
+
+    log(`${EXPLANATIONS} explanations, one at a time, alternating gateway and direct`);
+    const ttftGateway: number[] = [];
+    const ttftDirect: number[] = [];
+    for (let i = 0; i < EXPLANATIONS; i++) {
+      const w = work[i % work.length];
+      let t = performance.now();
+      const sub = ws.iterate({
+        query: `subscription { explanation(memberId: "${w.member}", task: "job_apply", itemId: "${w.item}", maxTokens: 16) { delta done } }`,
+      });
+      const first = await sub.next();
+      ttftGateway.push(performance.now() - t);
+      if (first.done || first.value.errors)
+        throw new Error(`explanation failed: ${JSON.stringify(first.value)}`);
+      await sub.return?.(undefined);
+
+      t = performance.now();
+      await direct.score({ ...w.score, candidates: [w.score.candidates[0]] });
+      const stream = direct.generate({ requestId: "", promptIds: w.explainPrompt, maxTokens: 16 });
+      await stream.next();
+      ttftDirect.push(performance.now() - t);
+      await stream.return(undefined);
+    }
+    ttftGateway.sort((a, b) => a - b);
+    ttftDirect.sort((a, b) => a - b);
+
+    const p = (xs: number[], q: number) => percentile(xs, q) ?? Number.NaN;
+    const result = {
+      candidates: CANDIDATES,
+      prefix_tokens: Math.round(work.reduce((n, w) => n + w.score.prefixIds.length, 0) / work.length),
+      concurrency: CONCURRENCY,
+      requests: recGateway.length,
+      rec_p50_ms: round(p(recGateway, 0.5)),
+      rec_p99_ms: round(p(recGateway, 0.99)),
+      rec_per_s: round(recGateway.length / gatewaySeconds),
+      direct_p50_ms: round(p(recDirect, 0.5)),
+      direct_p99_ms: round(p(recDirect, 0.99)),
+      gateway_overhead_p50_ms: round(p(recGateway, 0.5) - p(recDirect, 0.5)),
+      gateway_overhead_p99_ms: round(p(recGateway, 0.99) - p(recDirect, 0.99)),
+      ttft_ms: round(p(ttftGateway, 0.5)),
+      ttft_direct_ms: round(p(ttftDirect, 0.5)),
+      ttft_overhead_ms: round(p(ttftGateway, 0.5) - p(ttftDirect, 0.5)),
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await ws.dispose();
+    direct.close();
+    await db.$disconnect();
+    await gateway.stop();
+    await sidecar.stop();
+    await pg.drop();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(
+    `bench:e2e failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});
