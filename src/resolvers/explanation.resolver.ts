@@ -1,11 +1,10 @@
 import { Args, ArgsType, Field, ID, Int, Resolver, Root, Subscription } from "type-graphql";
 import { badInput } from "../errors";
-import { requireInference } from "../inference/service";
 import { ExplanationEventType } from "../schema/explanation.type";
 import type { GatewayContext } from "../server/context";
 import { abortable, eventOrThrow } from "../services/abortable";
 import { explain } from "../services/explanations";
-import { requireTokenizer } from "../services/prompts";
+import { explanationDeps } from "./deps";
 
 @ArgsType()
 class ExplanationArgs {
@@ -38,14 +37,7 @@ export class ExplanationResolver {
       if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) {
         throw badInput(`maxTokens must be between 1 and 4096, got ${maxTokens}`, { argument: "maxTokens" });
       }
-      const deps = {
-        db: ctx.db,
-        tokenizer: requireTokenizer(ctx.tokenizer),
-        inference: requireInference(ctx.inference),
-        maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
-        timeoutMs: ctx.config.GENERATE_TIMEOUT_MS,
-        prefixCache: ctx.prefixCache,
-      };
+      const deps = explanationDeps(ctx);
       return abortable((signal) =>
         explain(deps, { memberId: a.memberId, taskName: a.task, itemId: a.itemId, maxTokens }, signal),
       );

@@ -1,10 +1,9 @@
 import { Args, ArgsType, Field, ID, Int, Resolver, Root, Subscription } from "type-graphql";
-import { requireInference } from "../inference/service";
 import { LivePredictionType } from "../schema/live-prediction.type";
 import type { GatewayContext } from "../server/context";
 import { abortable, eventOrThrow } from "../services/abortable";
 import { livePredictions } from "../services/live-predictions";
-import { requireTokenizer } from "../services/prompts";
+import { recommendationDeps } from "./deps";
 
 @ArgsType()
 class LivePredictionArgs {
@@ -33,15 +32,7 @@ export class LivePredictionResolver {
     subscribe: ({ args, context }) => {
       const a = args as LivePredictionArgs;
       const ctx = context as GatewayContext;
-      const deps = {
-        db: ctx.db,
-        tokenizer: requireTokenizer(ctx.tokenizer),
-        inference: requireInference(ctx.inference),
-        publishImpression: ctx.publishImpression,
-        maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
-        retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
-        prefixCache: ctx.prefixCache,
-      };
+      const deps = recommendationDeps(ctx);
       const req = { memberId: a.memberId, taskName: a.task, candidateIds: a.candidateIds, first: a.first };
       return abortable((signal) => livePredictions(deps, ctx.pubSub, req, signal));
     },

@@ -1,10 +1,9 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from "type-graphql";
-import { requireInference } from "../inference/service";
 import { RecommendationsType } from "../schema/recommendation.type";
 import type { GatewayContext } from "../server/context";
-import { requireTokenizer } from "../services/prompts";
 import { withItems } from "../services/recommendation-items";
 import { recommend } from "../services/recommendations";
+import { recommendationDeps } from "./deps";
 
 @Resolver()
 export class RecommendationResolver {
@@ -23,15 +22,7 @@ export class RecommendationResolver {
     @Arg("first", () => Int, { defaultValue: 10 }) first = 10,
   ): Promise<RecommendationsType> {
     const ranking = await recommend(
-      {
-        db: ctx.db,
-        tokenizer: requireTokenizer(ctx.tokenizer),
-        inference: requireInference(ctx.inference),
-        publishImpression: ctx.publishImpression,
-        maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
-        retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
-        prefixCache: ctx.prefixCache,
-      },
+      recommendationDeps(ctx),
       { memberId, taskName: task, candidateIds, first },
       ctx.signal,
     );

@@ -1,0 +1,30 @@
+import { requireInference } from "../inference/service";
+import type { GatewayContext } from "../server/context";
+import type { ExplanationDeps } from "../services/explanations";
+import { requireTokenizer } from "../services/prompts";
+import type { RecommendationDeps } from "../services/recommendations";
+
+/** What a ranking needs from the context; UNAVAILABLE when no tokenizer or sidecar is configured. */
+export function recommendationDeps(ctx: GatewayContext): RecommendationDeps {
+  return {
+    db: ctx.db,
+    tokenizer: requireTokenizer(ctx.tokenizer),
+    inference: requireInference(ctx.inference),
+    publishImpression: ctx.publishImpression,
+    maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
+    retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
+    prefixCache: ctx.prefixCache,
+  };
+}
+
+/** What an explanation needs from the context; UNAVAILABLE when no tokenizer or sidecar is configured. */
+export function explanationDeps(ctx: GatewayContext): ExplanationDeps {
+  return {
+    db: ctx.db,
+    tokenizer: requireTokenizer(ctx.tokenizer),
+    inference: requireInference(ctx.inference),
+    maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
+    timeoutMs: ctx.config.GENERATE_TIMEOUT_MS,
+    prefixCache: ctx.prefixCache,
+  };
+}
