@@ -3,28 +3,30 @@ import { badInput, notFound, UserFacingError } from "../errors";
 import { type BuiltPrompt, buildPrompt, type Candidate, PromptTooLongError } from "../prompt/builder";
 import type { PrefixCache } from "../prompt/prefix-cache";
 import type { TaskDefinition } from "../prompt/task-definition";
-import type { HistoryEntry } from "../prompt/template";
+import type { HistoryEntry, ItemFields } from "../prompt/template";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { getTask } from "./tasks";
 
 export const MAX_CANDIDATES = 500;
 
-/** The member's past interactions with items of the task's type, newest first, per the policy. */
+/**
+ * The member's past interactions with items of the task's type, newest first, per the policy.
+ * One round trip (a join on the (memberId, occurredAt) index): this runs on every ranking.
+ */
 export async function loadHistory(db: Db, memberId: string, task: TaskDefinition): Promise<HistoryEntry[]> {
   const { maxItems, lookbackDays } = task.historyPolicy;
   if (maxItems === 0) return [];
-  const rows = await db.interaction.findMany({
-    where: {
-      memberId,
-      action: { in: task.actions.map((a) => a.action) },
-      item: { type: task.itemType },
-      ...(lookbackDays ? { occurredAt: { gte: new Date(Date.now() - lookbackDays * 86_400_000) } } : {}),
-    },
-    orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
-    take: maxItems,
-    include: { item: true },
-  });
-  return rows.map((r) => ({ action: r.action, item: r.item }));
+  const since = lookbackDays ? new Date(Date.now() - lookbackDays * 86_400_000) : new Date(0);
+  const rows = await db.$queryRaw<(ItemFields & { action: string })[]>`
+    SELECT i."action", it."title", it."location", it."country", it."company", it."description", it."attributes"
+    FROM "Interaction" i JOIN "Item" it ON it."id" = i."itemId"
+    WHERE i."memberId" = ${memberId}
+      AND i."action" = ANY(${task.actions.map((a) => a.action)}::text[])
+      AND it."type" = ${task.itemType}
+      AND i."occurredAt" >= ${since}
+    ORDER BY i."occurredAt" DESC, i."id" DESC
+    LIMIT ${maxItems}`;
+  return rows.map(({ action, ...item }) => ({ action, item }));
 }
 
 /** Candidate items in the order asked; unknown ids are a client error naming them. */
