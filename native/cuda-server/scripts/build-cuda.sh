@@ -1,0 +1,16 @@
+#!/bin/sh
+# Configures (once) and builds the sidecar with the CUDA backend into native/cuda-server/build-cuda
+# (sm_80 and sm_90a). Needs nvcc, not a GPU: CI runs it to keep the CUDA build compiling.
+# Extra arguments go to cmake --build.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+if [ ! -x "$nvcc" ]; then
+  echo "build-cuda: nvcc not found (set CUDACXX or put nvcc on PATH)" >&2
+  exit 1
+fi
+if [ ! -f "$root/build-cuda/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$root/build-cuda" -DCMAKE_BUILD_TYPE=Release -DBREWGATE_CUDA=ON \
+    -DCMAKE_CUDA_COMPILER="$nvcc"
+fi
+cmake --build "$root/build-cuda" -j2 "$@"
