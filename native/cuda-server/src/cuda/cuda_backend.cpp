@@ -34,14 +34,20 @@ uint16_t* CudaBackend::upload_bf16(const std::vector<float>& v) {
   return d;
 }
 
-uint16_t* CudaBackend::upload_bf16(const PackedMatrix& w) {
-  // PackedMatrix holds (ceil(N/16), K, 16) panels; the device wants (N, K) row-major.
-  std::vector<float> rows(static_cast<size_t>(w.n) * w.k);
+// PackedMatrix holds (ceil(N/16), K, 16) panels; the device wants (N, K) row-major. Appends.
+static void unpack(const PackedMatrix& w, std::vector<float>* rows) {
+  const size_t base = rows->size();
+  rows->resize(base + static_cast<size_t>(w.n) * w.k);
   for (int n = 0; n < w.n; ++n)
     for (int k = 0; k < w.k; ++k)
-      rows[static_cast<size_t>(n) * w.k + k] =
+      (*rows)[base + static_cast<size_t>(n) * w.k + k] =
           w.data[(static_cast<size_t>(n / PackedMatrix::NR) * w.k + k) * PackedMatrix::NR +
                  n % PackedMatrix::NR];
+}
+
+uint16_t* CudaBackend::upload_bf16(const PackedMatrix& w) {
+  std::vector<float> rows;
+  unpack(w, &rows);
   return upload_bf16(rows);
 }
 
@@ -88,20 +94,13 @@ CudaBackend::CudaBackend(const Model& m) : cfg_(m.cfg) {
     if (c.experts > 0) {
       d.router = upload_bf16(w.router);
       // Experts stacked (E, rows, cols) so one grouped GEMM serves them all.
-      const size_t gu = static_cast<size_t>(2) * c.intermediate * c.hidden;
-      d.gate_up = static_cast<uint16_t*>(dev_alloc(gu * c.experts * 2));
-      d.down = static_cast<uint16_t*>(dev_alloc(gu / 2 * c.experts * 2));
+      std::vector<float> gu, dn;
       for (int e = 0; e < c.experts; ++e) {
-        uint16_t* a = upload_bf16(w.expert_gate_up[e]);
-        uint16_t* b = upload_bf16(w.expert_down[e]);
-        cudaCheck(cudaMemcpy(d.gate_up + gu * e, a, gu * 2, cudaMemcpyDeviceToDevice));
-        cudaCheck(cudaMemcpy(d.down + gu / 2 * e, b, gu, cudaMemcpyDeviceToDevice));
-        // The per-expert copies are transient: free them now rather than at destruction.
-        for (void* p : {static_cast<void*>(a), static_cast<void*>(b)}) {
-          cudaCheck(cudaFree(p));
-          allocs_.erase(std::find(allocs_.begin(), allocs_.end(), p));
-        }
+        unpack(w.expert_gate_up[e], &gu);
+        unpack(w.expert_down[e], &dn);
       }
+      d.gate_up = upload_bf16(gu);
+      d.down = upload_bf16(dn);
     } else {
       d.gate_up = upload_bf16(w.gate_up);
       d.down = upload_bf16(w.down);
@@ -143,10 +142,20 @@ void CudaBackend::finish_init() {
   cudaCheck(cudaStreamSynchronize(stream_));
 }
 
-CudaBackend::~CudaBackend() {
-  // Destructors must not throw: errors here are reported and otherwise ignored.
-  for (auto& [t, g] : decode_graphs_) cudaGraphExecDestroy(g);
+void CudaBackend::free_scratch() {
+  for (void* p : {(void*)s_.x, (void*)s_.h, (void*)s_.qkv, (void*)s_.q, (void*)s_.att, (void*)s_.tmp,
+                  (void*)s_.gu, (void*)s_.act, (void*)s_.router, (void*)s_.idx, (void*)s_.wt,
+                  (void*)s_.row0, (void*)s_.src, (void*)s_.dst, (void*)s_.xe, (void*)s_.ye,
+                  (void*)s_.hn, (void*)s_.hf, (void*)s_.logits, (void*)s_.labels, (void*)s_.meta})
+    if (p) cudaFree(p);
   if (s_.host_meta) cudaFreeHost(s_.host_meta);
+  s_ = Scratch{};
+}
+
+CudaBackend::~CudaBackend() {
+  // Destructors must not throw: release errors are ignored.
+  for (auto& [t, g] : decode_graphs_) cudaGraphExecDestroy(g);
+  free_scratch();
   if (kv_) cudaFree(kv_);
   for (void* p : allocs_) cudaFree(p);
   if (stream_) cudaStreamDestroy(stream_);
@@ -223,13 +232,7 @@ void CudaBackend::reserve(int t, int n_out, int n_full, int n_label, int n_table
   n.full = std::max(n_full, s_.full * 3 / 2);
   n.label = std::max(n_label, s_.label * 3 / 2);
   n.meta_bytes = std::max(meta, s_.meta_bytes * 3 / 2);
-  // Free the old scratch (it is not in allocs_) and allocate the new.
-  for (void* p : {(void*)s_.x, (void*)s_.h, (void*)s_.qkv, (void*)s_.q, (void*)s_.att, (void*)s_.tmp,
-                  (void*)s_.gu, (void*)s_.act, (void*)s_.router, (void*)s_.idx, (void*)s_.wt,
-                  (void*)s_.row0, (void*)s_.src, (void*)s_.dst, (void*)s_.xe, (void*)s_.ye,
-                  (void*)s_.hn, (void*)s_.hf, (void*)s_.logits, (void*)s_.labels, (void*)s_.meta})
-    if (p) cudaCheck(cudaFree(p));
-  if (s_.host_meta) cudaCheck(cudaFreeHost(s_.host_meta));
+  free_scratch();  // the old scratch is not in allocs_
   auto dev = [](size_t bytes) {
     void* p = nullptr;
     cudaCheck(cudaMalloc(&p, std::max<size_t>(bytes, 16)));
@@ -260,7 +263,6 @@ void CudaBackend::reserve(int t, int n_out, int n_full, int n_label, int n_table
   n.labels = static_cast<float*>(dev(static_cast<size_t>(n.label) * 4));
   n.meta = static_cast<char*>(dev(n.meta_bytes));
   cudaCheck(cudaMallocHost(reinterpret_cast<void**>(&n.host_meta), n.meta_bytes));
-  n.tables = n.tiles = 0;
   s_ = n;
   // Captured graphs hold the old addresses.
   for (auto& [tt, g] : decode_graphs_) cudaCheck(cudaGraphExecDestroy(g));

@@ -63,6 +63,7 @@ class CudaBackend : public Backend {
   float* ones_f32(size_t n);
   void finish_init();
   void reserve(int t, int n_out, int n_full, int n_label, int n_tables, int n_tiles);
+  void free_scratch();
   void run_layers(int t, int n_tiles);
   void run_output(int n_out, int n_full, int n_label);
 
@@ -84,7 +85,7 @@ class CudaBackend : public Backend {
   // Step scratch, grown to the largest step (T rows) seen; fixed addresses between growths,
   // which is what lets captured graphs be replayed.
   struct Scratch {
-    int t = 0, out = 0, full = 0, label = 0, tables = 0, tiles = 0;
+    int t = 0, out = 0, full = 0, label = 0;  // capacities in rows
     float* x = nullptr;          // (T, C) residual stream
     uint16_t* h = nullptr;       // (T, C) normed input
     float* qkv = nullptr;        // (T, (H + 2K) * D)

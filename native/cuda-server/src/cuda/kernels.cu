@@ -292,13 +292,16 @@ __global__ void __launch_bounds__(QKV_WARPS * 32)
 // ---------------------------------------------------------------------------------------------
 // Paged attention. One block per (tile, kv head): R = rows * G query rows share each K/V
 // panel of P slots staged in shared memory; an online softmax runs across panels.
-// Shared memory: q (R, D) f32, o (R, D) f32, k/v (P, D) bf16, s (R, P) f32, m/l/corr (R,) f32.
+// Shared memory: q (R, D) f32, o (R, D) f32, k (P, D + 2) bf16, v (P, D) bf16, s (R, P) f32,
+// m/l/corr (R,) f32. K rows are padded by one 4-byte word: in Q K^T a warp reads the 32
+// slots' K at the same d, which without the pad all fall in one bank (a 32-way conflict).
 
 constexpr int ATT_THREADS = 128, P = 32;
 
 __host__ __device__ inline size_t att_smem(int r, int d) {
-  return static_cast<size_t>(r) * d * 4 * 2 + static_cast<size_t>(P) * d * 2 * 2 +
-         static_cast<size_t>(r) * P * 4 + static_cast<size_t>(r) * 4 * 3;
+  return static_cast<size_t>(r) * d * 4 * 2 + static_cast<size_t>(P) * (d + 2) * 2 +
+         static_cast<size_t>(P) * d * 2 + static_cast<size_t>(r) * P * 4 +
+         static_cast<size_t>(r) * 4 * 3;
 }
 
 __device__ __forceinline__ bool sees(const RowMeta& m, int p) {
@@ -314,8 +317,9 @@ __global__ void __launch_bounds__(ATT_THREADS)
   const int kvh = blockIdx.y, D = kv.head_dim, G = h / kv.kv_heads, R = tile.rows * G;
   float* qs = reinterpret_cast<float*>(smem);                       // (R, D)
   float* os = qs + static_cast<size_t>(R) * D;                      // (R, D)
-  uint16_t* ks = reinterpret_cast<uint16_t*>(os + static_cast<size_t>(R) * D);  // (P, D)
-  uint16_t* vs = ks + P * D;                                        // (P, D)
+  const int KS = D + 2;                                             // padded K row
+  uint16_t* ks = reinterpret_cast<uint16_t*>(os + static_cast<size_t>(R) * D);  // (P, KS)
+  uint16_t* vs = ks + P * KS;                                       // (P, D), 16-byte aligned
   float* ss = reinterpret_cast<float*>(vs + P * D);                 // (R, P)
   float* ms = ss + static_cast<size_t>(R) * P;                      // (R,)
   float* ls = ms + R;                                               // (R,)
@@ -353,7 +357,11 @@ __global__ void __launch_bounds__(ATT_THREADS)
         kv4 = *reinterpret_cast<const uint4*>(kv_ptr(kv, block, layer, 0, kvh, slot) + c);
         vv4 = *reinterpret_cast<const uint4*>(kv_ptr(kv, block, layer, 1, kvh, slot) + c);
       }
-      *reinterpret_cast<uint4*>(ks + j * D + c) = kv4;
+      uint32_t* kd = reinterpret_cast<uint32_t*>(ks + j * KS + c);  // 4-byte aligned only
+      kd[0] = kv4.x;
+      kd[1] = kv4.y;
+      kd[2] = kv4.z;
+      kd[3] = kv4.w;
       *reinterpret_cast<uint4*>(vs + j * D + c) = vv4;
     }
     __syncthreads();
@@ -363,7 +371,7 @@ __global__ void __launch_bounds__(ATT_THREADS)
       float s = -INFINITY;
       if (sees(m, p0 + j)) {
         const float* qr = qs + static_cast<size_t>(qi) * D;
-        const uint16_t* kr = ks + j * D;
+        const uint16_t* kr = ks + j * KS;
         s = 0.f;
         for (int d = 0; d < D; ++d) s += qr[d] * bf(kr[d]);
       }
@@ -563,6 +571,10 @@ void qkv_rope_store(const float* qkv, const float* bias, const float* q_norm, co
   cudaCheckLaunch();
 }
 
+// The attention kernel's dynamic shared memory limit, only ever raised: backends of several
+// head geometries in one process (tests, benchmarks) all keep working.
+size_t attention_smem_set = 0;
+
 int attention_tile_rows(int heads, int kv_heads, int head_dim) {
   int dev = 0, limit = 0;
   cudaCheck(cudaGetDevice(&dev));
@@ -574,8 +586,11 @@ int attention_tile_rows(int heads, int kv_heads, int head_dim) {
     throw Error("paged_attention: " + std::to_string(g) + " query heads per kv head of dim " +
                 std::to_string(head_dim) + " need " + std::to_string(att_smem(g, head_dim)) +
                 " bytes of shared memory; the device allows " + std::to_string(limit));
-  cudaCheck(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(att_smem(rows * g, head_dim))));
+  if (att_smem(rows * g, head_dim) > attention_smem_set) {
+    attention_smem_set = att_smem(rows * g, head_dim);
+    cudaCheck(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   static_cast<int>(attention_smem_set)));
+  }
   return rows;
 }
 
@@ -585,6 +600,10 @@ void paged_attention(const uint16_t* q, const RowMeta* rows, const int* tables,
   if (kv.head_dim % 8 != 0)
     throw Error("paged_attention: head_dim " + std::to_string(kv.head_dim) +
                 " is not a multiple of 8 (16-byte K/V loads)");
+  if (att_smem(max_tile_rows * (h / kv.kv_heads), kv.head_dim) > attention_smem_set)
+    throw Error("paged_attention: tiles of " + std::to_string(max_tile_rows) +
+                " rows need more shared memory than attention_tile_rows() prepared (" +
+                std::to_string(attention_smem_set) + " bytes)");
   if (n_tiles == 0) return;
   const size_t smem = att_smem(max_tile_rows * (h / kv.kv_heads), kv.head_dim);
   attention_kernel<<<dim3(n_tiles, kv.kv_heads), ATT_THREADS, smem, st>>>(q, rows, tables, tiles,
