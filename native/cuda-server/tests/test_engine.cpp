@@ -209,6 +209,38 @@ TEST_P(EngineTest, MultiItemMaskedScoringEqualsOneByOne) {
   }
 }
 
+// Score with single-token labels runs its candidates as one multi-item sequence: the same
+// log-probs as per-candidate forks and as the direct forward pass, whole or fed in 7-token
+// steps that cut through candidates, full-vocabulary or LABELS_ONLY, with the same usage.
+TEST_P(EngineTest, MultiItemScoreEqualsPerCandidateForks) {
+  ScoreSpec s = sample_score(37);
+  s.candidates.push_back(seq(9, 900));
+  s.labels = {{10}, {11}, {1500}};
+  for (const bool labels_only : {false, true}) {
+    s.labels_only = labels_only;
+    std::vector<std::shared_ptr<Request>> rs;
+    for (const bool multi : {false, true})
+      for (const int max_tokens : {2048, 7}) {
+        EngineOptions o;
+        o.kv_budget_bytes = size_t{64} << 20;
+        o.max_batch_tokens = max_tokens;
+        o.multi_item_scoring = multi;
+        Engine e(*be_, o);
+        rs.push_back(run(e, score_req(s)));
+        ASSERT_TRUE(rs.back()->status.ok()) << rs.back()->status.message;
+      }
+    for (size_t i = 1; i < rs.size(); ++i) {
+      EXPECT_EQ(rs[i]->usage.prompt, rs[0]->usage.prompt);
+      EXPECT_EQ(rs[i]->usage.computed, rs[0]->usage.computed);
+      for (size_t c = 0; c < s.candidates.size(); ++c)
+        for (size_t l = 0; l < s.labels.size(); ++l)
+          EXPECT_NEAR(rs[i]->logprobs[c][l], rs[0]->logprobs[c][l], 1e-4)
+              << "run " << i << " candidate " << c << " label " << l;
+    }
+    if (!labels_only) expect_matches_direct(s, *rs[3]);
+  }
+}
+
 TEST(MultiItemSpans, PositionsContinueFromPrefixAndBadLayoutsThrow) {
   const std::vector<int> blocks = {0, 1};
   SeqChunk ch{&blocks, 2, {1, 2, 3, 4, 5}};
