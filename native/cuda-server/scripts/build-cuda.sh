@@ -1,7 +1,7 @@
 #!/bin/sh
 # Configures (once) and builds the sidecar with the CUDA backend into native/cuda-server/build-cuda
 # (sm_80 and sm_90a). Needs nvcc, not a GPU: CI runs it to keep the CUDA build compiling.
-# Extra arguments go to cmake --build.
+# Extra arguments go to cmake --build; JOBS sets the parallel jobs (default 2, the CI machine's).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
@@ -13,4 +13,4 @@ if [ ! -f "$root/build-cuda/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$root/build-cuda" -DCMAKE_BUILD_TYPE=Release -DBREWGATE_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="$nvcc"
 fi
-cmake --build "$root/build-cuda" -j2 "$@"
+cmake --build "$root/build-cuda" -j"${JOBS:-2}" "$@"
