@@ -137,12 +137,12 @@ TEST(CudaKernels, Swiglu) {
   DevBuf<uint16_t> act(static_cast<size_t>(t) * f);
   act.poison();
   cuda::swiglu(gu.get(), t, f, act.get(), nullptr);
-  std::vector<double> ref;
-  for (int r = 0; r < t; ++r)
-    for (int i = 0; i < f; ++i) {
-      const double g = gu0[static_cast<size_t>(r) * 2 * f + i], u = gu0[static_cast<size_t>(r) * 2 * f + f + i];
-      ref.push_back(g / (1 + std::exp(-g)) * u);
-    }
+  std::vector<double> ref;  // the CPU backend's kernel
+  std::vector<float> row(f);
+  for (int r = 0; r < t; ++r) {
+    swiglu(&gu0[static_cast<size_t>(r) * 2 * f], &gu0[static_cast<size_t>(r) * 2 * f + f], f, row.data());
+    ref.insert(ref.end(), row.begin(), row.end());
+  }
   expect_close(test::from_bf16(act.download()), ref, 1e-2, 1e-2, "swiglu");
 }
 
@@ -181,27 +181,21 @@ struct AttnSetup {
   static constexpr int W = (H + 2 * K) * D;
 };
 
-// Reference of qkv_rope_store for one row: (H + 2K, D) after bias, q/k norm and RoPE.
+// Reference of qkv_rope_store for one row, (H + 2K, D) after bias, q/k norm and RoPE: the
+// CPU backend's own steps and kernels (cpu_backend.cpp forward).
 std::vector<double> qkv_ref(const float* row, const std::vector<float>& bias,
                             const std::vector<float>& qn, const std::vector<float>& kn,
                             const std::vector<float>& inv_freq, int pos, float eps) {
   using S = AttnSetup;
-  std::vector<double> v(S::W);
+  std::vector<float> v(S::W);
   for (int i = 0; i < S::W; ++i) v[i] = row[i] + bias[i];
-  for (int hh = 0; hh < S::H + S::K; ++hh) {
-    double* p = &v[hh * S::D];
-    double ss = 0;
-    for (int i = 0; i < S::D; ++i) ss += p[i] * p[i];
-    const double inv = 1.0 / std::sqrt(ss / S::D + eps);
-    const auto& g = hh < S::H ? qn : kn;
-    for (int i = 0; i < S::D; ++i) p[i] = p[i] * inv * g[i];
-    for (int i = 0; i < S::D / 2; ++i) {
-      const double ang = static_cast<double>(pos) * inv_freq[i], a = p[i], b = p[i + S::D / 2];
-      p[i] = a * std::cos(ang) - b * std::sin(ang);
-      p[i + S::D / 2] = b * std::cos(ang) + a * std::sin(ang);
-    }
-  }
-  return v;
+  float* q = v.data();
+  float* k = q + S::H * S::D;
+  for (int h = 0; h < S::H; ++h) rmsnorm(q + h * S::D, qn.data(), S::D, eps, q + h * S::D);
+  for (int h = 0; h < S::K; ++h) rmsnorm(k + h * S::D, kn.data(), S::D, eps, k + h * S::D);
+  rope(q, S::H, S::D, pos, inv_freq.data());
+  rope(k, S::K, S::D, pos, inv_freq.data());
+  return std::vector<double>(v.begin(), v.end());
 }
 
 class CudaAttention : public ::testing::Test {
@@ -226,16 +220,12 @@ class CudaAttention : public ::testing::Test {
     std::vector<cuda::RowMeta> rows;
     std::vector<int> tables;
     std::vector<cuda::AttnTile> tiles;
-    std::vector<const SeqChunk*> row_chunk;
     for (const SeqChunk& ch : chunks) {
       const int table = static_cast<int>(tables.size()), row0 = static_cast<int>(rows.size());
       tables.insert(tables.end(), ch.blocks->begin(), ch.blocks->end());
       std::vector<RowSpan> sp;
       chunk_row_spans(ch, &sp);
-      for (const auto& s : sp) {
-        rows.push_back({s.slot, s.pos, s.shared, s.lo, table});
-        row_chunk.push_back(&ch);
-      }
+      for (const auto& s : sp) rows.push_back({s.slot, s.pos, s.shared, s.lo, table});
       for (int r = 0; r < static_cast<int>(sp.size()); r += tile_rows_)
         tiles.push_back({row0 + r, std::min(tile_rows_, static_cast<int>(sp.size()) - r)});
     }
