@@ -66,11 +66,12 @@ step racecheck 90 env BREWGATE_TEST_MODELS="$models" "$cs" --tool racecheck --er
   "$bin/brewgate-cuda-tests" \
   --gtest_filter='CudaAttention.*:CudaGemm.GroupedMatchesPerGroupReference:CudaMoe.*:CudaKernels.*'
 step compare-hf 90 "$py" "$root/scripts/compare_hf.py" --bin "$bin" --models "$models" --backend cuda --tol 0.1
+step compare-hf-cpu 60 "$py" "$root/scripts/compare_hf.py" --bin "$bin" --models "$models"
 step bench 300 "$bin/brewgate-cuda-bench" $quick --json "$logs/bench.json"
 
 echo
-printf '%-12s %-10s %s\n' step status seconds
-while IFS="$(printf '\t')" read -r n s t; do printf '%-12s %-10s %s\n' "$n" "$s" "$t"; done < "$summary"
+printf '%-15s %-10s %s\n' step status seconds
+while IFS="$(printf '\t')" read -r n s t; do printf '%-15s %-10s %s\n' "$n" "$s" "$t"; done < "$summary"
 bench_json=$(cat "$logs/bench.json" 2>/dev/null || echo null)
 steps_json=$(awk -F'\t' 'BEGIN{printf "{"} {printf "%s\"%s\":{\"status\":\"%s\",\"s\":%s}", (NR>1?",":""), $1, $2, $3} END{printf "}"}' "$summary")
 status=$([ "$failed" = 0 ] && echo passed || echo failed)

@@ -164,14 +164,18 @@ TEST_P(CudaModel, MultiItemScoringEqualsOneByOne) {
       EXPECT_NEAR(res[cands.size() + c][j], full[c][label_ids[j]], 1e-3 + 1e-3 * std::fabs(full[c][label_ids[j]]));
 }
 
-// The engine on the CUDA backend: Score (prefix cache, candidate forks, label branches) and
-// greedy Generate agree with the engine on the CPU backend.
+// The engine on the CUDA backend: Score (candidate forks with label branches; the multi-item
+// sequence of single-token labels, LABELS_ONLY) and greedy Generate agree with the engine on
+// the CPU backend.
 TEST_P(CudaModel, EngineScoresAndGeneratesLikeCpu) {
   ScoreSpec s;
   s.prefix = seq(40, 3);
   s.candidates = {seq(1, 500), seq(5, 600), seq(17, 700)};
   s.labels = {{10}, {11}, {12, 13, 14}};
-  std::vector<std::vector<float>> lp[2];
+  ScoreSpec single = s;
+  single.labels = {{10}, {11}, {1500}};
+  single.labels_only = true;
+  std::vector<std::vector<float>> lp[2], lp_single[2];
   std::vector<int> toks[2];
   Backend* bes[2] = {cpu_.get(), gpu_.get()};
   for (int b = 0; b < 2; ++b) {
@@ -186,6 +190,14 @@ TEST_P(CudaModel, EngineScoresAndGeneratesLikeCpu) {
     ASSERT_TRUE(r->wait_finished(60s));
     ASSERT_TRUE(r->status.ok()) << r->status.message;
     lp[b] = r->logprobs;
+    auto r2 = std::make_shared<Request>();
+    r2->kind = Request::Score;
+    r2->score = single;
+    ASSERT_TRUE(e.validate(*r2).ok());
+    ASSERT_TRUE(e.submit(r2).ok());
+    ASSERT_TRUE(r2->wait_finished(60s));
+    ASSERT_TRUE(r2->status.ok()) << r2->status.message;
+    lp_single[b] = r2->logprobs;
     auto g = std::make_shared<Request>();
     g->kind = Request::Generate;
     g->generate.prompt = seq(20, 9);
@@ -200,6 +212,10 @@ TEST_P(CudaModel, EngineScoresAndGeneratesLikeCpu) {
   for (size_t c = 0; c < lp[0].size(); ++c)
     for (size_t l = 0; l < lp[0][c].size(); ++l)
       EXPECT_NEAR(lp[1][c][l], lp[0][c][l], 3 * kMaxDlogprob / 2) << "candidate " << c << " label " << l;
+  for (size_t c = 0; c < lp_single[0].size(); ++c)
+    for (size_t l = 0; l < lp_single[0][c].size(); ++l)
+      EXPECT_NEAR(lp_single[1][c][l], lp_single[0][c][l], kMaxDlogprob)
+          << "multi-item candidate " << c << " label " << l;
   // Greedy tokens can differ where two logits are within bf16 noise (tiny-mistral's top two
   // differ by 0.026 at this prompt's end): the GPU's first token must be one of the CPU's
   // near-best ones; how long the two greedy runs agree is reported.
