@@ -13,4 +13,9 @@ if [ ! -f "$root/build-cuda/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$root/build-cuda" -DCMAKE_BUILD_TYPE=Release -DBREWGATE_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="$nvcc"
 fi
+# Without arguments: the targets that involve CUDA code (the CPU-only tests build in build/).
+if [ "$#" -eq 0 ]; then
+  set -- --target brewgate_cuda brewgate-sidecar brewgate-logits brewgate-cuda-tests \
+    brewgate-cuda-bench
+fi
 cmake --build "$root/build-cuda" -j"${JOBS:-2}" "$@"
