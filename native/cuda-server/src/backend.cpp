@@ -2,7 +2,10 @@
 // position it takes and which KV slots it may attend (plain causal, or multi-item masked).
 #include "backend.h"
 
+#include <algorithm>
+
 #include "error.h"
+#include "kernels.h"
 
 namespace bg {
 
@@ -32,6 +35,12 @@ void chunk_row_spans(const SeqChunk& ch, std::vector<RowSpan>* out) {
                   "]");
     out->push_back({p, ch.shared + p - lo, ch.shared, lo});
   }
+}
+
+void argmax_logprob(const float* logits, int v, float out[2]) {
+  const int id = static_cast<int>(std::max_element(logits, logits + v) - logits);
+  out[0] = static_cast<float>(id);  // exact: vocabularies are far below 2^24
+  out[1] = logits[id] - logsumexp(logits, v);
 }
 
 }  // namespace bg

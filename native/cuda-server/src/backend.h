@@ -37,6 +37,9 @@ struct RowSpan {
 // Row spans of a chunk's tokens, validated (throws Error on an inconsistent item layout).
 void chunk_row_spans(const SeqChunk& ch, std::vector<RowSpan>* out);
 
+// The argmax output of one logits row (V,): out = {id of the first maximum, its log-softmax}.
+void argmax_logprob(const float* logits, int v, float out[2]);
+
 // What to compute at one row of the step's output: a row is (chunk, index within chunk).
 // Nothing is computed for rows without a request: no final norm, no lm_head.
 struct OutputRequest {
@@ -44,6 +47,9 @@ struct OutputRequest {
   int index;
   bool full;             // true: the whole (V,) logits row; false: only `ids`
   std::vector<int> ids;  // vocab rows of lm_head to evaluate when !full
+  // With full: return (2,) {argmax id (lowest on ties), its log-softmax} instead of (V,), so
+  // greedy decoding reduces on the backend's side (a GPU copies 2 floats, not V).
+  bool argmax = false;
 };
 
 class Backend {

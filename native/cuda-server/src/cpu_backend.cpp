@@ -344,9 +344,16 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
       std::memcpy(&xs[static_cast<size_t>(j) * C], &normed[static_cast<size_t>(full_idx[j]) * C],
                   sizeof(float) * C);
     gemm(xs.data(), nf, C, model_.lm_head, logits.data(), c.vocab, pool_);
-    for (int j = 0; j < nf; ++j)
-      (*results)[full_idx[j]].assign(logits.begin() + static_cast<size_t>(j) * c.vocab,
-                                     logits.begin() + static_cast<size_t>(j + 1) * c.vocab);
+    for (int j = 0; j < nf; ++j) {
+      auto& res = (*results)[full_idx[j]];
+      const float* row = logits.data() + static_cast<size_t>(j) * c.vocab;
+      if (outputs[full_idx[j]].argmax) {
+        res.resize(2);
+        argmax_logprob(row, c.vocab, res.data());
+      } else {
+        res.assign(row, row + c.vocab);
+      }
+    }
   }
   for (int i = 0; i < n_out; ++i) {
     const OutputRequest& o = outputs[i];

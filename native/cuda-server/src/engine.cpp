@@ -70,6 +70,7 @@ struct Engine::Stream {
     bool full;
     std::vector<int> ids;  // lm_head rows when !full
     int cand = -1;         // Items: the candidate this output scores
+    bool argmax = false;   // greedy Generate: the backend returns {token, logprob}
   };
   std::vector<Out> outs;   // ascending idx
   size_t next_out = 0;
@@ -335,7 +336,7 @@ void Engine::start(Active& a) {
     a.usage.cached = static_cast<uint32_t>(cached);
     s->toks = g.prompt;
     s->fed = static_cast<size_t>(cached);
-    s->outs.push_back({g.prompt.size() - 1, true, {}});
+    s->outs.push_back({g.prompt.size() - 1, true, {}, -1, g.sampling.temperature <= 0.f});
     a.streams.push_back(std::move(s));
   }
 }
@@ -431,10 +432,12 @@ void Engine::on_output(Active& a, Stream& s, int out, std::vector<float>& logits
     kv_.publish(g.prompt.data(), static_cast<int>(g.prompt.size()), s.seq);
     a.prompt_published = true;
   }
-  const int tok = sample(logits, g.sampling, a.rng);
+  // Greedy outputs arrive reduced ({token, logprob}, same choice and ties as sample()).
+  const int tok = o.argmax ? static_cast<int>(logits[0]) : sample(logits, g.sampling, a.rng);
   GenEvent ev;
   ev.token = tok;
-  ev.logprob = logits[tok] - logsumexp(logits.data(), static_cast<int>(logits.size()));
+  ev.logprob = o.argmax ? logits[1]
+                        : logits[tok] - logsumexp(logits.data(), static_cast<int>(logits.size()));
   const auto now = Clock::now();
   if (a.generated == 0) a.first_token = now;
   a.last_token = now;
@@ -447,7 +450,7 @@ void Engine::on_output(Active& a, Stream& s, int out, std::vector<float>& logits
   if (a.generated >= g.max_tokens || static_cast<int>(s.toks.size()) >= c.max_context)
     return finish(a, {}, FinishReason::Length);
   s.toks.push_back(tok);
-  s.outs.push_back({s.toks.size() - 1, true, {}});
+  s.outs.push_back({s.toks.size() - 1, true, {}, -1, g.sampling.temperature <= 0.f});
 }
 
 void Engine::step(std::list<std::unique_ptr<Active>>& active) {
@@ -482,7 +485,7 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
           const Stream::Out& o = s.outs[s.next_out];
           out_owner.push_back({static_cast<int>(pieces.size()), static_cast<int>(s.next_out)});
           outputs.push_back({static_cast<int>(pieces.size()), static_cast<int>(o.idx - p.begin),
-                             o.full, o.ids});
+                             o.full, o.ids, o.argmax});
           ++s.next_out;
         }
         chunks.push_back({&s.seq.blocks, s.base + static_cast<int>(p.begin),

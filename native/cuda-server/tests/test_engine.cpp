@@ -241,6 +241,24 @@ TEST_P(EngineTest, MultiItemScoreEqualsPerCandidateForks) {
   }
 }
 
+// An argmax output is the first maximum of the full logits row and its log-softmax.
+TEST_P(EngineTest, ArgmaxOutputReducesTheFullRow) {
+  const std::vector<int> ids = seq(30, 41);
+  const auto full = direct_logits(*direct_, ids);
+  be_->init_kv(2, 16);
+  const std::vector<int> blocks = {1, 0};
+  std::vector<std::vector<float>> res;
+  be_->forward({{&blocks, 0, ids}}, {{0, 29, true, {}, true}, {0, 12, true, {}, true}}, &res);
+  ASSERT_EQ(res.size(), 2u);
+  for (int k = 0; k < 2; ++k) {
+    const auto& row = full[k == 0 ? 29 : 12];
+    const int id = static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin());
+    ASSERT_EQ(res[k].size(), 2u);
+    EXPECT_EQ(res[k][0], static_cast<float>(id));
+    EXPECT_NEAR(res[k][1], row[id] - logsumexp(row.data(), static_cast<int>(row.size())), 1e-5);
+  }
+}
+
 TEST(MultiItemSpans, PositionsContinueFromPrefixAndBadLayoutsThrow) {
   const std::vector<int> blocks = {0, 1};
   SeqChunk ch{&blocks, 2, {1, 2, 3, 4, 5}};

@@ -204,7 +204,7 @@ DecodeResult bench_decode(CudaBackend& be, int batch, int ctx, int steps) {
     std::vector<bg::OutputRequest> outs;
     for (int b = 0; b < batch; ++b) {
       chunks.push_back({&tables[b], ctx + s, {(s * 13 + b) % c.vocab}});
-      outs.push_back({b, 0, true, {}});
+      outs.push_back({b, 0, true, {}, true});  // greedy: argmax on the device
     }
     const auto t0 = std::chrono::steady_clock::now();
     be.forward(chunks, outs, &res);

@@ -146,7 +146,8 @@ void CudaBackend::free_scratch() {
   for (void* p : {(void*)s_.x, (void*)s_.h, (void*)s_.qkv, (void*)s_.q, (void*)s_.att, (void*)s_.tmp,
                   (void*)s_.gu, (void*)s_.act, (void*)s_.router, (void*)s_.idx, (void*)s_.wt,
                   (void*)s_.row0, (void*)s_.src, (void*)s_.dst, (void*)s_.xe, (void*)s_.ye,
-                  (void*)s_.hn, (void*)s_.hf, (void*)s_.logits, (void*)s_.labels, (void*)s_.meta})
+                  (void*)s_.hn, (void*)s_.hf, (void*)s_.logits, (void*)s_.amax, (void*)s_.labels,
+                  (void*)s_.meta})
     if (p) cudaFree(p);
   if (s_.host_meta) cudaFreeHost(s_.host_meta);
   s_ = Scratch{};
@@ -260,6 +261,7 @@ void CudaBackend::reserve(int t, int n_out, int n_full, int n_label, int n_table
   n.hn = static_cast<uint16_t*>(dev(static_cast<size_t>(n.out) * C * 2));
   n.hf = static_cast<uint16_t*>(dev(static_cast<size_t>(n.full) * C * 2));
   n.logits = static_cast<float*>(dev(static_cast<size_t>(n.full) * c.vocab * 4));
+  n.amax = static_cast<float*>(dev(static_cast<size_t>(n.full) * 2 * 4));
   n.labels = static_cast<float*>(dev(static_cast<size_t>(n.label) * 4));
   n.meta = static_cast<char*>(dev(n.meta_bytes));
   cudaCheck(cudaMallocHost(reinterpret_cast<void**>(&n.host_meta), n.meta_bytes));
@@ -325,6 +327,8 @@ void CudaBackend::run_output(int n_out, int n_full, int n_label) {
   if (n_full > 0) {
     cuda::gather_rows(s_.hn, full_rows, n_full, C, s_.hf, st);
     cuda::gemm_bf16(s_.hf, n_full, C, C, lm_head_, c.vocab, s_.logits, c.vocab, false, st);
+    // Cheap next to the lm_head GEMM, so always run: graphs then need no variant for it.
+    cuda::argmax_logprob(s_.logits, n_full, c.vocab, s_.amax, st);
   }
   cuda::label_logits(lm_head_, s_.hn, lrows, lids, n_label, C, s_.labels, st);
 }
@@ -425,10 +429,17 @@ void CudaBackend::forward(const std::vector<SeqChunk>& chunks,
     run_layers(t, n_tiles);
     run_output(n_out, n_full, n_label);
   }
-  host_logits_.resize(static_cast<size_t>(n_full) * c.vocab);
+  // Whole logits rows come back only when some output wants them, not for greedy decoding.
+  bool want_rows = false;
+  for (const auto& o : outputs) want_rows |= o.full && !o.argmax;
+  host_logits_.resize(want_rows ? static_cast<size_t>(n_full) * c.vocab : 0);
+  host_amax_.resize(static_cast<size_t>(n_full) * 2);
   host_labels_.resize(n_label);
-  if (n_full)
+  if (want_rows)
     cudaCheck(cudaMemcpyAsync(host_logits_.data(), s_.logits, host_logits_.size() * 4,
+                              cudaMemcpyDeviceToHost, stream_));
+  if (n_full)
+    cudaCheck(cudaMemcpyAsync(host_amax_.data(), s_.amax, host_amax_.size() * 4,
                               cudaMemcpyDeviceToHost, stream_));
   if (n_label)
     cudaCheck(cudaMemcpyAsync(host_labels_.data(), s_.labels, host_labels_.size() * 4,
@@ -437,7 +448,9 @@ void CudaBackend::forward(const std::vector<SeqChunk>& chunks,
   results->assign(outputs.size(), {});
   for (size_t i = 0; i < outputs.size(); ++i) {
     auto& res = (*results)[i];
-    if (outputs[i].full) {
+    if (outputs[i].full && outputs[i].argmax) {
+      res.assign(host_amax_.begin() + 2 * out_of[i], host_amax_.begin() + 2 * out_of[i] + 2);
+    } else if (outputs[i].full) {
       const float* p = host_logits_.data() + static_cast<size_t>(out_of[i]) * c.vocab;
       res.assign(p, p + c.vocab);
     } else {

@@ -105,6 +105,7 @@ class CudaBackend : public Backend {
     uint16_t* hn = nullptr;      // (outputs, C) final-normed output rows
     uint16_t* hf = nullptr;      // (full, C) rows wanting full logits
     float* logits = nullptr;     // (full, V)
+    float* amax = nullptr;       // (full, 2) argmax id and its log-prob per full row
     float* labels = nullptr;     // (label,)
     // Step metadata, uploaded with one copy: tokens (T,), rows (T,), tables, tiles,
     // out_rows (outputs,), full_rows (full,), label_rows (label,), label_ids (label,).
@@ -115,7 +116,7 @@ class CudaBackend : public Backend {
   // Offsets (bytes) of the metadata arrays inside meta, set by forward().
   size_t off_tokens_ = 0, off_rows_ = 0, off_tables_ = 0, off_tiles_ = 0, off_out_ = 0,
          off_full_ = 0, off_lrows_ = 0, off_lids_ = 0;
-  std::vector<float> host_logits_, host_labels_;  // pinned would be faster; sizes vary
+  std::vector<float> host_logits_, host_labels_, host_amax_;  // pinned would be faster
 
   const float* last_pending_ = nullptr;  // last layer's projection output, added at the norm
 

@@ -494,6 +494,61 @@ __global__ void moe_combine_kernel(const float* __restrict__ ye, const int* __re
   }
 }
 
+// One block per row: (max, first index) reduction, then sum of exp(x - max).
+__global__ void argmax_logprob_kernel(const float* __restrict__ logits, int v, float* __restrict__ out) {
+  __shared__ float best_v[32];
+  __shared__ int best_i[32];
+  const float* row = logits + static_cast<size_t>(blockIdx.x) * v;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float bv = -INFINITY;
+  int bi = v;  // past the end: loses every comparison
+  for (int i = threadIdx.x; i < v; i += blockDim.x)
+    if (row[i] > bv) {  // strict: within a thread indices ascend, so the first maximum stays
+      bv = row[i];
+      bi = i;
+    }
+  auto better = [](float av, int ai, float bv2, int bi2) { return av > bv2 || (av == bv2 && ai < bi2); };
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (better(ov, oi, bv, bi)) {
+      bv = ov;
+      bi = oi;
+    }
+  }
+  if (lane == 0) {
+    best_v[warp] = bv;
+    best_i[warp] = bi;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    bv = lane < (blockDim.x >> 5) ? best_v[lane] : -INFINITY;
+    bi = lane < (blockDim.x >> 5) ? best_i[lane] : v;
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+      const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (better(ov, oi, bv, bi)) {
+        bv = ov;
+        bi = oi;
+      }
+    }
+    if (lane == 0) {
+      best_v[0] = bv;
+      best_i[0] = bi;
+    }
+  }
+  __syncthreads();
+  const float mx = best_v[0];
+  const int id = best_i[0];
+  float s = 0.f;
+  for (int i = threadIdx.x; i < v; i += blockDim.x) s += expf(row[i] - mx);
+  s = block_sum(s);
+  if (threadIdx.x == 0) {
+    out[2 * blockIdx.x] = static_cast<float>(id);
+    out[2 * blockIdx.x + 1] = -logf(s);  // logit[id] - (mx + log s), with logit[id] == mx
+  }
+}
+
 __global__ void label_logits_kernel(const uint16_t* __restrict__ lm, const uint16_t* __restrict__ h,
                                     const int* __restrict__ row, const int* __restrict__ ids,
                                     int n, int c, float* __restrict__ out) {
@@ -650,6 +705,12 @@ void label_logits(const uint16_t* lm_head, const uint16_t* h, const int* row, co
                   int n, int c, float* out, cudaStream_t st) {
   if (n == 0) return;
   label_logits_kernel<<<(n + 7) / 8, 256, 0, st>>>(lm_head, h, row, ids, n, c, out);
+  cudaCheckLaunch();
+}
+
+void argmax_logprob(const float* logits, int n, int v, float* out, cudaStream_t st) {
+  if (n == 0) return;
+  argmax_logprob_kernel<<<n, 256, 0, st>>>(logits, v, out);
   cudaCheckLaunch();
 }
 

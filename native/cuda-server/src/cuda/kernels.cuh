@@ -79,6 +79,10 @@ void gather_rows(const uint16_t* h, const int* src, int n, int c, uint16_t* xe, 
 void moe_combine(const float* ye, const int* dst, const float* wt, int t, int k, int c, float* x,
                  cudaStream_t st);
 
+// Greedy decoding on the device: out (n, 2) = {argmax id (lowest on ties), its log-softmax}
+// of each logits row (n, V) fp32, so a decode step copies 2 floats per row back, not V.
+void argmax_logprob(const float* logits, int n, int v, float* out, cudaStream_t st);
+
 // Label-only logits: out[i] = lm_head[ids[i]] (V, C) . h[row[i]] (n, C) bf16, fp32.
 void label_logits(const uint16_t* lm_head, const uint16_t* h, const int* row, const int* ids,
                   int n, int c, float* out, cudaStream_t st);

@@ -172,6 +172,25 @@ TEST(CudaKernels, LabelLogits) {
   expect_close(out.download(), ref, 1e-3, 1e-3, "label logits");
 }
 
+TEST(CudaKernels, ArgmaxLogprobPicksFirstMaximum) {
+  const int n = 5, v = 151936;  // a real vocabulary width: many elements per thread
+  auto lg = randf(static_cast<size_t>(n) * v, -8, 8);
+  lg[static_cast<size_t>(1) * v + 7] = lg[static_cast<size_t>(1) * v + 90000] = 20.f;  // tie: id 7
+  lg[static_cast<size_t>(3) * v + v - 1] = 30.f;                                       // last id
+  DevBuf<float> d(lg), out(static_cast<size_t>(n) * 2);
+  out.poison();
+  cuda::argmax_logprob(d.get(), n, v, out.get(), nullptr);
+  const auto got = out.download();
+  for (int r = 0; r < n; ++r) {
+    float want[2];
+    argmax_logprob(&lg[static_cast<size_t>(r) * v], v, want);  // the CPU backend's reduction
+    EXPECT_EQ(got[2 * r], want[0]) << "row " << r;
+    EXPECT_NEAR(got[2 * r + 1], want[1], 1e-4 + 1e-4 * std::fabs(want[1])) << "row " << r;
+  }
+  EXPECT_EQ(got[2], 7.f);
+  EXPECT_EQ(got[6], static_cast<float>(v - 1));
+}
+
 // ---------------------------------------------------------------------------------------------
 // QKV post-processing and paged attention, through scattered block tables, for a multi-item
 // sequence and a plain causal one in the same step, then a decode step.
