@@ -6,7 +6,9 @@ Needs torch + transformers, which the GPU machine has; elsewhere it prints
 
 Usage: compare_hf.py --bin BUILD_DIR [--models DIR] [--model DIR ...] [--tol 1e-3]
                      [--backend cpu|cuda]
-  --backend cuda needs a BREWGATE_CUDA=ON build; its bf16 weights call for a looser --tol.
+  --backend cuda needs a BREWGATE_CUDA=ON build. Its bf16 rounding moves single logits by up
+  to ~1 where Mixtral's top-2 routing flips on a near tie (scripts/bf16_sim.py), so for it
+  pass --nmse-tol (normalized MSE of all logits; bf16 alone gives <= 3e-4) instead of --tol.
   Without --model, generates tiny f32 checkpoints of every architecture into --models.
 """
 import argparse
@@ -24,6 +26,7 @@ def main():
     ap.add_argument("--model", action="append", default=[], help="checkpoint dir (repeatable)")
     ap.add_argument("--tol", type=float, default=1e-3)
     ap.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--nmse-tol", type=float, help="check normalized MSE instead of max |dlogit|")
     a = ap.parse_args()
     try:
         import numpy as np
@@ -56,9 +59,11 @@ def main():
                         ",".join(map(str, n_ids)), "--out", out, "--backend", a.backend], check=True)
         got = np.fromfile(out, "<f4").reshape(ref.shape)
         diff = float(np.max(np.abs(got - ref)))
-        ok = diff <= a.tol
+        nmse = float(np.sum((got - ref) ** 2) / np.sum(ref ** 2))
+        ok = nmse <= a.nmse_tol if a.nmse_tol is not None else diff <= a.tol
         failed |= not ok
-        print(f"hf {a.backend} {os.path.basename(d):24s} max|dlogit| = {diff:.3e} {'ok' if ok else 'FAIL'}")
+        print(f"hf {a.backend} {os.path.basename(d):24s} max|dlogit| = {diff:.3e} nmse = {nmse:.2e} "
+              f"{'ok' if ok else 'FAIL'}")
     return 1 if failed else 0
 
 

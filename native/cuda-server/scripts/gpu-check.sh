@@ -65,7 +65,7 @@ step memcheck 120 env BREWGATE_TEST_MODELS="$models" "$cs" --tool memcheck --err
 step racecheck 90 env BREWGATE_TEST_MODELS="$models" "$cs" --tool racecheck --error-exitcode 1 \
   "$bin/brewgate-cuda-tests" \
   --gtest_filter='CudaAttention.*:CudaGemm.GroupedMatchesPerGroupReference:CudaMoe.*:CudaKernels.*'
-step compare-hf 90 "$py" "$root/scripts/compare_hf.py" --bin "$bin" --models "$models" --backend cuda --tol 0.1
+step compare-hf 90 "$py" "$root/scripts/compare_hf.py" --bin "$bin" --models "$models" --backend cuda --nmse-tol 1e-3
 step compare-hf-cpu 60 "$py" "$root/scripts/compare_hf.py" --bin "$bin" --models "$models"
 step bench 300 "$bin/brewgate-cuda-bench" $quick --json "$logs/bench.json"
 
