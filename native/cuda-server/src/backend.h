@@ -15,7 +15,30 @@ struct SeqChunk {
   const std::vector<int>* blocks;  // KV block table, covering positions [0, start + n)
   int start;                       // position of tokens[0]; positions < start are in the KV
   std::vector<int> tokens;         // (n,) token ids
+  // Multi-item scoring (item-aware mask). Empty: plain causal, token i sits at KV slot and
+  // position start + i and attends slots [0, start + i]. Otherwise (n,): the first KV slot of
+  // the item token i belongs to; token i at slot p = start + i attends slots [0, shared) and
+  // [item_lo[i], p], never another item's slots, and takes RoPE position shared + p -
+  // item_lo[i], as if its item alone followed the shared prefix. Slots [0, shared) hold the
+  // shared prefix; an item's slots are contiguous. Prefix tokens in the chunk (slot < shared)
+  // are plain causal and carry item_lo 0.
+  int shared = 0;
+  std::vector<int> item_lo{};
 };
+
+// What a step row attends: KV slots q <= slot with q < shared or q >= lo (causal: lo = 0).
+struct RowSpan {
+  int slot;    // KV slot the row writes
+  int pos;     // RoPE position
+  int shared;  // prefix slots every row of the sequence sees
+  int lo;      // first slot of the row's own item
+};
+
+// Row spans of a chunk's tokens, validated (throws Error on an inconsistent item layout).
+void chunk_row_spans(const SeqChunk& ch, std::vector<RowSpan>* out);
+
+// The argmax output of one logits row (V,): out = {id of the first maximum, its log-softmax}.
+void argmax_logprob(const float* logits, int v, float out[2]);
 
 // What to compute at one row of the step's output: a row is (chunk, index within chunk).
 // Nothing is computed for rows without a request: no final norm, no lm_head.
@@ -24,6 +47,9 @@ struct OutputRequest {
   int index;
   bool full;             // true: the whole (V,) logits row; false: only `ids`
   std::vector<int> ids;  // vocab rows of lm_head to evaluate when !full
+  // With full: return (2,) {argmax id (lowest on ties), its log-softmax} instead of (V,), so
+  // greedy decoding reduces on the backend's side (a GPU copies 2 floats, not V).
+  bool argmax = false;
 };
 
 class Backend {

@@ -63,8 +63,10 @@ void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
 // those rows that share the KV head are the rows of small GEMMs against 16-position panels
 // (scores = Q K^T, then out += P V), so each K/V panel is loaded once for all of them; an
 // online softmax across panels keeps scores from being materialized for a whole row.
+// Multi-item rows mask out other items' slots; a panel no row of the unit sees is skipped, so
+// a candidate reads the shared prefix and its own slots only.
 void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
-                           const std::vector<int>& row_chunk, const std::vector<int>& row_pos,
+                           const std::vector<int>& row_chunk, const std::vector<RowSpan>& span,
                            int t) {
   const ModelConfig& c = model_.cfg;
   const int H = c.heads, K = c.kv_heads, D = c.head_dim, G = c.heads / c.kv_heads;
@@ -84,7 +86,7 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
   pool_.parallel_for(static_cast<int>(tiles.size()) * K, [&](int b, int e) {
     // R = rows * G query rows: q (R, D), s (R, 16), o (R, D), m (R,), l (R,), lim (R,)
     thread_local std::vector<float> q, s, o, m, l;
-    thread_local std::vector<int> lim;
+    thread_local std::vector<int> lim, shr, lo;  // per query row: slot + 1, shared, own item start
     for (int u = b; u < e; ++u) {
       const auto [row0, rows] = tiles[u / K];
       const int kvh = u % K, R = rows * G;
@@ -94,15 +96,26 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
       m.assign(R, neg_inf);
       l.assign(R, 0.f);
       lim.resize(R);
+      shr.resize(R);
+      lo.resize(R);
       int n = 0;
       for (int rr = 0; rr < rows; ++rr) {
         const float* src = qkv_.data() + static_cast<size_t>(row0 + rr) * qkv_w + kvh * G * D;
         for (int i = 0; i < G * D; ++i) q[static_cast<size_t>(rr) * G * D + i] = src[i] * scale;
-        for (int g = 0; g < G; ++g) lim[rr * G + g] = row_pos[row0 + rr] + 1;
-        n = std::max(n, row_pos[row0 + rr] + 1);
+        const RowSpan& sp = span[row0 + rr];
+        for (int g = 0; g < G; ++g) {
+          lim[rr * G + g] = sp.slot + 1;
+          shr[rr * G + g] = sp.shared;
+          lo[rr * G + g] = sp.lo;
+        }
+        n = std::max(n, sp.slot + 1);
       }
       const std::vector<int>& blocks = *chunks[row_chunk[row0]].blocks;
       for (int p0 = 0; p0 < n; p0 += 16) {
+        bool seen = false;  // does any row see a slot of this panel?
+        for (int i = 0; i < R && !seen; i += G)
+          seen = p0 < lim[i] && (p0 < shr[i] || p0 + 15 >= lo[i]);
+        if (!seen) continue;
         const int block = blocks[p0 / block_tokens_], slot0 = p0 % block_tokens_;
         const float* kp = k_block(block, layer) + (static_cast<size_t>(kvh) * subs + slot0 / 16) * D * 16;
         const float* vp = v_block(block, layer) + (static_cast<size_t>(kvh) * block_tokens_ + slot0) * D;
@@ -110,6 +123,10 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
         for (int i = 0; i < R; ++i) {
           float* si = &s[static_cast<size_t>(i) * 16];
           const int valid = std::max(0, std::min(16, lim[i] - p0));
+          // Slots [shared, lo) belong to other items: masked like slots past the row.
+          const int hole0 = std::max(0, std::min(valid, shr[i] - p0));
+          const int hole1 = std::max(hole0, std::min(valid, lo[i] - p0));
+          for (int j = hole0; j < hole1; ++j) si[j] = neg_inf;
           float mx = neg_inf;
           for (int j = 0; j < valid; ++j) mx = std::max(mx, si[j]);
           if (mx > m[i]) {
@@ -119,6 +136,10 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
               for (int d = 0; d < D; ++d) o[static_cast<size_t>(i) * D + d] *= corr;
             }
             m[i] = mx;
+          }
+          if (m[i] == neg_inf) {  // nothing seen yet: every slot so far is masked
+            for (int j = 0; j < 16; ++j) si[j] = neg_inf;
+            continue;
           }
           for (int j = 0; j < valid; ++j) si[j] -= m[i];
           for (int j = valid; j < 16; ++j) si[j] = neg_inf;
@@ -216,16 +237,15 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
   const ModelConfig& c = model_.cfg;
   const int C = c.hidden, F = c.intermediate, H = c.heads, K = c.kv_heads, D = c.head_dim;
   const int qkv_w = (H + 2 * K) * D;
-  std::vector<int> row_chunk, row_pos, chunk_row0;  // (T,), (T,), (chunks,)
+  std::vector<int> row_chunk, chunk_row0;  // (T,), (chunks,)
+  std::vector<RowSpan> span;                // (T,) KV slot, RoPE position, mask of each row
   for (size_t ci = 0; ci < chunks.size(); ++ci) {
     chunk_row0.push_back(static_cast<int>(row_chunk.size()));
     const SeqChunk& ch = chunks[ci];
     BG_ASSERT(static_cast<size_t>((ch.start + ch.tokens.size() + block_tokens_ - 1) / block_tokens_) <=
               ch.blocks->size());
-    for (size_t i = 0; i < ch.tokens.size(); ++i) {
-      row_chunk.push_back(static_cast<int>(ci));
-      row_pos.push_back(ch.start + static_cast<int>(i));
-    }
+    chunk_row_spans(ch, &span);
+    row_chunk.resize(span.size(), static_cast<int>(ci));
   }
   int t = static_cast<int>(row_chunk.size());  // step rows; shrinks in the last layer
   for (const auto& o : outputs)
@@ -266,14 +286,14 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
           for (int h = 0; h < H; ++h) rmsnorm(q + h * D, w.q_norm.data(), D, c.rms_eps, q + h * D);
           for (int h = 0; h < K; ++h) rmsnorm(k + h * D, w.k_norm.data(), D, c.rms_eps, k + h * D);
         }
-        rope(q, H, D, row_pos[r], model_.inv_freq.data());
-        rope(k, K, D, row_pos[r], model_.inv_freq.data());
+        rope(q, H, D, span[r].pos, model_.inv_freq.data());
+        rope(k, K, D, span[r].pos, model_.inv_freq.data());
         const std::vector<int>& blocks = *chunks[row_chunk[r]].blocks;
-        const int p = row_pos[r];
+        const int p = span[r].slot;
         write_kv(blocks[p / block_tokens_], l, p % block_tokens_, k, v);
       }
     });
-    attention(l, chunks, row_chunk, row_pos, t);
+    attention(l, chunks, row_chunk, span, t);
     if (l == c.layers - 1) t = keep_output_rows(outputs, chunk_row0, t, &out_row);
     gemm(att_.data(), t, H * D, w.o, tmp_.data(), C, pool_);
     pool_.parallel_for(t, [&](int b, int e) {
@@ -324,9 +344,16 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
       std::memcpy(&xs[static_cast<size_t>(j) * C], &normed[static_cast<size_t>(full_idx[j]) * C],
                   sizeof(float) * C);
     gemm(xs.data(), nf, C, model_.lm_head, logits.data(), c.vocab, pool_);
-    for (int j = 0; j < nf; ++j)
-      (*results)[full_idx[j]].assign(logits.begin() + static_cast<size_t>(j) * c.vocab,
-                                     logits.begin() + static_cast<size_t>(j + 1) * c.vocab);
+    for (int j = 0; j < nf; ++j) {
+      auto& res = (*results)[full_idx[j]];
+      const float* row = logits.data() + static_cast<size_t>(j) * c.vocab;
+      if (outputs[full_idx[j]].argmax) {
+        res.resize(2);
+        argmax_logprob(row, c.vocab, res.data());
+      } else {
+        res.assign(row, row + c.vocab);
+      }
+    }
   }
   for (int i = 0; i < n_out; ++i) {
     const OutputRequest& o = outputs[i];

@@ -27,7 +27,7 @@ class CpuBackend : public Backend {
   float* v_block(int block, int layer);  // (K heads, B, D)
   void write_kv(int block, int layer, int slot, const float* k, const float* v);
   void attention(int layer, const std::vector<SeqChunk>& chunks, const std::vector<int>& row_chunk,
-                 const std::vector<int>& row_pos, int t);
+                 const std::vector<RowSpan>& span, int t);
   void moe(const LayerWeights& w, int t);
   int keep_output_rows(const std::vector<OutputRequest>& outputs,
                        const std::vector<int>& chunk_row0, int t, std::vector<int>* out_row);

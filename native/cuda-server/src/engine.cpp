@@ -56,10 +56,11 @@ static double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// A sequence with tokens still to feed. Score requests have one prefix stream, then one per
-// candidate, then one per multi-token label of each candidate (forked from the candidate).
+// A sequence with tokens still to feed. Score requests have one prefix stream, then either
+// one multi-item stream holding every candidate (single-token labels), or one stream per
+// candidate and one per multi-token label of each candidate (forked from the candidate).
 struct Engine::Stream {
-  enum Role { Prefix, Candidate, LabelBranch, Generation } role;
+  enum Role { Prefix, Candidate, LabelBranch, Generation, Items } role;
   KvSeq seq;
   int base = 0;           // position of toks[0]: KV before it was inherited by a fork
   std::vector<int> toks;  // all tokens this stream feeds
@@ -68,10 +69,16 @@ struct Engine::Stream {
     size_t idx;            // index into toks whose output is wanted
     bool full;
     std::vector<int> ids;  // lm_head rows when !full
+    int cand = -1;         // Items: the candidate this output scores
+    bool argmax = false;   // greedy Generate: the backend returns {token, logprob}
   };
   std::vector<Out> outs;   // ascending idx
   size_t next_out = 0;
   int cand = -1, label = -1;
+  // Items: per token of toks, the KV slot where its candidate starts; slots [0, shared) are
+  // the prefix every candidate sees.
+  std::vector<int> item_lo;
+  int shared = 0;
 };
 
 struct Engine::Active {
@@ -106,12 +113,24 @@ Engine::~Engine() { shutdown(); }
 
 static int div_up(int a, int b) { return (a + b - 1) / b; }
 
+bool Engine::multi_item(const ScoreSpec& s) const {
+  if (!opt_.multi_item_scoring) return false;
+  for (const auto& l : s.labels)
+    if (l.size() != 1) return false;
+  return true;
+}
+
 int Engine::blocks_needed(const Request& r) const {
   const int B = kv_.block_tokens();
   if (r.kind == Request::Generate)
     return div_up(static_cast<int>(r.generate.prompt.size()) + r.generate.max_tokens, B);
   const int p = static_cast<int>(r.score.prefix.size());
   int need = div_up(p, B);
+  if (multi_item(r.score)) {  // the prefix's blocks, then one fork holding every candidate
+    int total = 0;
+    for (const auto& c : r.score.candidates) total += static_cast<int>(c.size());
+    return need + div_up(p + total, B) - p / B;
+  }
   for (const auto& c : r.score.candidates) {
     const int end = p + static_cast<int>(c.size());
     need += div_up(end, B) - p / B;
@@ -317,7 +336,7 @@ void Engine::start(Active& a) {
     a.usage.cached = static_cast<uint32_t>(cached);
     s->toks = g.prompt;
     s->fed = static_cast<size_t>(cached);
-    s->outs.push_back({g.prompt.size() - 1, true, {}});
+    s->outs.push_back({g.prompt.size() - 1, true, {}, -1, g.sampling.temperature <= 0.f});
     a.streams.push_back(std::move(s));
   }
 }
@@ -329,7 +348,23 @@ void Engine::on_stream_fed(Active& a, Stream& s) {
     kv_.release(st.seq);
     a.streams.remove_if([&](const std::unique_ptr<Stream>& p) { return p.get() == &st; });
   };
-  if (s.role == Stream::Prefix) {
+  if (s.role == Stream::Prefix && multi_item(sp)) {
+    kv_.publish(sp.prefix.data(), static_cast<int>(sp.prefix.size()), s.seq);
+    auto ms = std::make_unique<Stream>();
+    ms->role = Stream::Items;
+    BG_ASSERT(kv_.fork(s.seq, &ms->seq));
+    ms->base = s.base + static_cast<int>(s.toks.size());
+    ms->shared = ms->base;
+    for (size_t c = 0; c < sp.candidates.size(); ++c) {
+      const int lo = ms->base + static_cast<int>(ms->toks.size());
+      ms->toks.insert(ms->toks.end(), sp.candidates[c].begin(), sp.candidates[c].end());
+      ms->item_lo.insert(ms->item_lo.end(), sp.candidates[c].size(), lo);
+      ms->outs.push_back({ms->toks.size() - 1, !sp.labels_only,
+                          sp.labels_only ? a.first_ids : std::vector<int>{}, static_cast<int>(c)});
+    }
+    a.streams.push_back(std::move(ms));
+    remove(s);
+  } else if (s.role == Stream::Prefix) {
     kv_.publish(sp.prefix.data(), static_cast<int>(sp.prefix.size()), s.seq);
     for (size_t c = 0; c < sp.candidates.size(); ++c) {
       auto cs = std::make_unique<Stream>();
@@ -358,7 +393,7 @@ void Engine::on_stream_fed(Active& a, Stream& s) {
       a.streams.push_back(std::move(bs));
     }
     remove(s);
-  } else if (s.role == Stream::LabelBranch) {
+  } else if (s.role == Stream::LabelBranch || s.role == Stream::Items) {
     remove(s);
   }
   if (a.req->kind == Request::Score && a.streams.empty()) finish(a, {}, FinishReason::Stop);
@@ -369,18 +404,19 @@ void Engine::on_output(Active& a, Stream& s, int out, std::vector<float>& logits
   const Stream::Out& o = s.outs[out];
   if (r.kind == Request::Score) {
     const ScoreSpec& sp = r.score;
-    if (s.role == Stream::Candidate) {
+    if (s.role == Stream::Candidate || s.role == Stream::Items) {
+      const int cand = s.role == Stream::Items ? o.cand : s.cand;
       if (sp.labels_only) {
         // logits are for a.first_ids, in that order
         const float lse = logsumexp(logits.data(), static_cast<int>(logits.size()));
         for (size_t l = 0; l < sp.labels.size(); ++l) {
           const size_t k = std::lower_bound(a.first_ids.begin(), a.first_ids.end(), sp.labels[l][0]) -
                            a.first_ids.begin();
-          a.lp[s.cand][l] += logits[k] - lse;
+          a.lp[cand][l] += logits[k] - lse;
         }
       } else {
         const float lse = logsumexp(logits.data(), static_cast<int>(logits.size()));
-        for (size_t l = 0; l < sp.labels.size(); ++l) a.lp[s.cand][l] += logits[sp.labels[l][0]] - lse;
+        for (size_t l = 0; l < sp.labels.size(); ++l) a.lp[cand][l] += logits[sp.labels[l][0]] - lse;
       }
     } else {
       BG_ASSERT(s.role == Stream::LabelBranch);
@@ -396,10 +432,12 @@ void Engine::on_output(Active& a, Stream& s, int out, std::vector<float>& logits
     kv_.publish(g.prompt.data(), static_cast<int>(g.prompt.size()), s.seq);
     a.prompt_published = true;
   }
-  const int tok = sample(logits, g.sampling, a.rng);
+  // Greedy outputs arrive reduced ({token, logprob}, same choice and ties as sample()).
+  const int tok = o.argmax ? static_cast<int>(logits[0]) : sample(logits, g.sampling, a.rng);
   GenEvent ev;
   ev.token = tok;
-  ev.logprob = logits[tok] - logsumexp(logits.data(), static_cast<int>(logits.size()));
+  ev.logprob = o.argmax ? logits[1]
+                        : logits[tok] - logsumexp(logits.data(), static_cast<int>(logits.size()));
   const auto now = Clock::now();
   if (a.generated == 0) a.first_token = now;
   a.last_token = now;
@@ -412,7 +450,7 @@ void Engine::on_output(Active& a, Stream& s, int out, std::vector<float>& logits
   if (a.generated >= g.max_tokens || static_cast<int>(s.toks.size()) >= c.max_context)
     return finish(a, {}, FinishReason::Length);
   s.toks.push_back(tok);
-  s.outs.push_back({s.toks.size() - 1, true, {}});
+  s.outs.push_back({s.toks.size() - 1, true, {}, -1, g.sampling.temperature <= 0.f});
 }
 
 void Engine::step(std::list<std::unique_ptr<Active>>& active) {
@@ -447,11 +485,15 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
           const Stream::Out& o = s.outs[s.next_out];
           out_owner.push_back({static_cast<int>(pieces.size()), static_cast<int>(s.next_out)});
           outputs.push_back({static_cast<int>(pieces.size()), static_cast<int>(o.idx - p.begin),
-                             o.full, o.ids});
+                             o.full, o.ids, o.argmax});
           ++s.next_out;
         }
         chunks.push_back({&s.seq.blocks, s.base + static_cast<int>(p.begin),
                           std::vector<int>(s.toks.begin() + p.begin, s.toks.begin() + p.end)});
+        if (!s.item_lo.empty()) {
+          chunks.back().shared = s.shared;
+          chunks.back().item_lo.assign(s.item_lo.begin() + p.begin, s.item_lo.begin() + p.end);
+        }
         budget -= static_cast<int>(n);
         pieces.push_back(std::move(p));
       }

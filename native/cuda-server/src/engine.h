@@ -108,6 +108,11 @@ struct EngineOptions {
   // and deadlines wait behind a prefill; 512 rows already keep the GEMM near peak.
   int max_batch_tokens = 512;
   int max_active = 64;          // requests worked on concurrently
+  // Score with single-token labels runs all candidates as one sequence after the prefix under
+  // the item-aware mask (backend.h SeqChunk), so candidates ride shared steps and the prefix
+  // KV is read once per step rather than once per candidate. Multi-token labels need each
+  // candidate's own KV to branch from, and use per-candidate forks either way.
+  bool multi_item_scoring = true;
   bool log = false;             // one stderr line per finished request
 };
 
@@ -140,6 +145,7 @@ class Engine {
   struct Active;
   void loop();
   int blocks_needed(const Request& r) const;
+  bool multi_item(const ScoreSpec& s) const;
   void start(Active& a);
   void step(std::list<std::unique_ptr<Active>>& active);
   void on_output(Active& a, Stream& s, int out, std::vector<float>& logits);

@@ -2,8 +2,10 @@
 //
 //   brewgate-sidecar --model DIR [--listen 127.0.0.1:50051] [--threads N] [--kv-budget-mb M]
 //                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
-//                    [--shutdown-grace-ms G] [--request-timeout-ms T]
+//                    [--shutdown-grace-ms G] [--request-timeout-ms T] [--backend cpu|cuda]
 //
+// --backend: cpu, or cuda in a build with BREWGATE_CUDA=ON (the default there when a CUDA
+// device is present; cpu otherwise). --threads applies to the CPU backend.
 // Prints "listening on ADDR" on stdout once the model is loaded and the port is bound; logs go
 // to stderr. SIGTERM/SIGINT: health turns NOT_SERVING, new calls are refused, in-flight calls
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
@@ -24,6 +26,11 @@
 #include <thread>
 
 #include "cpu_backend.h"
+#ifdef BREWGATE_WITH_CUDA
+#include <cuda_runtime.h>
+
+#include "cuda_backend.h"
+#endif
 #include "engine.h"
 #include "error.h"
 #include "server.h"
@@ -41,7 +48,8 @@ void on_signal(int sig) {
   std::cerr << "brewgate-sidecar: " << msg << "\n"
             << "usage: brewgate-sidecar --model DIR [--listen HOST:PORT] [--threads N]\n"
                "         [--kv-budget-mb M] [--max-batch R] [--max-batch-tokens T]\n"
-               "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n";
+               "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n"
+               "         [--backend cpu|cuda]\n";
   std::exit(2);
 }
 
@@ -59,10 +67,19 @@ long parse_int(const std::string& flag, const std::string& v, long lo, long hi) 
   return x;
 }
 
+bool cuda_device_present() {
+#ifdef BREWGATE_WITH_CUDA
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_dir, listen = "127.0.0.1:50051";
+  std::string model_dir, listen = "127.0.0.1:50051", backend_name;
   const unsigned hw = std::thread::hardware_concurrency();
   long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 512,
        block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
@@ -80,6 +97,7 @@ int main(int argc, char** argv) {
     else if (a == "--block-tokens") block_tokens = parse_int(a, v, 1, 1024);
     else if (a == "--shutdown-grace-ms") grace_ms = parse_int(a, v, 0, 3600000);
     else if (a == "--request-timeout-ms") timeout_ms = parse_int(a, v, 1, 86400000);
+    else if (a == "--backend") backend_name = v;
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
@@ -87,6 +105,19 @@ int main(int argc, char** argv) {
     usage_error("--block-tokens: expected a multiple of 16, got " + std::to_string(block_tokens));
   if (!std::filesystem::is_directory(model_dir))
     usage_error("--model: '" + model_dir + "' is not a directory");
+  if (backend_name.empty()) backend_name = cuda_device_present() ? "cuda" : "cpu";
+#ifdef BREWGATE_WITH_CUDA
+  if (backend_name != "cpu" && backend_name != "cuda")
+    usage_error("--backend: expected cpu or cuda, got '" + backend_name + "'");
+  if (backend_name == "cuda" && !cuda_device_present()) {
+    std::cerr << "brewgate-sidecar: --backend cuda: no CUDA device\n";
+    return 1;
+  }
+#else
+  if (backend_name != "cpu")
+    usage_error("--backend: expected cpu (this build has no CUDA backend; build with "
+                "-DBREWGATE_CUDA=ON), got '" + backend_name + "'");
+#endif
   if (listen.find(':') == std::string::npos)
     usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
 
@@ -105,8 +136,10 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  std::unique_ptr<bg::CpuBackend> backend;
+  std::unique_ptr<bg::Backend> backend;
   std::unique_ptr<bg::Engine> engine;
+  std::string model_name;
+  int64_t num_params = 0;
   try {
     const auto t0 = std::chrono::steady_clock::now();
     bg::Model model = bg::load_model(model_dir);
@@ -114,7 +147,16 @@ int main(int argc, char** argv) {
               << model.num_params << " params, " << model.cfg.dtype << " -> fp32, in "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
               << " s\n";
-    backend = std::make_unique<bg::CpuBackend>(std::move(model), static_cast<int>(threads));
+    model_name = model.name;
+    num_params = model.num_params;
+#ifdef BREWGATE_WITH_CUDA
+    if (backend_name == "cuda") {
+      backend = std::make_unique<bg::CudaBackend>(model);  // bf16 copy on the device
+    } else
+#endif
+    {
+      backend = std::make_unique<bg::CpuBackend>(std::move(model), static_cast<int>(threads));
+    }
     bg::EngineOptions opt;
     opt.block_tokens = static_cast<int>(block_tokens);
     opt.kv_budget_bytes = static_cast<size_t>(kv_mb) << 20;
@@ -123,14 +165,16 @@ int main(int argc, char** argv) {
     opt.log = true;
     engine = std::make_unique<bg::Engine>(*backend, opt);
     std::cerr << "kv: " << engine->total_blocks() << " blocks of " << block_tokens
-              << " tokens; simd " << (bg::simd_enabled() ? "avx2+fma" : "scalar") << "; threads "
-              << threads << "\n";
+              << " tokens; backend " << backend->name();
+    if (backend_name == "cpu")
+      std::cerr << "; simd " << (bg::simd_enabled() ? "avx2+fma" : "scalar") << "; threads "
+                << threads;
+    std::cerr << "\n";
   } catch (const bg::Error& e) {
     std::cerr << "brewgate-sidecar: cannot load model: " << e.what() << "\n";
     return 1;
   }
-  const auto& cp = backend->model();
-  bg::InferenceService service(*engine, cp.name, cp.num_params,
+  bg::InferenceService service(*engine, model_name, num_params,
                                static_cast<uint32_t>(timeout_ms));
   int port = 0;
   std::unique_ptr<grpc::Server> server = bg::start_server(service, listen, &port);

@@ -162,6 +162,125 @@ TEST_P(EngineTest, PagedAttentionWithScatteredBlocksMatchesContiguous) {
   EXPECT_THROW(be_->init_kv(4, 24), Error);  // the CPU layout needs multiples of 16
 }
 
+// Multi-item scoring: prefix then every candidate in one sequence, each candidate attending
+// the prefix and itself only, at positions continuing from the prefix end, must give each
+// candidate's logits as if it were scored alone after the prefix. Fed whole, and fed in
+// uneven chunks that cut through items, through a scattered block table.
+TEST_P(EngineTest, MultiItemMaskedScoringEqualsOneByOne) {
+  const std::vector<int> prefix = seq(37, 5);
+  const std::vector<std::vector<int>> cands = {seq(1, 500), seq(9, 600), seq(20, 700), seq(3, 800)};
+  std::vector<int> ids = prefix, item_lo(prefix.size(), 0), last;  // last: row of each item end
+  for (const auto& c : cands) {
+    const int lo = static_cast<int>(ids.size());
+    ids.insert(ids.end(), c.begin(), c.end());
+    item_lo.insert(item_lo.end(), c.size(), lo);
+    last.push_back(static_cast<int>(ids.size()) - 1);
+  }
+  std::vector<std::vector<float>> want;  // (candidates, V)
+  for (const auto& c : cands) {
+    std::vector<int> one = prefix;
+    one.insert(one.end(), c.begin(), c.end());
+    want.push_back(direct_logits(*direct_, one).back());
+  }
+  const int shared = static_cast<int>(prefix.size()), total = static_cast<int>(ids.size());
+  for (const std::vector<int>& cuts : {std::vector<int>{total}, std::vector<int>{30, 12, 1, 26, total - 69}}) {
+    be_->init_kv(12, 16);
+    const std::vector<int> blocks = {9, 2, 11, 4, 0, 7};
+    std::vector<std::vector<float>> got;
+    int pos = 0;
+    for (int n : cuts) {
+      SeqChunk ch{&blocks, pos, std::vector<int>(ids.begin() + pos, ids.begin() + pos + n)};
+      ch.shared = shared;
+      ch.item_lo.assign(item_lo.begin() + pos, item_lo.begin() + pos + n);
+      std::vector<OutputRequest> outs;
+      for (int r : last)
+        if (r >= pos && r < pos + n) outs.push_back({0, r - pos, true, {}});
+      std::vector<std::vector<float>> res;
+      be_->forward({ch}, outs, &res);
+      got.insert(got.end(), res.begin(), res.end());
+      pos += n;
+    }
+    ASSERT_EQ(got.size(), want.size());
+    float worst = 0;
+    for (size_t c = 0; c < want.size(); ++c)
+      for (size_t v = 0; v < want[c].size(); ++v)
+        worst = std::max(worst, std::fabs(got[c][v] - want[c][v]));
+    EXPECT_LE(worst, 1e-4f) << cuts.size() << " chunk(s)";
+  }
+}
+
+// Score with single-token labels runs its candidates as one multi-item sequence: the same
+// log-probs as per-candidate forks and as the direct forward pass, whole or fed in 7-token
+// steps that cut through candidates, full-vocabulary or LABELS_ONLY, with the same usage.
+TEST_P(EngineTest, MultiItemScoreEqualsPerCandidateForks) {
+  ScoreSpec s = sample_score(37);
+  s.candidates.push_back(seq(9, 900));
+  s.labels = {{10}, {11}, {1500}};
+  for (const bool labels_only : {false, true}) {
+    s.labels_only = labels_only;
+    std::vector<std::shared_ptr<Request>> rs;
+    for (const bool multi : {false, true})
+      for (const int max_tokens : {2048, 7}) {
+        EngineOptions o;
+        o.kv_budget_bytes = size_t{64} << 20;
+        o.max_batch_tokens = max_tokens;
+        o.multi_item_scoring = multi;
+        Engine e(*be_, o);
+        rs.push_back(run(e, score_req(s)));
+        ASSERT_TRUE(rs.back()->status.ok()) << rs.back()->status.message;
+      }
+    for (size_t i = 1; i < rs.size(); ++i) {
+      EXPECT_EQ(rs[i]->usage.prompt, rs[0]->usage.prompt);
+      EXPECT_EQ(rs[i]->usage.computed, rs[0]->usage.computed);
+      for (size_t c = 0; c < s.candidates.size(); ++c)
+        for (size_t l = 0; l < s.labels.size(); ++l)
+          EXPECT_NEAR(rs[i]->logprobs[c][l], rs[0]->logprobs[c][l], 1e-4)
+              << "run " << i << " candidate " << c << " label " << l;
+    }
+    if (!labels_only) expect_matches_direct(s, *rs[3]);
+  }
+}
+
+// An argmax output is the first maximum of the full logits row and its log-softmax.
+TEST_P(EngineTest, ArgmaxOutputReducesTheFullRow) {
+  const std::vector<int> ids = seq(30, 41);
+  const auto full = direct_logits(*direct_, ids);
+  be_->init_kv(2, 16);
+  const std::vector<int> blocks = {1, 0};
+  std::vector<std::vector<float>> res;
+  be_->forward({{&blocks, 0, ids}}, {{0, 29, true, {}, true}, {0, 12, true, {}, true}}, &res);
+  ASSERT_EQ(res.size(), 2u);
+  for (int k = 0; k < 2; ++k) {
+    const auto& row = full[k == 0 ? 29 : 12];
+    const int id = static_cast<int>(std::max_element(row.begin(), row.end()) - row.begin());
+    ASSERT_EQ(res[k].size(), 2u);
+    EXPECT_EQ(res[k][0], static_cast<float>(id));
+    EXPECT_NEAR(res[k][1], row[id] - logsumexp(row.data(), static_cast<int>(row.size())), 1e-5);
+  }
+}
+
+TEST(MultiItemSpans, PositionsContinueFromPrefixAndBadLayoutsThrow) {
+  const std::vector<int> blocks = {0, 1};
+  SeqChunk ch{&blocks, 2, {1, 2, 3, 4, 5}};
+  ch.shared = 3;
+  ch.item_lo = {0, 3, 3, 5, 5};  // slot 2 is prefix; items at slots [3, 5) and [5, 7)
+  std::vector<RowSpan> sp;
+  chunk_row_spans(ch, &sp);
+  ASSERT_EQ(sp.size(), 5u);
+  const int want_pos[] = {2, 3, 4, 3, 4};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(sp[i].slot, 2 + i);
+    EXPECT_EQ(sp[i].pos, want_pos[i]) << "row " << i;
+  }
+  EXPECT_EQ(sp[3].lo, 5);
+  ch.item_lo = {0, 3, 3, 2, 5};  // item starting inside the prefix
+  EXPECT_THROW(chunk_row_spans(ch, &sp), Error);
+  ch.item_lo = {0, 3, 3, 6, 5};  // item starting after its own token
+  EXPECT_THROW(chunk_row_spans(ch, &sp), Error);
+  ch.item_lo = {0, 3};
+  EXPECT_THROW(chunk_row_spans(ch, &sp), Error);
+}
+
 TEST_P(EngineTest, ScoreMatchesDirectForward) {
   auto e = engine();
   const ScoreSpec s = sample_score();

@@ -1,5 +1,6 @@
 // brewgate-logits: full logits of a token sequence, for the parity test against reference.py.
 //   brewgate-logits --model DIR --ids 1,2,3 --out FILE [--threads N] [--step N] [--scalar]
+//                   [--backend cpu|cuda]   (cuda: builds with BREWGATE_CUDA=ON)
 // Writes float32 (T, V) row-major. --step feeds the sequence N tokens per forward call
 // (1 = token-by-token decode through the KV cache); --scalar disables the AVX2 kernels.
 #include <cstdio>
@@ -10,11 +11,16 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "cpu_backend.h"
 #include "error.h"
+#ifdef BREWGATE_WITH_CUDA
+#include "cuda_backend.h"
+#endif
 
 int main(int argc, char** argv) {
-  std::string model_dir, ids_s, out;
+  std::string model_dir, ids_s, out, backend = "cpu";
   int threads = 2, step = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -31,6 +37,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::stoi(next());
     else if (a == "--step") step = std::stoi(next());
     else if (a == "--scalar") bg::set_simd(false);
+    else if (a == "--backend") backend = next();
     else {
       std::cerr << "brewgate-logits: unknown flag " << a << "\n";
       return 2;
@@ -44,7 +51,18 @@ int main(int argc, char** argv) {
     std::vector<int> ids;
     std::stringstream ss(ids_s);
     for (std::string tok; std::getline(ss, tok, ',');) ids.push_back(std::stoi(tok));
-    bg::CpuBackend be(bg::load_model(model_dir), threads);
+    std::unique_ptr<bg::Backend> owned;
+    if (backend == "cpu") {
+      owned = std::make_unique<bg::CpuBackend>(bg::load_model(model_dir), threads);
+#ifdef BREWGATE_WITH_CUDA
+    } else if (backend == "cuda") {
+      owned = std::make_unique<bg::CudaBackend>(bg::load_model(model_dir));
+#endif
+    } else {
+      std::cerr << "brewgate-logits: --backend " << backend << " is not part of this build\n";
+      return 2;
+    }
+    bg::Backend& be = *owned;
     const int bt = 16, n = static_cast<int>(ids.size());
     const int nblocks = (n + bt - 1) / bt;
     be.init_kv(nblocks, bt);
