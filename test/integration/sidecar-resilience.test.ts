@@ -15,7 +15,7 @@ const REC = `{ recommendations(memberId: "m1", task: "job_apply", candidateIds: 
 
 /** A sidecar on a fixed address whose finished Score requests are counted from its log. */
 async function sidecarAt(listen: string) {
-  const stats = { scores: 0 };
+  const stats = { scores: 0, lines: [] as string[] };
   const proc = await startSidecar({
     modelDir: testModel(),
     listen,
@@ -23,6 +23,7 @@ async function sidecarAt(listen: string) {
     kvBudgetMb: 64,
     onLog: (line) => {
       if (line.startsWith("score ")) stats.scores++;
+      stats.lines.push(line);
     },
   });
   return { proc, stats };
@@ -54,6 +55,35 @@ describe("gateway and sidecar failures", () => {
     } finally {
       client.close();
       await Promise.all([a.proc.stop(), b.proc.stop()]);
+    }
+  });
+
+  it("cancels the sidecar's work when the caller aborts a Score (what a closed HTTP request does)", async () => {
+    const { proc, stats } = await sidecarAt("127.0.0.1:0");
+    const client = new InferenceClient({ addresses: [proc.address] });
+    try {
+      // 60 candidates of 2,000 tokens (within the test sidecar's KV budget): about a second of
+      // work or more, cancelled a fraction of the way in.
+      const ids = Array.from({ length: 2000 }, (_, i) => (i * 7919) % 2000);
+      const abort = new AbortController();
+      const score = client.score(
+        {
+          requestId: "abandoned",
+          prefixIds: ids.slice(0, 100),
+          candidates: Array.from({ length: 60 }, (_, c) => ({ id: `c${c}`, ids })),
+          labels: [{ name: "apply", ids: [5] }],
+        },
+        { signal: abort.signal },
+      );
+      setTimeout(() => abort.abort(), 150);
+      await assert.rejects(score);
+      await waitFor("the sidecar to log the Score", async () =>
+        stats.lines.some((l) => l.includes("id=abandoned")),
+      );
+      assert.match(stats.lines.find((l) => l.includes("id=abandoned")) ?? "", /status=cancelled/);
+    } finally {
+      client.close();
+      await proc.stop();
     }
   });
 
