@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "graphql-ws";
@@ -35,7 +36,10 @@ const { values: args } = parseArgs({
     "prefix-tokens": { type: "string", default: "1500" },
     candidates: { type: "string", default: "50" },
     explanations: { type: "string", default: "30" },
-    threads: { type: "string", default: "2" },
+    threads: { type: "string", default: "1" },
+    // Sidecar on the last core, gateway and load generator on the others, so the gateway's
+    // overhead is not the sidecar's threads competing for the same cores.
+    pin: { type: "boolean", default: true },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -116,6 +120,16 @@ async function main() {
     SCORE_TIMEOUT_MS: "120000",
   };
   const gateway = await startGatewayProcess(env);
+  if (args.pin) {
+    const last = availableParallelism() - 1;
+    const others = last > 0 ? `0-${Math.max(0, last - 1)}` : "0";
+    const pin = (pid: number | undefined, cpus: string) =>
+      execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+    pin(sidecar.process.pid, String(last));
+    pin(gateway.child.pid, others);
+    pin(process.pid, others);
+    log(`pinned: sidecar on cpu ${last}, gateway and load generator on cpu ${others}`);
+  }
   const direct = new InferenceClient({ addresses: [sidecar.address], scoreTimeoutMs: 120_000 });
   const db = createDb(pg.url, 2);
   const ws = createClient({
@@ -224,6 +238,8 @@ async function main() {
 
     const p = (xs: number[], q: number) => percentile(xs, q) ?? Number.NaN;
     const result = {
+      sidecar_threads: Number(args.threads),
+      pinned: args.pin,
       candidates: CANDIDATES,
       prefix_tokens: Math.round(work.reduce((n, w) => n + w.score.prefixIds.length, 0) / work.length),
       concurrency: CONCURRENCY,
