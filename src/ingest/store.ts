@@ -40,24 +40,21 @@ export const interactionStore: TopicStore<typeof interactionEvent> = {
 };
 
 // Upserts by id: a repeated member or item event writes the same row again, so it counts as stored.
-export const memberStore: TopicStore<typeof memberEvent> = {
-  schema: memberEvent,
-  async store(db, decoded) {
-    await upsertMembers(
-      db,
-      decoded.map((d) => d.event),
-    );
-    return { stored: decoded.length, duplicates: 0, rejected: [], newInteractions: [] };
-  },
-};
+function upsertStore<S extends z.ZodType>(
+  schema: S,
+  upsert: (db: Db, events: z.infer<S>[]) => Promise<void>,
+): TopicStore<S> {
+  return {
+    schema,
+    async store(db, decoded) {
+      await upsert(
+        db,
+        decoded.map((d) => d.event),
+      );
+      return { stored: decoded.length, duplicates: 0, rejected: [], newInteractions: [] };
+    },
+  };
+}
 
-export const itemStore: TopicStore<typeof itemEvent> = {
-  schema: itemEvent,
-  async store(db, decoded) {
-    await upsertItems(
-      db,
-      decoded.map((d) => d.event),
-    );
-    return { stored: decoded.length, duplicates: 0, rejected: [], newInteractions: [] };
-  },
-};
+export const memberStore = upsertStore(memberEvent, upsertMembers);
+export const itemStore = upsertStore(itemEvent, upsertItems);

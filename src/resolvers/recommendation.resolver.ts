@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from "type-graphql";
 import { RecommendationsType } from "../schema/recommendation.type";
 import type { GatewayContext } from "../server/context";
-import { withItems } from "../services/recommendation-items";
+import { toRecommendationsType } from "../services/recommendation-items";
 import { recommend } from "../services/recommendations";
 import { recommendationDeps } from "./deps";
 
@@ -26,6 +26,6 @@ export class RecommendationResolver {
       { memberId, taskName: task, candidateIds, first },
       ctx.signal,
     );
-    return withItems(ctx.db, ranking);
+    return toRecommendationsType(ranking);
   }
 }

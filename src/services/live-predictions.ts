@@ -1,6 +1,6 @@
 import type { RecommendationsType } from "../schema/recommendation.type";
 import type { GatewayPubSub } from "../server/pubsub";
-import { withItems } from "./recommendation-items";
+import { toRecommendationsType } from "./recommendation-items";
 import { type RecommendationDeps, type RecommendationRequest, recommend } from "./recommendations";
 
 export interface LivePrediction {
@@ -30,13 +30,13 @@ export async function* livePredictions(
     yield {
       reason: "INITIAL",
       eventIds: [],
-      ranking: await withItems(deps.db, await recommend(deps, req, signal)),
+      ranking: toRecommendationsType(await recommend(deps, req, signal)),
     };
     for (;;) {
       const next = await pending;
       if (next.done || signal.aborted) return;
       pending = iterator.next();
-      const ranking = await withItems(deps.db, await recommend(deps, req, signal));
+      const ranking = toRecommendationsType(await recommend(deps, req, signal));
       yield { reason: "INTERACTION", eventIds: next.value.eventIds, ranking };
     }
   } finally {

@@ -1,6 +1,7 @@
+import type { Item } from "@prisma/client";
 import type { Db } from "../db/client";
 import { badInput, notFound, UserFacingError } from "../errors";
-import { type BuiltPrompt, buildPrompt, type Candidate, PromptTooLongError } from "../prompt/builder";
+import { type BuiltPrompt, buildPrompt, PromptTooLongError } from "../prompt/builder";
 import type { PrefixCache } from "../prompt/prefix-cache";
 import type { TaskDefinition } from "../prompt/task-definition";
 import type { HistoryEntry, ItemFields } from "../prompt/template";
@@ -30,7 +31,7 @@ export async function loadHistory(db: Db, memberId: string, task: TaskDefinition
 }
 
 /** Candidate items in the order asked; unknown ids are a client error naming them. */
-export async function loadCandidates(db: Db, ids: string[], task: TaskDefinition): Promise<Candidate[]> {
+export async function loadCandidates(db: Db, ids: string[], task: TaskDefinition): Promise<Item[]> {
   if (ids.length === 0) throw badInput("candidateIds must not be empty", { argument: "candidateIds" });
   if (ids.length > MAX_CANDIDATES) {
     throw badInput(`at most ${MAX_CANDIDATES} candidates per request, got ${ids.length}`, {
@@ -56,7 +57,7 @@ export async function loadCandidates(db: Db, ids: string[], task: TaskDefinition
       },
     );
   }
-  return ids.map((id) => byId.get(id) as Candidate);
+  return ids.map((id) => byId.get(id) as Item);
 }
 
 export function requireTokenizer(tokenizer: TextTokenizer | null): TextTokenizer {
@@ -69,6 +70,8 @@ export function requireTokenizer(tokenizer: TextTokenizer | null): TextTokenizer
 export interface PromptRequest {
   memberId: string;
   taskName: string;
+  /** The task, when the caller has read it already. */
+  task?: TaskDefinition;
   candidateIds: string[];
   /** The model's context (ModelInfo.maxContext): the prefix leaves room for suffixes and labels. */
   maxContextTokens?: number;
@@ -84,10 +87,10 @@ export async function preparePrompt(
   tokenizer: TextTokenizer,
   defaultMaxTokens: number,
   req: PromptRequest,
-): Promise<{ task: TaskDefinition; prompt: BuiltPrompt }> {
+): Promise<{ task: TaskDefinition; prompt: BuiltPrompt; candidates: Item[] }> {
   const [member, task] = await Promise.all([
     db.member.findUnique({ where: { id: req.memberId } }),
-    getTask(db, req.taskName),
+    req.task ?? getTask(db, req.taskName),
   ]);
   if (!member) throw notFound("Member", req.memberId);
   const [history, candidates] = await Promise.all([
@@ -105,7 +108,7 @@ export async function preparePrompt(
       reserveTokens: req.reserveTokens,
       cache: req.cache,
     });
-    return { task, prompt };
+    return { task, prompt, candidates };
   } catch (err) {
     if (err instanceof PromptTooLongError) throw badInput(err.message);
     throw err;

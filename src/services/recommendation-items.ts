@@ -1,13 +1,8 @@
-import type { Db } from "../db/client";
 import type { RecommendationsType } from "../schema/recommendation.type";
 import type { Ranking } from "./recommendations";
 
-/** Attaches the item rows to a ranking for the GraphQL shape (one query for the whole list). */
-export async function withItems(db: Db, ranking: Ranking): Promise<RecommendationsType> {
-  const rows = await db.item.findMany({ where: { id: { in: ranking.candidates.map((c) => c.itemId) } } });
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return {
-    ...ranking,
-    items: ranking.candidates.map((c) => ({ ...c, item: byId.get(c.itemId) as never })),
-  } as RecommendationsType;
+/** A ranking in the GraphQL shape; the item rows came with the prompt, nothing is read again. */
+export function toRecommendationsType(ranking: Ranking): RecommendationsType {
+  // Item.attributes is Prisma JSON; the GraphQL field is a JSON object scalar serializing it as is.
+  return { ...ranking, items: ranking.candidates } as unknown as RecommendationsType;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Item } from "@prisma/client";
 import type { Db } from "../db/client";
 import { badInput, notFound } from "../errors";
 import type { InferenceService } from "../inference/service";
@@ -32,13 +33,16 @@ export interface RecommendationRequest {
   recordImpression?: boolean;
 }
 
+/** A ranked candidate with its item row, as served. */
+export type ServedCandidate = RankedCandidate & { item: Item };
+
 export interface Ranking {
   requestId: string;
   impressionId: string | null;
   model: string;
   memberId: string;
   task: string;
-  candidates: RankedCandidate[];
+  candidates: ServedCandidate[];
   /** How many candidates were scored (before `first`). */
   scored: number;
   historyUsed: number;
@@ -77,8 +81,9 @@ export async function recommend(
   }
   const requestId = randomUUID();
   let candidateIds = req.candidateIds ?? null;
+  let task: TaskDefinition | undefined;
   if (!candidateIds) {
-    const task = await getTask(deps.db, req.taskName);
+    task = await getTask(deps.db, req.taskName);
     candidateIds = await retrieveCandidates(deps.db, req.memberId, task, deps.retrievalLimit);
   }
   if (candidateIds.length === 0) {
@@ -89,9 +94,10 @@ export async function recommend(
     return emptyRanking(requestId, info.modelId, req);
   }
   const info = await deps.inference.modelInfo(signal);
-  const { prompt } = await preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
+  const { prompt, candidates } = await preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
     memberId: req.memberId,
     taskName: req.taskName,
+    task,
     candidateIds,
     maxContextTokens: info.maxContext,
     cache: deps.prefixCache,
@@ -107,7 +113,8 @@ export async function recommend(
     { signal },
   );
   const ranked = rankCandidates(prompt.labels, res.candidates);
-  const shown = ranked.slice(0, req.first);
+  const items = new Map(candidates.map((c) => [c.id, c]));
+  const shown = ranked.slice(0, req.first).map((c) => ({ ...c, item: items.get(c.itemId) as Item }));
   const impression =
     req.recordImpression === false
       ? null
