@@ -9,7 +9,8 @@ if [ ! -x "$nvcc" ]; then
   echo "build-cuda: nvcc not found (set CUDACXX or put nvcc on PATH)" >&2
   exit 1
 fi
-if [ ! -f "$root/build-cuda/CMakeCache.txt" ]; then
+# A configure that failed leaves a cache but no Makefile: run it again.
+if [ ! -f "$root/build-cuda/Makefile" ]; then
   cmake -S "$root" -B "$root/build-cuda" -DCMAKE_BUILD_TYPE=Release -DBREWGATE_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="$nvcc"
 fi
