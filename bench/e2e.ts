@@ -10,6 +10,7 @@ import { seedDemoData } from "../src/demo/seed";
 import { InferenceClient } from "../src/inference/client";
 import { SIDECAR_DIR, startSidecar } from "../src/inference/sidecar-process";
 import type { ScoreRequest } from "../src/inference/types";
+import { IncrementalDetokenizer } from "../src/prompt/detokenizer";
 import { TextTokenizer } from "../src/prompt/tokenizer";
 import { EXPLANATION_CUE } from "../src/services/explanations";
 import { startGatewayProcess } from "../test/support/gateway-process";
@@ -19,14 +20,25 @@ import { percentile, round } from "./stats";
 /**
  * End-to-end latency of the gateway against the sidecar it fronts, in one run:
  *
- * - rankings: `recommendations` with 50 candidates per request at a given concurrency, through
- *   the gateway (a separate process, as deployed), and the very same Score requests (same token
- *   ids, taken from the gateway's `prompt` query) sent straight to the sidecar. Rounds alternate
- *   so both paths see the same prefix-cache state and machine load.
- * - explanations: time to the first streamed event of an `explanation` subscription, and the
- *   same sidecar work done directly (the Score of the item, then Generate to its first token).
+ * - rankings: `recommendations` with 50 candidates per request, `concurrency` of them in flight
+ *   at once, through the gateway (a separate process, as deployed), and the very same Score
+ *   requests (same token ids, taken from the gateway's `prompt` query) sent straight to the
+ *   sidecar. The load comes in waves: a wave is `concurrency` requests for one member, sent
+ *   together, and every wave runs twice, once per path, in alternating order. Both paths thus
+ *   carry the same work under the same batching, and their latencies differ by what the gateway
+ *   adds, not by which requests happened to share the sidecar's batches.
+ * - explanations: time to the first streamed text of an `explanation` subscription, and the same
+ *   sidecar work done directly (the Score of the item, then Generate until the first token that
+ *   decodes to text, through the same incremental detokenizer). Each pair runs after an untimed
+ *   direct run of the same work, so both find the sidecar's prefix cache equally warm.
  *
- * Overheads are gateway minus direct at the same percentile. The last line is JSON.
+ * Ranking overheads: each request's time outside the sidecar's engine (its latency minus the
+ * engine's own `timings.totalMs` for that very request: HTTP, GraphQL, the database, tokenizing,
+ * gRPC), gateway minus direct at the same percentile. Subtracting each request's engine time
+ * takes out what batching did to it: a burst sent by one client lands in one engine batch and
+ * every request waits for all of them, while the gateway's requests arrive a few milliseconds
+ * apart and the first ones finish early. The plain latency differences are printed too
+ * (`rec_minus_direct_*`). TTFT overhead: gateway minus direct at the median. The last line is JSON.
  */
 
 const { values: args } = parseArgs({
@@ -88,20 +100,22 @@ async function gql<T>(url: string, query: string): Promise<T> {
   return body.data as T;
 }
 
-/** Runs `n` jobs `concurrency` at a time; returns each job's latency in ms. */
-async function measure(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number[]> {
-  const latencies: number[] = [];
-  let next = 0;
-  await Promise.all(
+interface Sample {
+  /** As the client saw it. */
+  latencyMs: number;
+  /** The sidecar engine's own time on the request (ScoreResponse.timings.totalMs). */
+  engineMs: number;
+}
+
+/** Sends `concurrency` copies of `job` at once; `job` resolves with the engine's time. */
+async function wave(concurrency: number, job: () => Promise<number>): Promise<Sample[]> {
+  return Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < n; i = next++) {
-        const t = performance.now();
-        await job(i);
-        latencies.push(performance.now() - t);
-      }
+      const t = performance.now();
+      const engineMs = await job();
+      return { latencyMs: performance.now() - t, engineMs };
     }),
   );
-  return latencies.sort((a, b) => a - b);
 }
 
 async function main() {
@@ -136,6 +150,9 @@ async function main() {
     url: gateway.url.replace(/^http/, "ws"),
     webSocketImpl: WebSocket,
     retryAttempts: 0,
+    // One socket for the whole run, as a subscribing client keeps it: each explanation is a new
+    // subscription on it, not a new connection (the direct path reuses its gRPC channel too).
+    lazy: false,
   });
   try {
     await seedDemoData(db, { members: MEMBERS, items: 400, interactions: 600 });
@@ -179,12 +196,14 @@ async function main() {
         explainPrompt: [...prompt.prefixTokenIds, ...tail],
       });
     }
-    const viaGateway = (w: (typeof work)[number]) =>
-      gql(
+    const viaGateway = async (w: (typeof work)[number]) => {
+      const { recommendations } = await gql<{ recommendations: { timings: { totalMs: number } } }>(
         gateway.url,
-        `{ recommendations(memberId: "${w.member}", task: "job_apply", candidateIds: ${JSON.stringify(w.ids)}, first: ${CANDIDATES}) { requestId items { itemId score } } }`,
+        `{ recommendations(memberId: "${w.member}", task: "job_apply", candidateIds: ${JSON.stringify(w.ids)}, first: ${CANDIDATES}) { requestId items { itemId score } timings { totalMs } } }`,
       );
-    const viaSidecar = (w: (typeof work)[number]) => direct.score(w.score);
+      return recommendations.timings.totalMs;
+    };
+    const viaSidecar = async (w: (typeof work)[number]) => (await direct.score(w.score)).timings.totalMs;
 
     log("warming up (every member's prefix into the sidecar's cache, both paths)");
     for (const w of work) {
@@ -192,31 +211,56 @@ async function main() {
       await viaSidecar(w);
     }
 
-    const rounds = 4;
-    const per = Math.ceil(REQUESTS / rounds);
-    const recGateway: number[] = [];
-    const recDirect: number[] = [];
+    const waves = Math.ceil(REQUESTS / CONCURRENCY);
+    log(`${waves} waves of ${CONCURRENCY} rankings, each through the gateway and straight to the sidecar`);
+    const recGateway: Sample[] = [];
+    const recDirect: Sample[] = [];
     let gatewaySeconds = 0;
-    for (let r = 0; r < rounds; r++) {
-      log(`round ${r + 1}/${rounds}: ${per} rankings through the gateway and ${per} straight to the sidecar`);
-      const t = performance.now();
-      recGateway.push(
-        ...(await measure(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]).then(() => undefined))),
-      );
-      gatewaySeconds += (performance.now() - t) / 1000;
-      recDirect.push(
-        ...(await measure(per, CONCURRENCY, (i) => viaSidecar(work[i % work.length]).then(() => undefined))),
-      );
+    for (let k = 0; k < waves; k++) {
+      const w = work[k % work.length];
+      const viaG = async () => {
+        const t = performance.now();
+        recGateway.push(...(await wave(CONCURRENCY, () => viaGateway(w))));
+        gatewaySeconds += (performance.now() - t) / 1000;
+      };
+      const viaD = async () => recDirect.push(...(await wave(CONCURRENCY, () => viaSidecar(w))));
+      if (k % 2 === 0) {
+        await viaG();
+        await viaD();
+      } else {
+        await viaD();
+        await viaG();
+      }
     }
-    recGateway.sort((a, b) => a - b);
-    recDirect.sort((a, b) => a - b);
+    const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+    const gLatency = sorted(recGateway.map((x) => x.latencyMs));
+    const dLatency = sorted(recDirect.map((x) => x.latencyMs));
+    const gOutside = sorted(recGateway.map((x) => x.latencyMs - x.engineMs));
+    const dOutside = sorted(recDirect.map((x) => x.latencyMs - x.engineMs));
 
-    log(`${EXPLANATIONS} explanations, one at a time, alternating gateway and direct`);
+    log(`${EXPLANATIONS} explanations, one at a time, gateway and direct on an equally warm sidecar`);
+    /** The direct path: Score the item, then Generate until the first text; ms to that text. */
+    const directExplanation = async (w: (typeof work)[number]) => {
+      const t = performance.now();
+      await direct.score({ ...w.score, candidates: [w.score.candidates[0]] });
+      const detok = new IncrementalDetokenizer(tokenizer);
+      const stream = direct.generate({ requestId: "", promptIds: w.explainPrompt, maxTokens: 16 });
+      try {
+        for await (const ev of stream) {
+          if (ev.kind !== "token" || ev.id === tokenizer.eosId) continue;
+          if (await detok.push(ev.id)) return performance.now() - t;
+        }
+        return performance.now() - t;
+      } finally {
+        await stream.return(undefined);
+      }
+    };
     const ttftGateway: number[] = [];
     const ttftDirect: number[] = [];
     for (let i = 0; i < EXPLANATIONS; i++) {
       const w = work[i % work.length];
-      let t = performance.now();
+      await directExplanation(w);
+      const t = performance.now();
       const sub = ws.iterate({
         query: `subscription { explanation(memberId: "${w.member}", task: "job_apply", itemId: "${w.item}", maxTokens: 16) { delta done } }`,
       });
@@ -225,13 +269,7 @@ async function main() {
       if (first.done || first.value.errors)
         throw new Error(`explanation failed: ${JSON.stringify(first.value)}`);
       await sub.return?.(undefined);
-
-      t = performance.now();
-      await direct.score({ ...w.score, candidates: [w.score.candidates[0]] });
-      const stream = direct.generate({ requestId: "", promptIds: w.explainPrompt, maxTokens: 16 });
-      await stream.next();
-      ttftDirect.push(performance.now() - t);
-      await stream.return(undefined);
+      ttftDirect.push(await directExplanation(w));
     }
     ttftGateway.sort((a, b) => a - b);
     ttftDirect.sort((a, b) => a - b);
@@ -244,13 +282,17 @@ async function main() {
       prefix_tokens: Math.round(work.reduce((n, w) => n + w.score.prefixIds.length, 0) / work.length),
       concurrency: CONCURRENCY,
       requests: recGateway.length,
-      rec_p50_ms: round(p(recGateway, 0.5)),
-      rec_p99_ms: round(p(recGateway, 0.99)),
+      rec_p50_ms: round(p(gLatency, 0.5)),
+      rec_p99_ms: round(p(gLatency, 0.99)),
       rec_per_s: round(recGateway.length / gatewaySeconds),
-      direct_p50_ms: round(p(recDirect, 0.5)),
-      direct_p99_ms: round(p(recDirect, 0.99)),
-      gateway_overhead_p50_ms: round(p(recGateway, 0.5) - p(recDirect, 0.5)),
-      gateway_overhead_p99_ms: round(p(recGateway, 0.99) - p(recDirect, 0.99)),
+      direct_p50_ms: round(p(dLatency, 0.5)),
+      direct_p99_ms: round(p(dLatency, 0.99)),
+      rec_minus_direct_p50_ms: round(p(gLatency, 0.5) - p(dLatency, 0.5)),
+      rec_minus_direct_p99_ms: round(p(gLatency, 0.99) - p(dLatency, 0.99)),
+      outside_engine_gateway_p99_ms: round(p(gOutside, 0.99)),
+      outside_engine_direct_p99_ms: round(p(dOutside, 0.99)),
+      gateway_overhead_p50_ms: round(p(gOutside, 0.5) - p(dOutside, 0.5)),
+      gateway_overhead_p99_ms: round(p(gOutside, 0.99) - p(dOutside, 0.99)),
       ttft_ms: round(p(ttftGateway, 0.5)),
       ttft_direct_ms: round(p(ttftDirect, 0.5)),
       ttft_overhead_ms: round(p(ttftGateway, 0.5) - p(ttftDirect, 0.5)),

@@ -13,11 +13,13 @@ import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { PrefixCache } from "./prompt/prefix-cache";
 import { JOB_APPLY_TASK } from "./prompt/task-definition";
+import { TokenCache } from "./prompt/token-cache";
 import { TextTokenizer } from "./prompt/tokenizer";
 import { createGatewayServer } from "./server/app";
 import { createGatewayPubSub, publishInteractions } from "./server/pubsub";
 import { createSchema } from "./server/schema";
 import type { ImpressionPublisher } from "./services/impressions";
+import { TaskCache } from "./services/task-cache";
 import { ensureDefaultTasks } from "./services/tasks";
 
 export interface Gateway {
@@ -134,7 +136,11 @@ export async function startGateway(
         db,
         logger,
         tokenizer,
-        prefixCache: new PrefixCache(config.PROMPT_CACHE_ENTRIES),
+        caches: {
+          prefixes: new PrefixCache(config.PROMPT_CACHE_ENTRIES),
+          pieces: new TokenCache(config.TOKEN_CACHE_ENTRIES),
+          tasks: new TaskCache(config.TASK_CACHE_TTL_MS),
+        },
         inference,
         publishImpression,
         pubSub: bus.pubSub,

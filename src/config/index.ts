@@ -71,6 +71,13 @@ const schema = z.object({
   REDIS_URL: z.string().url().optional(),
   /** Tokenized prompt prefixes kept in memory for reuse (0: none). @default 10000 */
   PROMPT_CACHE_ENTRIES: z.coerce.number().int().min(0).default(10_000),
+  /** Candidate suffixes and answer labels kept tokenized in memory (0: none). @default 20000 */
+  TOKEN_CACHE_ENTRIES: z.coerce.number().int().min(0).default(20_000),
+  /**
+   * How long a replica keeps a task definition read for rankings (0: read every time). A task
+   * edited through another replica reaches this one within this time. @default 5000
+   */
+  TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
   /** Token budget of the whole prompt prefix (instruction + profile + history), capped by the model's context. @default 4096 */
   PROMPT_MAX_TOKENS: z.coerce.number().int().min(64).default(4096),
 });

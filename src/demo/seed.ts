@@ -137,5 +137,8 @@ export async function seedDemoData(
     db.item.createMany({ data: items }),
     db.interaction.createMany({ data: interactions, skipDuplicates: true }),
   ]);
+  // Fresh planner statistics after a bulk load, as after any: without them PostgreSQL takes the
+  // new tables for near-empty and plans the history join as a nested loop over every item.
+  await db.$executeRaw`ANALYZE "Member", "Item", "Interaction"`;
   return true;
 }

@@ -8,6 +8,7 @@ import {
   renderPrefix,
   renderSuffix,
 } from "./template";
+import { encodePieces, type TokenCache } from "./token-cache";
 import type { TextTokenizer } from "./tokenizer";
 
 export interface Candidate extends ItemFields {
@@ -33,6 +34,14 @@ export interface BuiltPrompt {
   historyAvailable: number;
 }
 
+/** What a process keeps between prompts; a hit is exactly what a miss would build. */
+export interface PromptCaches {
+  /** Tokenized prefixes (with their cut) by full text and budget. */
+  prefixes?: PrefixCache;
+  /** Token ids of suffixes and labels by text. */
+  pieces?: TokenCache;
+}
+
 /** The prompt cannot fit its budget even with no history at all. */
 export class PromptTooLongError extends Error {}
 
@@ -51,8 +60,8 @@ export interface BuildInput {
   maxContextTokens?: number;
   /** Tokens kept free after the longest suffix and label (an explanation's generation). */
   reserveTokens?: number;
-  /** Reuses prefixes tokenized before for the same text and budget. */
-  cache?: PrefixCache;
+  /** Reuses what was tokenized before for the same text. */
+  caches?: PromptCaches;
 }
 
 /**
@@ -66,9 +75,14 @@ export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): 
   // Suffixes and labels do not depend on the history: tokenize them first, so the prefix budget
   // can leave room for the longest of them within the model's context.
   const suffixTexts = input.candidates.map((c) => renderSuffix(task, c));
+  const { prefixes, pieces } = input.caches ?? {};
   const [suffixIds, labelIds] = await Promise.all([
-    tokenizer.encodeMany(suffixTexts),
-    tokenizer.encodeMany(task.actions.map((a) => renderLabel(a.answer))),
+    encodePieces(tokenizer, suffixTexts, pieces),
+    encodePieces(
+      tokenizer,
+      task.actions.map((a) => renderLabel(a.answer)),
+      pieces,
+    ),
   ]);
   let budget = input.maxPrefixTokens;
   if (input.maxContextTokens !== undefined) {
@@ -84,10 +98,10 @@ export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): 
   });
 
   const fullText = renderPrefix(task, member, history);
-  const cacheKey = input.cache ? PrefixCache.key(fullText, budget) : "";
-  const cached = input.cache?.get(cacheKey);
+  const cacheKey = prefixes ? PrefixCache.key(fullText, budget) : "";
+  const cached = prefixes?.get(cacheKey);
   const { text, ids, kept } = cached ?? (await fitPrefix(encodePrefix, fullText, history.length, budget));
-  if (input.cache && !cached) input.cache.set(cacheKey, { text, ids, kept });
+  if (prefixes && !cached) prefixes.set(cacheKey, { text, ids, kept });
 
   return {
     prefixText: text,

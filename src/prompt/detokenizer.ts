@@ -18,10 +18,7 @@ export class IncrementalDetokenizer {
   /** Adds one token; returns the text it completes ("" while a character is still partial). */
   async push(id: number): Promise<string> {
     this.ids.push(id);
-    const [before, after] = await Promise.all([
-      this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset)),
-      this.tokenizer.decode(this.ids.slice(this.prefixOffset)),
-    ]);
+    const [before, after] = await this.decodeWindow();
     if (after.length <= before.length || after.endsWith("\uFFFD")) return "";
     this.prefixOffset = this.readOffset;
     this.readOffset = this.ids.length;
@@ -31,11 +28,18 @@ export class IncrementalDetokenizer {
   /** Whatever is left at the end of the stream (an incomplete character decodes as U+FFFD). */
   async flush(): Promise<string> {
     if (this.readOffset === this.ids.length) return "";
-    const [before, after] = await Promise.all([
-      this.tokenizer.decode(this.ids.slice(this.prefixOffset, this.readOffset)),
-      this.tokenizer.decode(this.ids.slice(this.prefixOffset)),
-    ]);
+    const [before, after] = await this.decodeWindow();
     this.prefixOffset = this.readOffset = this.ids.length;
     return after.slice(before.length);
+  }
+
+  /** The text emitted so far within the window, and the whole window's text. */
+  private decodeWindow(): Promise<[string, string]> {
+    const emitted = this.ids.slice(this.prefixOffset, this.readOffset);
+    return Promise.all([
+      // Nothing emitted in the window yet (the first token): no call into the tokenizer.
+      emitted.length === 0 ? "" : this.tokenizer.decode(emitted),
+      this.tokenizer.decode(this.ids.slice(this.prefixOffset)),
+    ]);
   }
 }

@@ -13,7 +13,8 @@ export function recommendationDeps(ctx: GatewayContext): RecommendationDeps {
     publishImpression: ctx.publishImpression,
     maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
     retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
-    prefixCache: ctx.prefixCache,
+    caches: ctx.caches,
+    tasks: ctx.caches.tasks,
   };
 }
 
@@ -25,6 +26,7 @@ export function explanationDeps(ctx: GatewayContext): ExplanationDeps {
     inference: requireInference(ctx.inference),
     maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
     timeoutMs: ctx.config.GENERATE_TIMEOUT_MS,
-    prefixCache: ctx.prefixCache,
+    caches: ctx.caches,
+    tasks: ctx.caches.tasks,
   };
 }

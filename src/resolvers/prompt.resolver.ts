@@ -12,7 +12,7 @@ export class PromptResolver {
     @Arg("memberId", () => ID) memberId: string,
     @Arg("task", () => String) taskName: string,
     @Arg("candidateIds", () => [ID]) candidateIds: string[],
-    @Ctx() { db, tokenizer, config, inference, prefixCache }: GatewayContext,
+    @Ctx() { db, tokenizer, config, inference, caches }: GatewayContext,
   ): Promise<PromptType> {
     // Cut to the model's context as a ranking would be; without a reachable sidecar, uncut.
     const info = await inference?.modelInfo().catch(() => null);
@@ -21,7 +21,8 @@ export class PromptResolver {
       taskName,
       candidateIds,
       maxContextTokens: info?.maxContext,
-      cache: prefixCache,
+      caches,
+      tasks: caches.tasks,
     });
     return {
       prefixText: prompt.prefixText,

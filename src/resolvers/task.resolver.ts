@@ -19,7 +19,9 @@ export class TaskResolver {
   }
 
   @Mutation(() => TaskType, { description: "Creates or replaces a task." })
-  upsertTask(@Arg("input", () => TaskInput) input: TaskInput, @Ctx() { db }: GatewayContext) {
-    return upsertTask(db, parseInput(taskDefinition, input, "input"));
+  async upsertTask(@Arg("input", () => TaskInput) input: TaskInput, @Ctx() { db, caches }: GatewayContext) {
+    const task = await upsertTask(db, parseInput(taskDefinition, input, "input"));
+    caches.tasks.invalidate(task.name);
+    return task;
   }
 }

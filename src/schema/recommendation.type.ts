@@ -51,6 +51,23 @@ export class InferenceUsageType {
   computedTokens!: number;
 }
 
+@ObjectType({
+  description:
+    "Where the sidecar spent the model call, as it reports it; the rest of a request's latency is the gateway's and the network's.",
+})
+export class InferenceTimingsType {
+  @Field(() => Float, {
+    description: "From arrival at the sidecar's engine to its first step on the request.",
+  })
+  queueMs!: number;
+
+  @Field(() => Float, { description: "Prefill of the prompt (prefix, candidates and labels)." })
+  prefillMs!: number;
+
+  @Field(() => Float, { description: "From arrival at the engine to the answer." })
+  totalMs!: number;
+}
+
 @ObjectType({ description: "Candidates ranked by the model's probability of the task's positive answers." })
 export class RecommendationsType {
   @Field(() => ID, { description: "Id of this ranking, also sent to the sidecar." })
@@ -79,4 +96,7 @@ export class RecommendationsType {
 
   @Field(() => InferenceUsageType)
   usage!: InferenceUsageType;
+
+  @Field(() => InferenceTimingsType)
+  timings!: InferenceTimingsType;
 }

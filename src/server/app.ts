@@ -9,6 +9,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Metrics } from "../observability/metrics";
 import type { GatewayContext } from "./context";
+import { DocumentCache } from "./document-cache";
 import { createErrorFormatter } from "./format-error";
 import { type IdeOptions, mountIde } from "./ide";
 
@@ -38,10 +39,13 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
 
   const formatError = createErrorFormatter(context.logger);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  const documents = new DocumentCache(1_000);
   const wsCleanup = useServer(
     {
       schema,
       context: () => context,
+      parse: documents.parse,
+      validate: documents.validate,
       // The same masking as over HTTP, for errors before a subscription starts and within it.
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
       onNext: (_ctx, _id, _payload, _args, result) =>

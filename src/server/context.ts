@@ -3,8 +3,10 @@ import type { Db } from "../db/client";
 import type { InferenceService } from "../inference/service";
 import type { Logger } from "../observability/logger";
 import type { PrefixCache } from "../prompt/prefix-cache";
+import type { TokenCache } from "../prompt/token-cache";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import type { ImpressionPublisher } from "../services/impressions";
+import type { TaskCache } from "../services/task-cache";
 import type { GatewayPubSub } from "./pubsub";
 
 /** What every resolver can reach; built once per process, shared by all requests. */
@@ -14,8 +16,8 @@ export interface GatewayContext {
   logger: Logger;
   /** Null when no tokenizer is configured (TOKENIZER_PATH / MODEL_DIR unset). */
   tokenizer: TextTokenizer | null;
-  /** Tokenized prompt prefixes, shared by every request of this process. */
-  prefixCache: PrefixCache;
+  /** Shared by every request of this process: tokenized prompt parts and task definitions. */
+  caches: { prefixes: PrefixCache; pieces: TokenCache; tasks: TaskCache };
   /** Null when no sidecar is configured (INFERENCE_ADDRESSES unset). */
   inference: InferenceService | null;
   /** Null when Kafka is not configured: impressions then go to PostgreSQL only. */

@@ -2,11 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client";
 import type { InferenceService } from "../inference/service";
 import type { FinishReason } from "../inference/types";
+import type { PromptCaches } from "../prompt/builder";
 import { IncrementalDetokenizer } from "../prompt/detokenizer";
-import type { PrefixCache } from "../prompt/prefix-cache";
+import { encodePieces } from "../prompt/token-cache";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { preparePrompt } from "./prompts";
 import { rankCandidates } from "./ranking";
+import type { TaskCache } from "./task-cache";
 
 export interface ExplanationRequest {
   memberId: string;
@@ -33,7 +35,8 @@ export interface ExplanationDeps {
   inference: InferenceService;
   maxPrefixTokens: number;
   timeoutMs: number;
-  prefixCache?: PrefixCache;
+  caches?: PromptCaches;
+  tasks?: TaskCache;
 }
 
 /** Words after the answer that turn the prompt from a prediction into an explanation. */
@@ -58,22 +61,28 @@ export async function* explain(
     maxContextTokens: info.maxContext,
     // The answer word and the explanation cue follow the suffix, then the generated tokens.
     reserveTokens: req.maxTokens + 16,
-    cache: deps.prefixCache,
+    caches: deps.caches,
+    tasks: deps.tasks,
   });
   const candidate = prompt.candidates[0];
-  const scored = await deps.inference.client.score(
-    {
-      requestId: `${requestId}:score`,
-      prefixIds: prompt.prefixIds,
-      candidates: [{ id: candidate.id, ids: candidate.ids }],
-      labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.ids })),
-    },
-    { signal },
-  );
+  // What follows the prefix for each possible answer, tokenized while the Score runs.
+  const tailTexts = prompt.labels.map((l) => `${candidate.text} ${l.answer}.${EXPLANATION_CUE}`);
+  const [scored, tails] = await Promise.all([
+    deps.inference.client.score(
+      {
+        requestId: `${requestId}:score`,
+        prefixIds: prompt.prefixIds,
+        candidates: [{ id: candidate.id, ids: candidate.ids }],
+        labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.ids })),
+      },
+      { signal },
+    ),
+    encodePieces(deps.tokenizer, tailTexts, deps.caches?.pieces),
+  ]);
   const best = rankCandidates(prompt.labels, scored.candidates)[0].actions.reduce((a, b) =>
     b.probability > a.probability ? b : a,
   );
-  const tail = await deps.tokenizer.encode(`${candidate.text} ${best.answer}.${EXPLANATION_CUE}`);
+  const tail = tails[prompt.labels.findIndex((l) => l.answer === best.answer)];
   const base = { requestId, answer: best.answer, probability: best.probability };
 
   const detok = new IncrementalDetokenizer(deps.tokenizer);

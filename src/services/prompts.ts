@@ -1,12 +1,11 @@
 import type { Item } from "@prisma/client";
 import type { Db } from "../db/client";
 import { badInput, notFound, UserFacingError } from "../errors";
-import { type BuiltPrompt, buildPrompt, PromptTooLongError } from "../prompt/builder";
-import type { PrefixCache } from "../prompt/prefix-cache";
+import { type BuiltPrompt, buildPrompt, type PromptCaches, PromptTooLongError } from "../prompt/builder";
 import type { TaskDefinition } from "../prompt/task-definition";
 import type { HistoryEntry, ItemFields } from "../prompt/template";
 import type { TextTokenizer } from "../prompt/tokenizer";
-import { getTask } from "./tasks";
+import { readTask, type TaskCache } from "./task-cache";
 
 export const MAX_CANDIDATES = 500;
 
@@ -77,8 +76,10 @@ export interface PromptRequest {
   maxContextTokens?: number;
   /** Tokens to keep free beyond the longest suffix and label (an explanation's generation). */
   reserveTokens?: number;
-  /** The process's cache of tokenized prefixes. */
-  cache?: PrefixCache;
+  /** The process's caches of tokenized prompt parts. */
+  caches?: PromptCaches;
+  /** The process's cache of task definitions. */
+  tasks?: TaskCache;
 }
 
 /** Everything a ranking needs from the database, rendered and tokenized. */
@@ -88,15 +89,16 @@ export async function preparePrompt(
   defaultMaxTokens: number,
   req: PromptRequest,
 ): Promise<{ task: TaskDefinition; prompt: BuiltPrompt; candidates: Item[] }> {
-  const [member, task] = await Promise.all([
+  // The task first (from the cache, nearly always), then everything else in one round trip.
+  const task = req.task ?? (await readTask(db, req.taskName, req.tasks));
+  const [member, history, candidates] = await Promise.all([
     db.member.findUnique({ where: { id: req.memberId } }),
-    req.task ?? getTask(db, req.taskName),
+    loadHistory(db, req.memberId, task),
+    // Settled here so that an unknown member is reported before unknown candidates.
+    loadCandidates(db, req.candidateIds, task).catch((err: unknown) => err as Error),
   ]);
   if (!member) throw notFound("Member", req.memberId);
-  const [history, candidates] = await Promise.all([
-    loadHistory(db, member.id, task),
-    loadCandidates(db, req.candidateIds, task),
-  ]);
+  if (candidates instanceof Error) throw candidates;
   try {
     const prompt = await buildPrompt(tokenizer, {
       task,
@@ -106,7 +108,7 @@ export async function preparePrompt(
       maxPrefixTokens: task.historyPolicy.maxTokens ?? defaultMaxTokens,
       maxContextTokens: req.maxContextTokens,
       reserveTokens: req.reserveTokens,
-      cache: req.cache,
+      caches: req.caches,
     });
     return { task, prompt, candidates };
   } catch (err) {

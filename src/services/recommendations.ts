@@ -3,14 +3,14 @@ import type { Item } from "@prisma/client";
 import type { Db } from "../db/client";
 import { badInput, notFound } from "../errors";
 import type { InferenceService } from "../inference/service";
-import type { Usage } from "../inference/types";
-import type { PrefixCache } from "../prompt/prefix-cache";
+import type { Timings, Usage } from "../inference/types";
+import type { PromptCaches } from "../prompt/builder";
 import type { TaskDefinition } from "../prompt/task-definition";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { type ImpressionPublisher, recordImpression } from "./impressions";
 import { preparePrompt } from "./prompts";
 import { type RankedCandidate, rankCandidates } from "./ranking";
-import { getTask } from "./tasks";
+import { readTask, type TaskCache } from "./task-cache";
 
 export interface RecommendationDeps {
   db: Db;
@@ -19,7 +19,8 @@ export interface RecommendationDeps {
   publishImpression: ImpressionPublisher | null;
   maxPrefixTokens: number;
   retrievalLimit: number;
-  prefixCache?: PrefixCache;
+  caches?: PromptCaches;
+  tasks?: TaskCache;
 }
 
 export interface RecommendationRequest {
@@ -48,6 +49,8 @@ export interface Ranking {
   historyUsed: number;
   historyAvailable: number;
   usage: Usage;
+  /** The sidecar's own account of the Score call. */
+  timings: Timings;
 }
 
 /**
@@ -83,7 +86,7 @@ export async function recommend(
   let candidateIds = req.candidateIds ?? null;
   let task: TaskDefinition | undefined;
   if (!candidateIds) {
-    task = await getTask(deps.db, req.taskName);
+    task = await readTask(deps.db, req.taskName, deps.tasks);
     candidateIds = await retrieveCandidates(deps.db, req.memberId, task, deps.retrievalLimit);
   }
   if (candidateIds.length === 0) {
@@ -100,7 +103,8 @@ export async function recommend(
     task,
     candidateIds,
     maxContextTokens: info.maxContext,
-    cache: deps.prefixCache,
+    caches: deps.caches,
+    tasks: deps.tasks,
   });
   const res = await deps.inference.client.score(
     {
@@ -136,6 +140,7 @@ export async function recommend(
     historyUsed: prompt.historyUsed,
     historyAvailable: prompt.historyAvailable,
     usage: res.usage,
+    timings: res.timings,
   };
 }
 
@@ -151,5 +156,6 @@ function emptyRanking(requestId: string, model: string, req: RecommendationReque
     historyUsed: 0,
     historyAvailable: 0,
     usage: { promptTokens: 0, cachedTokens: 0, computedTokens: 0, completionTokens: 0 },
+    timings: { queueMs: 0, prefillMs: 0, decodeMs: 0, totalMs: 0 },
   };
 }

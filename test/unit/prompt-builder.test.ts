@@ -5,6 +5,7 @@ import { buildPrompt, PromptTooLongError } from "../../src/prompt/builder";
 import { PrefixCache } from "../../src/prompt/prefix-cache";
 import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
 import type { HistoryEntry } from "../../src/prompt/template";
+import { TokenCache } from "../../src/prompt/token-cache";
 import { TextTokenizer } from "../../src/prompt/tokenizer";
 import { testModel } from "../support/models";
 
@@ -132,18 +133,28 @@ describe("prompt builder with the model's tokenizer", () => {
     assert.ok(fit.prefixIds.length + longestSuffix + longestLabel + 30 <= context);
   });
 
-  it("gives the same prompt from its prefix cache, and misses when the history or budget changes", async () => {
-    const cache = new PrefixCache(10);
-    const input = { task: JOB_APPLY_TASK, member, history, candidates, maxPrefixTokens: 900, cache };
+  it("gives the same prompt from its caches, and misses when the history or budget changes", async () => {
+    const prefixes = new PrefixCache(10);
+    const pieces = new TokenCache(100);
+    const input = {
+      task: JOB_APPLY_TASK,
+      member,
+      history,
+      candidates,
+      maxPrefixTokens: 900,
+      caches: { prefixes, pieces },
+    };
     const miss = await buildPrompt(tk, input);
     const hit = await buildPrompt(tk, input);
     assert.deepEqual(hit, miss);
-    assert.equal(cache.size, 1);
-    const uncached = await buildPrompt(tk, { ...input, cache: undefined });
+    assert.equal(prefixes.size, 1);
+    // Every candidate suffix and every answer label, once each.
+    assert.equal(pieces.size, candidates.length + JOB_APPLY_TASK.actions.length);
+    const uncached = await buildPrompt(tk, { ...input, caches: undefined });
     assert.deepEqual(uncached, miss);
     await buildPrompt(tk, { ...input, history: history.slice(1) });
     await buildPrompt(tk, { ...input, maxPrefixTokens: 800 });
-    assert.equal(cache.size, 3);
+    assert.equal(prefixes.size, 3);
   });
 
   it("fails clearly when even an empty history does not fit", async () => {

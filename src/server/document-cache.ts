@@ -1,0 +1,44 @@
+import {
+  type DocumentNode,
+  type GraphQLError,
+  type GraphQLSchema,
+  type ParseOptions,
+  parse,
+  type Source,
+  validate,
+} from "graphql";
+import { Lru } from "../prompt/lru";
+
+/**
+ * Parsed and validated operations by their text, for the WebSocket transport (Apollo keeps its
+ * own for HTTP). A subscribing client sends the same few operations again and again; parsing and
+ * validating each anew costs about a millisecond on the path to an explanation's first token.
+ * The parse of a text is kept, and the validation of a kept document against the schema.
+ */
+export class DocumentCache {
+  private readonly documents: Lru<DocumentNode>;
+  private readonly validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
+
+  constructor(maxEntries: number) {
+    this.documents = new Lru(maxEntries);
+  }
+
+  /** Same contract as graphql's `parse`: throws a GraphQLError on a syntax error. */
+  parse = (source: string | Source, options?: ParseOptions): DocumentNode => {
+    if (typeof source !== "string" || options) return parse(source, options);
+    const hit = this.documents.get(source);
+    if (hit) return hit;
+    const doc = parse(source);
+    this.documents.set(source, doc);
+    return doc;
+  };
+
+  /** Same contract as graphql's `validate` (the rules and options of the default). */
+  validate = (schema: GraphQLSchema, doc: DocumentNode): readonly GraphQLError[] => {
+    const hit = this.validated.get(doc);
+    if (hit) return hit;
+    const errors = validate(schema, doc);
+    this.validated.set(doc, errors);
+    return errors;
+  };
+}

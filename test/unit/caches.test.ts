@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Db } from "../../src/db/client";
+import { PrefixCache } from "../../src/prompt/prefix-cache";
+import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
+import { TokenCache } from "../../src/prompt/token-cache";
+import type { TextTokenizer } from "../../src/prompt/tokenizer";
+import { TaskCache } from "../../src/services/task-cache";
+
+describe("prefix cache", () => {
+  const entry = (n: number) => ({ text: `t${n}`, ids: [n], kept: n });
+
+  it("evicts the least recently used entry beyond its size", () => {
+    const c = new PrefixCache(2);
+    c.set("a", entry(1));
+    c.set("b", entry(2));
+    assert.deepEqual(c.get("a"), entry(1)); // a is now the most recent
+    c.set("c", entry(3));
+    assert.equal(c.get("b"), undefined);
+    assert.deepEqual(c.get("a"), entry(1));
+    assert.deepEqual(c.get("c"), entry(3));
+    assert.equal(c.size, 2);
+  });
+
+  it("keys on the text and the budget", () => {
+    assert.equal(PrefixCache.key("x", 10), PrefixCache.key("x", 10));
+    assert.notEqual(PrefixCache.key("x", 10), PrefixCache.key("x", 11));
+    assert.notEqual(PrefixCache.key("x", 10), PrefixCache.key("y", 10));
+  });
+
+  it("keeps nothing when sized 0", () => {
+    const c = new PrefixCache(0);
+    c.set("a", entry(1));
+    assert.equal(c.get("a"), undefined);
+  });
+});
+
+describe("token cache", () => {
+  /** A tokenizer boundary that records every batch it is asked for: one id per character. */
+  function countingTokenizer() {
+    const batches: string[][] = [];
+    const tk = {
+      encodeMany: async (texts: string[]) => {
+        batches.push(texts);
+        return texts.map((t) => [...t].map((ch) => ch.charCodeAt(0)));
+      },
+    } as unknown as TextTokenizer;
+    return { tk, batches };
+  }
+
+  it("tokenizes only the misses, in one batch, and answers in the order asked", async () => {
+    const { tk, batches } = countingTokenizer();
+    const cache = new TokenCache(10);
+    assert.deepEqual(await cache.encodeMany(tk, ["ab", "c"]), [[97, 98], [99]]);
+    assert.deepEqual(await cache.encodeMany(tk, ["d", "ab", "e", "c"]), [[100], [97, 98], [101], [99]]);
+    assert.deepEqual(batches, [
+      ["ab", "c"],
+      ["d", "e"],
+    ]);
+    await cache.encodeMany(tk, ["e", "d", "c", "ab"]);
+    assert.equal(batches.length, 2, "all hits: no tokenizer call");
+  });
+
+  it("evicts the least recently used text beyond its size", async () => {
+    const { tk, batches } = countingTokenizer();
+    const cache = new TokenCache(2);
+    await cache.encodeMany(tk, ["a", "b"]);
+    await cache.encodeMany(tk, ["a"]); // a is now the most recent
+    await cache.encodeMany(tk, ["c"]); // evicts b
+    await cache.encodeMany(tk, ["a", "b"]);
+    assert.deepEqual(batches, [["a", "b"], ["c"], ["b"]]);
+    assert.equal(cache.size, 2);
+  });
+});
+
+describe("task cache", () => {
+  /** A database boundary that counts task reads; `rows` is what is stored. */
+  function countingDb(rows: Map<string, unknown>) {
+    const reads: string[] = [];
+    const db = {
+      task: {
+        findUnique: async ({ where }: { where: { name: string } }) => {
+          reads.push(where.name);
+          return rows.get(where.name) ?? null;
+        },
+      },
+    } as unknown as Db;
+    return { db, reads };
+  }
+  const row = (instruction: string) => ({ ...JOB_APPLY_TASK, instruction, note: null });
+
+  it("reads a task once within its time to live, again after it or after invalidate", async () => {
+    const rows = new Map([["job_apply", row("first")]]);
+    const { db, reads } = countingDb(rows);
+    const cache = new TaskCache(60);
+    assert.equal((await cache.get(db, "job_apply")).instruction, "first");
+    rows.set("job_apply", row("second"));
+    assert.equal((await cache.get(db, "job_apply")).instruction, "first");
+    assert.equal(reads.length, 1);
+    cache.invalidate("job_apply");
+    assert.equal((await cache.get(db, "job_apply")).instruction, "second");
+    rows.set("job_apply", row("third"));
+    await sleep(80);
+    assert.equal((await cache.get(db, "job_apply")).instruction, "third");
+    assert.equal(reads.length, 3);
+  });
+
+  it("does not keep an unknown task: one created later is found", async () => {
+    const rows = new Map<string, unknown>();
+    const { db } = countingDb(rows);
+    const cache = new TaskCache(60_000);
+    await assert.rejects(cache.get(db, "job_apply"), /Task 'job_apply' does not exist/);
+    rows.set("job_apply", row("created"));
+    assert.equal((await cache.get(db, "job_apply")).instruction, "created");
+  });
+
+  it("reads every time when its time to live is 0", async () => {
+    const { db, reads } = countingDb(new Map([["job_apply", row("x")]]));
+    const cache = new TaskCache(0);
+    await cache.get(db, "job_apply");
+    await cache.get(db, "job_apply");
+    assert.equal(reads.length, 2);
+  });
+});
