@@ -1,4 +1,4 @@
-import type { Item } from "@prisma/client";
+import type { Item, Member } from "@prisma/client";
 import type { Db } from "../db/client";
 import { badInput, notFound, UserFacingError } from "../errors";
 import { type BuiltPrompt, buildPrompt, type PromptCaches, PromptTooLongError } from "../prompt/builder";
@@ -9,28 +9,61 @@ import { readTask, type TaskCache } from "./task-cache";
 
 export const MAX_CANDIDATES = 500;
 
-/**
- * The member's past interactions with items of the task's type, newest first, per the policy.
- * One round trip (a join on the (memberId, occurredAt) index): this runs on every ranking.
- */
-export async function loadHistory(db: Db, memberId: string, task: TaskDefinition): Promise<HistoryEntry[]> {
-  const { maxItems, lookbackDays } = task.historyPolicy;
-  if (maxItems === 0) return [];
-  const since = lookbackDays ? new Date(Date.now() - lookbackDays * 86_400_000) : new Date(0);
-  const rows = await db.$queryRaw<(ItemFields & { action: string })[]>`
-    SELECT i."action", it."title", it."location", it."country", it."company", it."description", it."attributes"
-    FROM "Interaction" i JOIN "Item" it ON it."id" = i."itemId"
-    WHERE i."memberId" = ${memberId}
-      AND i."action" = ANY(${task.actions.map((a) => a.action)}::text[])
-      AND it."type" = ${task.itemType}
-      AND i."occurredAt" >= ${since}
-    ORDER BY i."occurredAt" DESC, i."id" DESC
-    LIMIT ${maxItems}`;
-  return rows.map(({ action, ...item }) => ({ action, item }));
+/** What a prompt needs from the database; `member` is null when there is no such member. */
+interface PromptRows {
+  member: Member | null;
+  /** Past interactions with items of the task's type, newest first, per the task's policy. */
+  history: HistoryEntry[];
+  /** The rows of the candidates found, in no particular order. */
+  items: Item[];
 }
 
-/** Candidate items in the order asked; unknown ids are a client error naming them. */
-export async function loadCandidates(db: Db, ids: string[], task: TaskDefinition): Promise<Item[]> {
+/** A timestamp(3) column as `row_to_json` writes it (UTC, no zone suffix). */
+const utc = (s: string) => new Date(`${s}Z`);
+
+/**
+ * The member, their history and the candidate rows in one round trip: this runs on every ranking
+ * and explanation, and each separate query costs a trip and the client's per-query work. The
+ * history is a join on the (memberId, occurredAt) index.
+ */
+async function loadPromptRows(
+  db: Db,
+  memberId: string,
+  candidateIds: string[],
+  task: TaskDefinition,
+): Promise<PromptRows> {
+  const { maxItems, lookbackDays } = task.historyPolicy;
+  const since = lookbackDays ? new Date(Date.now() - lookbackDays * 86_400_000) : new Date(0);
+  const [row] = await db.$queryRaw<
+    {
+      member: (Omit<Member, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string }) | null;
+      history: (ItemFields & { action: string })[];
+      items: (Omit<Item, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string })[];
+    }[]
+  >`
+    SELECT
+      (SELECT row_to_json(m) FROM "Member" m WHERE m."id" = ${memberId}) AS "member",
+      (SELECT coalesce(json_agg(h), '[]'::json) FROM (
+        SELECT i."action", it."title", it."location", it."country", it."company", it."description", it."attributes"
+        FROM "Interaction" i JOIN "Item" it ON it."id" = i."itemId"
+        WHERE i."memberId" = ${memberId}
+          AND i."action" = ANY(${task.actions.map((a) => a.action)}::text[])
+          AND it."type" = ${task.itemType}
+          AND i."occurredAt" >= ${since}
+        ORDER BY i."occurredAt" DESC, i."id" DESC
+        LIMIT ${maxItems}
+      ) h) AS "history",
+      (SELECT coalesce(json_agg(c), '[]'::json) FROM "Item" c WHERE c."id" = ANY(${candidateIds}::text[])) AS "items"`;
+  const { member, history, items } = row;
+  return {
+    member: member && { ...member, createdAt: utc(member.createdAt), updatedAt: utc(member.updatedAt) },
+    history: history.map(({ action, ...item }) => ({ action, item })),
+    items: items.map((it) => ({ ...it, createdAt: utc(it.createdAt), updatedAt: utc(it.updatedAt) })),
+  };
+}
+
+/** The request's candidate ids, checked before anything is read. */
+function checkCandidateIds(ids: string[]): void {
   if (ids.length === 0) throw badInput("candidateIds must not be empty", { argument: "candidateIds" });
   if (ids.length > MAX_CANDIDATES) {
     throw badInput(`at most ${MAX_CANDIDATES} candidates per request, got ${ids.length}`, {
@@ -39,7 +72,10 @@ export async function loadCandidates(db: Db, ids: string[], task: TaskDefinition
   }
   if (new Set(ids).size !== ids.length)
     throw badInput("candidateIds contains duplicates", { argument: "candidateIds" });
-  const rows = await db.item.findMany({ where: { id: { in: ids } } });
+}
+
+/** Candidate rows in the order asked; unknown ids and items of another type are client errors. */
+function orderCandidates(ids: string[], rows: Item[], task: TaskDefinition): Item[] {
   const byId = new Map(rows.map((r) => [r.id, r]));
   const missing = ids.filter((id) => !byId.has(id));
   if (missing.length > 0) {
@@ -89,16 +125,13 @@ export async function preparePrompt(
   defaultMaxTokens: number,
   req: PromptRequest,
 ): Promise<{ task: TaskDefinition; prompt: BuiltPrompt; candidates: Item[] }> {
+  checkCandidateIds(req.candidateIds);
   // The task first (from the cache, nearly always), then everything else in one round trip.
   const task = req.task ?? (await readTask(db, req.taskName, req.tasks));
-  const [member, history, candidates] = await Promise.all([
-    db.member.findUnique({ where: { id: req.memberId } }),
-    loadHistory(db, req.memberId, task),
-    // Settled here so that an unknown member is reported before unknown candidates.
-    loadCandidates(db, req.candidateIds, task).catch((err: unknown) => err as Error),
-  ]);
-  if (!member) throw notFound("Member", req.memberId);
-  if (candidates instanceof Error) throw candidates;
+  const rows = await loadPromptRows(db, req.memberId, req.candidateIds, task);
+  if (!rows.member) throw notFound("Member", req.memberId);
+  const { member, history } = rows;
+  const candidates = orderCandidates(req.candidateIds, rows.items, task);
   try {
     const prompt = await buildPrompt(tokenizer, {
       task,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Gateway, startGateway } from "../../src/gateway";
+import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
@@ -93,21 +94,19 @@ describe("prompt query: profile and history from PostgreSQL into a 360Brew promp
   it("cuts the history to the task's token budget, dropping the oldest first", async () => {
     const full = await gql<PromptData>(gw.url, query, { m: "m1", c: ["apple"] });
     const budget = (full.data?.prompt.prefixTokenIds.length ?? 0) - 5;
-    const task = await gw.db.task.findUniqueOrThrow({ where: { name: "job_apply" } });
-    await gw.db.task.update({
-      where: { name: "job_apply" },
-      data: { historyPolicy: { maxItems: 100, maxTokens: budget } },
-    });
+    // Through the API, as a task is edited: the replica forgets its cached definition at once.
+    const upsert = (historyPolicy: (typeof JOB_APPLY_TASK)["historyPolicy"]) =>
+      gql(gw.url, `mutation($t: TaskInput!) { upsertTask(input: $t) { name } }`, {
+        t: { ...JOB_APPLY_TASK, historyPolicy },
+      });
+    assert.equal((await upsert({ maxItems: 100, maxTokens: budget })).errors, undefined);
     try {
       const cut = await gql<PromptData>(gw.url, query, { m: "m1", c: ["apple"] });
       assert.equal(cut.data?.prompt.historyUsed, 2);
       assert.ok((cut.data?.prompt.prefixTokenIds.length ?? Infinity) <= budget);
       assert.doesNotMatch(cut.data?.prompt.prefixText ?? "", /Intern/);
     } finally {
-      await gw.db.task.update({
-        where: { name: "job_apply" },
-        data: { historyPolicy: task.historyPolicy ?? {} },
-      });
+      await upsert(JOB_APPLY_TASK.historyPolicy);
     }
   });
 
