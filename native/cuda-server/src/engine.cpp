@@ -212,6 +212,7 @@ Status Engine::submit(const std::shared_ptr<Request>& r) {
         return {Code::InvalidArgument, "request_id '" + r->id + "' is already in flight"};
       by_id_[r->id] = r;
     }
+    r->submitted = Clock::now();
     incoming_.push_back(r);
   }
   cv_.notify_all();
@@ -532,7 +533,7 @@ void Engine::loop() {
       while (!incoming_.empty()) {
         auto a = std::make_unique<Active>();
         a->req = std::move(incoming_.front());
-        a->arrived = Clock::now();
+        a->arrived = a->req->submitted;
         incoming_.pop_front();
         waiting.push_back(std::move(a));
       }

@@ -73,6 +73,9 @@ class Request {
   enum Kind { Score, Generate } kind = Score;
   std::string id;                                  // empty: not abortable by id
   Clock::time_point deadline = Clock::time_point::max();
+  // Set by Engine::submit. Timings count from here, so a request that arrives while a step is
+  // running has its wait for that step in queue_ms.
+  Clock::time_point submitted;
   ScoreSpec score;
   GenerateSpec generate;
 

@@ -341,6 +341,29 @@ TEST_P(EngineTest, BatchedAndChunkedEqualUnbatched) {
   }
 }
 
+// A request that arrives while a step is running waits for that step, and its timings say so:
+// they count from submission, not from when the engine thread next looked at its queue.
+TEST_P(EngineTest, TimingsCountFromSubmissionThroughARunningStep) {
+  auto e = engine(64, 4096);
+  // One long prefill step (the whole prompt at once) keeps the engine thread busy.
+  auto busy = gen_req(seq(3000, 11), 1);
+  ASSERT_TRUE(e->submit(busy).ok());
+  std::this_thread::sleep_for(2ms);  // the engine has taken it and is inside the step
+  auto r = score_req(sample_score(8));
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(e->submit(r).ok());
+  ASSERT_TRUE(r->wait_finished(30s));
+  const double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  ASSERT_TRUE(r->status.ok()) << r->status.message;
+  drain(*busy);
+  std::cout << "  " << GetParam() << ": wall " << wall << " ms, total " << r->timings.total_ms
+            << " ms, queue " << r->timings.queue_ms << " ms\n";
+  EXPECT_LE(r->timings.total_ms, wall);
+  // What is not counted is only the handler's wake-up, not the rest of the busy step.
+  EXPECT_GE(r->timings.total_ms, wall - 10.0);
+  EXPECT_LE(r->timings.queue_ms, r->timings.total_ms);
+}
+
 // Generate and Score in the same steps: neither changes the other's results.
 TEST_P(EngineTest, GenerateAndScoreShareSteps) {
   auto greedy = [&](Engine& e) {
