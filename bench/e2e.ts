@@ -49,6 +49,9 @@ const { values: args } = parseArgs({
     candidates: { type: "string", default: "50" },
     explanations: { type: "string", default: "30" },
     threads: { type: "string", default: "1" },
+    // demo: the shape `npm start` serves. small: a quarter of its width and half its depth, for
+    // when the sidecar's CPU compute would drown the gateway's milliseconds (same tokenizer).
+    model: { type: "string", default: "demo" },
     // Sidecar on the last core, gateway and load generator on the others, so the gateway's
     // overhead is not the sidecar's threads competing for the same cores.
     pin: { type: "boolean", default: true },
@@ -62,26 +65,30 @@ const MEMBERS = 10;
 
 const log = (msg: string) => process.stderr.write(`bench:e2e ${msg}\n`);
 
-/** Same shape as the demo model of `npm start`. */
-function benchModel(): string {
-  const dir = join(__dirname, "..", "..", ".cache", "bench-models", "llama-demo");
+const MODEL_SHAPES: Record<string, string[]> = {
+  // Same shape as the demo model of `npm start`.
+  demo: ["--hidden", "256", "--layers", "4", "--heads", "8", "--kv-heads", "4", "--intermediate", "768"],
+  small: ["--hidden", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--intermediate", "192"],
+};
+
+function benchModel(name: string): string {
+  const shape = MODEL_SHAPES[name];
+  if (!shape)
+    throw new Error(`--model must be one of ${Object.keys(MODEL_SHAPES).join(", ")}, got '${name}'`);
+  const dir = join(
+    __dirname,
+    "..",
+    "..",
+    ".cache",
+    "bench-models",
+    name === "demo" ? "llama-demo" : `llama-${name}`,
+  );
   if (!existsSync(join(dir, "config.json"))) {
     log(`generating the model in ${dir}`);
     execFileSync(
       "/usr/bin/python3",
       [join(SIDECAR_DIR, "scripts", "gen_model.py"), "--arch", "llama", "--preset", "tiny", "--seed", "7"]
-        .concat([
-          "--hidden",
-          "256",
-          "--layers",
-          "4",
-          "--heads",
-          "8",
-          "--kv-heads",
-          "4",
-          "--intermediate",
-          "768",
-        ])
+        .concat(shape)
         .concat(["--vocab", "4096", "--out", dir]),
       { stdio: ["ignore", "ignore", "inherit"] },
     );
@@ -119,7 +126,7 @@ async function wave(concurrency: number, job: () => Promise<number>): Promise<Sa
 }
 
 async function main() {
-  const modelDir = benchModel();
+  const modelDir = benchModel(String(args.model));
   const pg = await createTestDatabase();
   const sidecar = await startSidecar({ modelDir, threads: Number(args.threads), kvBudgetMb: 512 });
   const env = {
@@ -283,6 +290,7 @@ async function main() {
 
     const p = (xs: number[], q: number) => percentile(xs, q) ?? Number.NaN;
     const result = {
+      model: args.model,
       sidecar_threads: Number(args.threads),
       pinned: args.pin,
       candidates: CANDIDATES,

@@ -98,10 +98,10 @@ export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): 
   });
 
   const fullText = renderPrefix(task, member, history);
-  const cacheKey = prefixes ? PrefixCache.key(fullText, budget) : "";
-  const cached = prefixes?.get(cacheKey);
-  const { text, ids, kept } = cached ?? (await fitPrefix(encodePrefix, fullText, history.length, budget));
-  if (prefixes && !cached) prefixes.set(cacheKey, { text, ids, kept });
+  const fit = () => fitPrefix(encodePrefix, fullText, history.length, budget);
+  const { text, ids, kept } = await (prefixes
+    ? prefixes.getOrBuild(PrefixCache.key(fullText, budget), fit)
+    : fit());
 
   return {
     prefixText: text,

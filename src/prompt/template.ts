@@ -50,32 +50,38 @@ function present(value: string | null | undefined): value is string {
   return value !== null && value !== undefined && clean(value) !== "";
 }
 
+/** Adds `label: value`, the value cleaned once, when it has any text. */
+function pushField(parts: string[], label: string, value: string | null | undefined): void {
+  if (value === null || value === undefined) return;
+  const text = clean(value);
+  if (text !== "") parts.push(`${label}: ${text}`);
+}
+
 export function renderProfile(m: ProfileFields): string {
   const parts: string[] = [];
-  if (present(m.currentPosition)) parts.push(`Current position: ${clean(m.currentPosition)}`);
-  if (present(m.currentCompany)) parts.push(`current company: ${clean(m.currentCompany)}`);
-  if (present(m.location)) parts.push(`Location: ${clean(m.location)}`);
+  pushField(parts, "Current position", m.currentPosition);
+  pushField(parts, "current company", m.currentCompany);
+  pushField(parts, "Location", m.location);
   const skills = (m.skills ?? []).filter(present).map(clean);
   if (skills.length > 0) parts.push(`Skills: ${skills.join(", ")}`);
   if (m.yearsOfExperience !== null && m.yearsOfExperience !== undefined) {
     parts.push(`Years of experience: ${m.yearsOfExperience}`);
   }
-  if (present(m.summary)) parts.push(`Summary: ${clean(m.summary)}`);
+  pushField(parts, "Summary", m.summary);
   return parts.length > 0 ? `${parts.join(", ")}.` : "No profile information.";
 }
 
 /** `[Title: ..., Location: ..., Country: ..., Company: ..., Description: ..., <Attribute>: ...]` */
 export function renderItem(item: ItemFields): string {
   const parts = [`Title: ${clean(item.title)}`];
-  if (present(item.location)) parts.push(`Location: ${clean(item.location)}`);
-  if (present(item.country)) parts.push(`Country: ${clean(item.country)}`);
-  if (present(item.company)) parts.push(`Company: ${clean(item.company)}`);
-  if (present(item.description)) parts.push(`Description: ${clean(item.description)}`);
+  pushField(parts, "Location", item.location);
+  pushField(parts, "Country", item.country);
+  pushField(parts, "Company", item.company);
+  pushField(parts, "Description", item.description);
   if (item.attributes && typeof item.attributes === "object" && !Array.isArray(item.attributes)) {
     for (const [key, value] of Object.entries(item.attributes as Record<string, unknown>)) {
       if (value === null || value === undefined || typeof value === "object") continue;
-      const text = clean(String(value));
-      if (text !== "") parts.push(`${clean(key)}: ${text}`);
+      pushField(parts, clean(key), String(value));
     }
   }
   return `[${parts.join(", ")}]`;

@@ -34,6 +34,23 @@ describe("prefix cache", () => {
     c.set("a", entry(1));
     assert.equal(c.get("a"), undefined);
   });
+
+  it("builds a prefix once for a burst of requests, and again after a failed build", async () => {
+    const c = new PrefixCache(10);
+    let builds = 0;
+    const build = async () => {
+      builds++;
+      await new Promise((r) => setImmediate(r));
+      return entry(builds);
+    };
+    const burst = await Promise.all([1, 2, 3, 4].map(() => c.getOrBuild("k", build)));
+    assert.equal(builds, 1);
+    assert.deepEqual(burst, [entry(1), entry(1), entry(1), entry(1)]);
+    assert.deepEqual(await c.getOrBuild("k", build), entry(1), "kept");
+    const failing = () => Promise.reject(new Error("too long"));
+    await assert.rejects(Promise.all([c.getOrBuild("x", failing), c.getOrBuild("x", failing)]), /too long/);
+    assert.deepEqual(await c.getOrBuild("x", build), entry(2), "a failure is not kept");
+  });
 });
 
 describe("token cache", () => {
