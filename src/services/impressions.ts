@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import type { Prisma } from "@prisma/client";
 import type { Db } from "../db/client";
 import type { RankedCandidate } from "./ranking";
 
@@ -43,9 +42,15 @@ export async function recordImpression(
       probabilities: Object.fromEntries(c.actions.map((a) => [a.action, a.probability])),
     })),
   };
-  await db.impression.create({
-    data: { ...impression, candidates: impression.candidates as unknown as Prisma.InputJsonValue },
-  });
+  // A plain INSERT: the served ranking is on the request's path, and the model API's create
+  // (which reads the row back) costs it about 4 ms more.
+  const i = impression;
+  await db.$executeRaw`
+    INSERT INTO "Impression" ("id", "requestId", "memberId", "taskName", "model", "createdAt", "candidates")
+    VALUES (${i.id}, ${i.requestId}, ${i.memberId}, ${i.taskName}, ${i.model},
+            -- UTC, as Prisma stores DateTime, whatever the session's time zone
+            (${i.createdAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
+            ${JSON.stringify(i.candidates)}::jsonb)`;
   if (publish) await publish(impression);
   return impression;
 }

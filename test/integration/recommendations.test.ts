@@ -142,11 +142,15 @@ describe("recommendations through a real sidecar", () => {
   });
 
   it("records each served ranking as an impression", async () => {
+    const before = Date.now();
     const r = await gql<Rec>(gw.url, REC, { m: "m1", c: ["j4", "j5"], f: 1 });
     const rec = r.data?.recommendations;
     assert.ok(rec);
     const imp = await gw.db.impression.findUniqueOrThrow({ where: { id: rec.impressionId } });
     assert.equal(imp.requestId, rec.requestId);
+    assert.equal(imp.memberId, "m1");
+    assert.equal(imp.taskName, "job_apply");
+    assert.ok(imp.createdAt.getTime() >= before - 1000 && imp.createdAt.getTime() <= Date.now() + 1000);
     assert.equal(imp.model, rec.model);
     const shown = imp.candidates as {
       itemId: string;
