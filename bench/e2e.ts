@@ -20,13 +20,11 @@ import { percentile, round } from "./stats";
 /**
  * End-to-end latency of the gateway against the sidecar it fronts, in one run:
  *
- * - rankings: `recommendations` with 50 candidates per request, `concurrency` of them in flight
- *   at once, through the gateway (a separate process, as deployed), and the very same Score
- *   requests (same token ids, taken from the gateway's `prompt` query) sent straight to the
- *   sidecar. The load comes in waves: a wave is `concurrency` requests for one member, sent
- *   together, and every wave runs twice, once per path, in alternating order. Both paths thus
- *   carry the same work under the same batching, and their latencies differ by what the gateway
- *   adds, not by which requests happened to share the sidecar's batches.
+ * - rankings: `recommendations` with 50 candidates per request, `concurrency` clients each
+ *   sending its next request when the last one is answered, through the gateway (a separate
+ *   process, as deployed), and the very same Score requests (same token ids, taken from the
+ *   gateway's `prompt` query) sent straight to the sidecar the same way. Rounds alternate between
+ *   the two paths, so both see the same prefix-cache state and machine load.
  * - explanations: time to the first streamed text of an `explanation` subscription, and the same
  *   sidecar work done directly (the Score of the item, then Generate until the first token that
  *   decodes to text, through the same incremental detokenizer). Each pair runs after an untimed
@@ -35,10 +33,10 @@ import { percentile, round } from "./stats";
  * Ranking overheads: each request's time outside the sidecar's engine (its latency minus the
  * engine's own `timings.totalMs` for that very request: HTTP, GraphQL, the database, tokenizing,
  * gRPC), gateway minus direct at the same percentile. Subtracting each request's engine time
- * takes out what batching did to it: a burst sent by one client lands in one engine batch and
- * every request waits for all of them, while the gateway's requests arrive a few milliseconds
- * apart and the first ones finish early. The plain latency differences are printed too
- * (`rec_minus_direct_*`). TTFT overhead: gateway minus direct at the median. The last line is JSON.
+ * takes out what continuous batching did to it, which depends on how the requests happened to
+ * line up in the sidecar's steps (a step of a CPU sidecar takes tens to hundreds of ms), not on
+ * the gateway. The plain latency differences are printed too (`rec_minus_direct_*`).
+ * TTFT overhead: gateway minus direct at the median. The last line is JSON.
  */
 
 const { values: args } = parseArgs({
@@ -47,7 +45,7 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "4" },
     "prefix-tokens": { type: "string", default: "1500" },
     candidates: { type: "string", default: "50" },
-    explanations: { type: "string", default: "30" },
+    explanations: { type: "string", default: "100" },
     threads: { type: "string", default: "1" },
     // demo: the shape `npm start` serves. small: a quarter of its width and half its depth, for
     // when the sidecar's CPU compute would drown the gateway's milliseconds (same tokenizer).
@@ -114,15 +112,24 @@ interface Sample {
   engineMs: number;
 }
 
-/** Sends `concurrency` copies of `job` at once; `job` resolves with the engine's time. */
-async function wave(concurrency: number, job: () => Promise<number>): Promise<Sample[]> {
-  return Promise.all(
+/** Runs jobs 0..n-1, `concurrency` at a time; each job resolves with the engine's time. */
+async function closedLoop(
+  n: number,
+  concurrency: number,
+  job: (i: number) => Promise<number>,
+): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  let next = 0;
+  await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      const t = performance.now();
-      const engineMs = await job();
-      return { latencyMs: performance.now() - t, engineMs };
+      for (let i = next++; i < n; i = next++) {
+        const t = performance.now();
+        const engineMs = await job(i);
+        samples.push({ latencyMs: performance.now() - t, engineMs });
+      }
     }),
   );
+  return samples;
 }
 
 async function main() {
@@ -218,26 +225,17 @@ async function main() {
       await viaSidecar(w);
     }
 
-    const waves = Math.ceil(REQUESTS / CONCURRENCY);
-    log(`${waves} waves of ${CONCURRENCY} rankings, each through the gateway and straight to the sidecar`);
+    const rounds = 4;
+    const per = Math.ceil(REQUESTS / rounds);
     const recGateway: Sample[] = [];
     const recDirect: Sample[] = [];
     let gatewaySeconds = 0;
-    for (let k = 0; k < waves; k++) {
-      const w = work[k % work.length];
-      const viaG = async () => {
-        const t = performance.now();
-        recGateway.push(...(await wave(CONCURRENCY, () => viaGateway(w))));
-        gatewaySeconds += (performance.now() - t) / 1000;
-      };
-      const viaD = async () => recDirect.push(...(await wave(CONCURRENCY, () => viaSidecar(w))));
-      if (k % 2 === 0) {
-        await viaG();
-        await viaD();
-      } else {
-        await viaD();
-        await viaG();
-      }
+    for (let r = 0; r < rounds; r++) {
+      log(`round ${r + 1}/${rounds}: ${per} rankings through the gateway and ${per} straight to the sidecar`);
+      const t = performance.now();
+      recGateway.push(...(await closedLoop(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]))));
+      gatewaySeconds += (performance.now() - t) / 1000;
+      recDirect.push(...(await closedLoop(per, CONCURRENCY, (i) => viaSidecar(work[i % work.length]))));
     }
     const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
     const gLatency = sorted(recGateway.map((x) => x.latencyMs));
