@@ -50,13 +50,14 @@ const { values: args } = parseArgs({
     // demo: the shape `npm start` serves. small: a quarter of its width and half its depth, for
     // when the sidecar's CPU compute would drown the gateway's milliseconds (same tokenizer).
     model: { type: "string", default: "demo" },
-    // Sidecar on the last core, gateway and load generator on the others, so the gateway's
-    // overhead is not the sidecar's threads competing for the same cores.
-    pin: { type: "boolean", default: true },
+    // By default the sidecar runs on the last core, gateway and load generator on the others, so
+    // the gateway's overhead is not the sidecar's threads competing for the same cores.
+    "no-pin": { type: "boolean", default: false },
   },
 });
 const REQUESTS = Number(args.requests);
 const CONCURRENCY = Number(args.concurrency);
+const PIN = !args["no-pin"];
 const CANDIDATES = Number(args.candidates);
 const EXPLANATIONS = Number(args.explanations);
 const MEMBERS = 10;
@@ -148,7 +149,7 @@ async function main() {
     SCORE_TIMEOUT_MS: "120000",
   };
   const gateway = await startGatewayProcess(env);
-  if (args.pin) {
+  if (PIN) {
     const last = availableParallelism() - 1;
     const others = last > 0 ? `0-${Math.max(0, last - 1)}` : "0";
     const pin = (pid: number | undefined, cpus: string) =>
@@ -290,7 +291,7 @@ async function main() {
     const result = {
       model: args.model,
       sidecar_threads: Number(args.threads),
-      pinned: args.pin,
+      pinned: PIN,
       candidates: CANDIDATES,
       prefix_tokens: Math.round(work.reduce((n, w) => n + w.score.prefixIds.length, 0) / work.length),
       concurrency: CONCURRENCY,
