@@ -34,6 +34,7 @@ async function loadPromptRows(
 ): Promise<PromptRows> {
   const { maxItems, lookbackDays } = task.historyPolicy;
   const since = lookbackDays ? new Date(Date.now() - lookbackDays * 86_400_000) : new Date(0);
+  // The query is the `prompt_rows` function of the migrations, so its plan is kept between calls.
   const [row] = await db.$queryRaw<
     {
       member: (Omit<Member, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string }) | null;
@@ -41,19 +42,9 @@ async function loadPromptRows(
       items: (Omit<Item, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string })[];
     }[]
   >`
-    SELECT
-      (SELECT row_to_json(m) FROM "Member" m WHERE m."id" = ${memberId}) AS "member",
-      (SELECT coalesce(json_agg(h), '[]'::json) FROM (
-        SELECT i."action", it."title", it."location", it."country", it."company", it."description", it."attributes"
-        FROM "Interaction" i JOIN "Item" it ON it."id" = i."itemId"
-        WHERE i."memberId" = ${memberId}
-          AND i."action" = ANY(${task.actions.map((a) => a.action)}::text[])
-          AND it."type" = ${task.itemType}
-          AND i."occurredAt" >= ${since}
-        ORDER BY i."occurredAt" DESC, i."id" DESC
-        LIMIT ${maxItems}
-      ) h) AS "history",
-      (SELECT coalesce(json_agg(c), '[]'::json) FROM "Item" c WHERE c."id" = ANY(${candidateIds}::text[])) AS "items"`;
+    SELECT "member", "history", "items" FROM prompt_rows(
+      ${memberId}, ${task.actions.map((a) => a.action)}::text[], ${task.itemType},
+      (${since.toISOString()}::timestamptz AT TIME ZONE 'UTC'), ${maxItems}::int, ${candidateIds}::text[])`;
   const { member, history, items } = row;
   return {
     member: member && { ...member, createdAt: utc(member.createdAt), updatedAt: utc(member.updatedAt) },
