@@ -147,6 +147,8 @@ async function main() {
     PROMPT_MAX_TOKENS: String(args["prefix-tokens"]),
     // A CPU sidecar under this load answers in seconds; the bench measures, it does not time out.
     SCORE_TIMEOUT_MS: "120000",
+    // As deployed: graphql-js, Express and Apollo skip their development-time checks.
+    NODE_ENV: "production",
   };
   const gateway = await startGatewayProcess(env);
   if (PIN) {
