@@ -14,7 +14,6 @@ export function recommendationDeps(ctx: GatewayContext): RecommendationDeps {
     maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
     retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
     caches: ctx.caches,
-    tasks: ctx.caches.tasks,
   };
 }
 
@@ -27,6 +26,5 @@ export function explanationDeps(ctx: GatewayContext): ExplanationDeps {
     maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
     timeoutMs: ctx.config.GENERATE_TIMEOUT_MS,
     caches: ctx.caches,
-    tasks: ctx.caches.tasks,
   };
 }

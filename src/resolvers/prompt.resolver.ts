@@ -22,7 +22,6 @@ export class PromptResolver {
       candidateIds,
       maxContextTokens: info?.maxContext,
       caches,
-      tasks: caches.tasks,
     });
     return {
       prefixText: prompt.prefixText,

@@ -2,13 +2,11 @@ import { randomUUID } from "node:crypto";
 import type { Db } from "../db/client";
 import type { InferenceService } from "../inference/service";
 import type { FinishReason } from "../inference/types";
-import type { PromptCaches } from "../prompt/builder";
 import { IncrementalDetokenizer } from "../prompt/detokenizer";
 import { encodePieces } from "../prompt/token-cache";
 import type { TextTokenizer } from "../prompt/tokenizer";
-import { preparePrompt } from "./prompts";
+import { type PromptPathCaches, preparePrompt } from "./prompts";
 import { rankCandidates } from "./ranking";
-import type { TaskCache } from "./task-cache";
 
 export interface ExplanationRequest {
   memberId: string;
@@ -35,8 +33,7 @@ export interface ExplanationDeps {
   inference: InferenceService;
   maxPrefixTokens: number;
   timeoutMs: number;
-  caches?: PromptCaches;
-  tasks?: TaskCache;
+  caches?: PromptPathCaches;
 }
 
 /** Words after the answer that turn the prompt from a prediction into an explanation. */
@@ -62,7 +59,6 @@ export async function* explain(
     // The answer word and the explanation cue follow the suffix, then the generated tokens.
     reserveTokens: req.maxTokens + 16,
     caches: deps.caches,
-    tasks: deps.tasks,
   });
   const candidate = prompt.candidates[0];
   // What follows the prefix for each possible answer, tokenized while the Score runs.

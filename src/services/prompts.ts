@@ -9,6 +9,9 @@ import { readTask, type TaskCache } from "./task-cache";
 
 export const MAX_CANDIDATES = 500;
 
+/** What a process keeps on the prompt path: tokenized prompt parts and task definitions. */
+export type PromptPathCaches = PromptCaches & { tasks?: TaskCache };
+
 /** What a prompt needs from the database; `member` is null when there is no such member. */
 interface PromptRows {
   member: Member | null;
@@ -103,10 +106,8 @@ export interface PromptRequest {
   maxContextTokens?: number;
   /** Tokens to keep free beyond the longest suffix and label (an explanation's generation). */
   reserveTokens?: number;
-  /** The process's caches of tokenized prompt parts. */
-  caches?: PromptCaches;
-  /** The process's cache of task definitions. */
-  tasks?: TaskCache;
+  /** The process's caches: tokenized prompt parts and task definitions. */
+  caches?: PromptPathCaches;
 }
 
 /** Everything a ranking needs from the database, rendered and tokenized. */
@@ -118,7 +119,7 @@ export async function preparePrompt(
 ): Promise<{ task: TaskDefinition; prompt: BuiltPrompt; candidates: Item[] }> {
   checkCandidateIds(req.candidateIds);
   // The task first (from the cache, nearly always), then everything else in one round trip.
-  const task = req.task ?? (await readTask(db, req.taskName, req.tasks));
+  const task = req.task ?? (await readTask(db, req.taskName, req.caches?.tasks));
   const rows = await loadPromptRows(db, req.memberId, req.candidateIds, task);
   if (!rows.member) throw notFound("Member", req.memberId);
   const { member, history } = rows;

@@ -4,13 +4,12 @@ import type { Db } from "../db/client";
 import { badInput, notFound } from "../errors";
 import type { InferenceService } from "../inference/service";
 import type { Timings, Usage } from "../inference/types";
-import type { PromptCaches } from "../prompt/builder";
 import type { TaskDefinition } from "../prompt/task-definition";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { type ImpressionPublisher, recordImpression } from "./impressions";
-import { preparePrompt } from "./prompts";
+import { type PromptPathCaches, preparePrompt } from "./prompts";
 import { type RankedCandidate, rankCandidates } from "./ranking";
-import { readTask, type TaskCache } from "./task-cache";
+import { readTask } from "./task-cache";
 
 export interface RecommendationDeps {
   db: Db;
@@ -19,8 +18,7 @@ export interface RecommendationDeps {
   publishImpression: ImpressionPublisher | null;
   maxPrefixTokens: number;
   retrievalLimit: number;
-  caches?: PromptCaches;
-  tasks?: TaskCache;
+  caches?: PromptPathCaches;
 }
 
 export interface RecommendationRequest {
@@ -86,7 +84,7 @@ export async function recommend(
   let candidateIds = req.candidateIds ?? null;
   let task: TaskDefinition | undefined;
   if (!candidateIds) {
-    task = await readTask(deps.db, req.taskName, deps.tasks);
+    task = await readTask(deps.db, req.taskName, deps.caches?.tasks);
     candidateIds = await retrieveCandidates(deps.db, req.memberId, task, deps.retrievalLimit);
   }
   if (candidateIds.length === 0) {
@@ -104,7 +102,6 @@ export async function recommend(
     candidateIds,
     maxContextTokens: info.maxContext,
     caches: deps.caches,
-    tasks: deps.tasks,
   });
   const res = await deps.inference.client.score(
     {
