@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Db } from "../db/client";
+import { type Db, sql } from "../db/client";
 import type { RankedCandidate } from "./ranking";
 
 export interface ImpressionRecord {
@@ -42,15 +42,24 @@ export async function recordImpression(
       probabilities: Object.fromEntries(c.actions.map((a) => [a.action, a.probability])),
     })),
   };
-  // A plain INSERT: the served ranking is on the request's path, and the model API's create
-  // (which reads the row back) costs it about 4 ms more.
+  // A plain INSERT on the pool: the served ranking is on the request's path, and the model API's
+  // create (which reads the row back) costs it about 4 ms more.
   const i = impression;
-  await db.$executeRaw`
-    INSERT INTO "Impression" ("id", "requestId", "memberId", "taskName", "model", "createdAt", "candidates")
-    VALUES (${i.id}, ${i.requestId}, ${i.memberId}, ${i.taskName}, ${i.model},
-            -- UTC, as Prisma stores DateTime, whatever the session's time zone
-            (${i.createdAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
-            ${JSON.stringify(i.candidates)}::jsonb)`;
+  await sql(
+    db,
+    `INSERT INTO "Impression" ("id", "requestId", "memberId", "taskName", "model", "createdAt", "candidates")
+     -- UTC, as Prisma stores DateTime, whatever the session's time zone
+     VALUES ($1, $2, $3, $4, $5, ($6::timestamptz AT TIME ZONE 'UTC'), $7::jsonb)`,
+    [
+      i.id,
+      i.requestId,
+      i.memberId,
+      i.taskName,
+      i.model,
+      i.createdAt.toISOString(),
+      JSON.stringify(i.candidates),
+    ],
+  );
   if (publish) await publish(impression);
   return impression;
 }

@@ -1,5 +1,5 @@
 import type { Item, Member } from "@prisma/client";
-import type { Db } from "../db/client";
+import { type Db, sql } from "../db/client";
 import { badInput, notFound, UserFacingError } from "../errors";
 import { type BuiltPrompt, buildPrompt, type PromptCaches, PromptTooLongError } from "../prompt/builder";
 import type { TaskDefinition } from "../prompt/task-definition";
@@ -38,16 +38,16 @@ async function loadPromptRows(
   const { maxItems, lookbackDays } = task.historyPolicy;
   const since = lookbackDays ? new Date(Date.now() - lookbackDays * 86_400_000) : new Date(0);
   // The query is the `prompt_rows` function of the migrations, so its plan is kept between calls.
-  const [row] = await db.$queryRaw<
-    {
-      member: (Omit<Member, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string }) | null;
-      history: (ItemFields & { action: string })[];
-      items: (Omit<Item, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string })[];
-    }[]
-  >`
-    SELECT "member", "history", "items" FROM prompt_rows(
-      ${memberId}, ${task.actions.map((a) => a.action)}::text[], ${task.itemType},
-      (${since.toISOString()}::timestamptz AT TIME ZONE 'UTC'), ${maxItems}::int, ${candidateIds}::text[])`;
+  const [row] = await sql<{
+    member: (Omit<Member, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string }) | null;
+    history: (ItemFields & { action: string })[];
+    items: (Omit<Item, "createdAt" | "updatedAt"> & { createdAt: string; updatedAt: string })[];
+  }>(
+    db,
+    `SELECT "member", "history", "items" FROM prompt_rows(
+       $1, $2::text[], $3, ($4::timestamptz AT TIME ZONE 'UTC'), $5::int, $6::text[])`,
+    [memberId, task.actions.map((a) => a.action), task.itemType, since.toISOString(), maxItems, candidateIds],
+  );
   const { member, history, items } = row;
   return {
     member: member && { ...member, createdAt: utc(member.createdAt), updatedAt: utc(member.updatedAt) },
