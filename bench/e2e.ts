@@ -15,6 +15,7 @@ import { TextTokenizer } from "../src/prompt/tokenizer";
 import { EXPLANATION_CUE } from "../src/services/explanations";
 import { startGatewayProcess } from "../test/support/gateway-process";
 import { createTestDatabase } from "../test/support/postgres";
+import { processCpuMs } from "./cpu";
 import { percentile, round } from "./stats";
 
 /**
@@ -36,7 +37,10 @@ import { percentile, round } from "./stats";
  * takes out what continuous batching did to it, which depends on how the requests happened to
  * line up in the sidecar's steps (a step of a CPU sidecar takes tens to hundreds of ms), not on
  * the gateway. The plain latency differences are printed too (`rec_minus_direct_*`).
- * TTFT overhead: gateway minus direct at the median. The last line is JSON.
+ * TTFT overhead: gateway minus direct at the median. `gateway_cpu_ms_per_rec` is the gateway
+ * process's CPU time (from /proc) over its rounds per ranking: where the gateway shares a core with
+ * the database and the load generator, a burst of answers waits in line for about that much per
+ * request ahead of it. The last line is JSON.
  */
 
 const { values: args } = parseArgs({
@@ -233,11 +237,18 @@ async function main() {
     const recGateway: Sample[] = [];
     const recDirect: Sample[] = [];
     let gatewaySeconds = 0;
+    // The gateway's own CPU per ranking: on a machine where it shares cores with the database and
+    // the load generator, this times the queue depth is what a burst of answers waits at p99.
+    let gatewayCpuMs: number | null = 0;
     for (let r = 0; r < rounds; r++) {
       log(`round ${r + 1}/${rounds}: ${per} rankings through the gateway and ${per} straight to the sidecar`);
       const t = performance.now();
+      const cpu = processCpuMs(gateway.child.pid);
       recGateway.push(...(await closedLoop(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]))));
       gatewaySeconds += (performance.now() - t) / 1000;
+      const used = processCpuMs(gateway.child.pid);
+      gatewayCpuMs =
+        gatewayCpuMs === null || cpu === null || used === null ? null : gatewayCpuMs + used - cpu;
       recDirect.push(...(await closedLoop(per, CONCURRENCY, (i) => viaSidecar(work[i % work.length]))));
     }
     const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
@@ -301,6 +312,7 @@ async function main() {
       rec_p50_ms: round(p(gLatency, 0.5)),
       rec_p99_ms: round(p(gLatency, 0.99)),
       rec_per_s: round(recGateway.length / gatewaySeconds),
+      gateway_cpu_ms_per_rec: gatewayCpuMs === null ? null : round(gatewayCpuMs / recGateway.length),
       direct_p50_ms: round(p(dLatency, 0.5)),
       direct_p99_ms: round(p(dLatency, 0.99)),
       rec_minus_direct_p50_ms: round(p(gLatency, 0.5) - p(dLatency, 0.5)),
