@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Item } from "@prisma/client";
-import type { Db } from "../db/client";
+import { type Db, sql } from "../db/client";
 import { badInput, notFound } from "../errors";
 import type { InferenceService } from "../inference/service";
 import type { Timings, Usage } from "../inference/types";
@@ -62,12 +62,18 @@ export async function retrieveCandidates(
   task: TaskDefinition,
   limit: number,
 ): Promise<string[]> {
-  const rows = await db.item.findMany({
-    where: { type: task.itemType, interactions: { none: { memberId } } },
-    orderBy: [{ createdAt: "desc" }, { id: "asc" }],
-    take: limit,
-    select: { id: true },
-  });
+  // On the pool, as the prompt query: the model API's findMany with a relation filter costs the
+  // gateway about a millisecond more CPU per ranking (1.17-1.36 -> 0.23-0.26 ms, measured
+  // in-process). Served by the (type, createdAt) index.
+  const rows = await sql<{ id: string }>(
+    db,
+    `SELECT it."id" FROM "Item" it
+     WHERE it."type" = $1
+       AND NOT EXISTS (SELECT 1 FROM "Interaction" i WHERE i."itemId" = it."id" AND i."memberId" = $2)
+     ORDER BY it."createdAt" DESC, it."id" ASC
+     LIMIT $3`,
+    [task.itemType, memberId, limit],
+  );
   return rows.map((r) => r.id);
 }
 

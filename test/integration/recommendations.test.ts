@@ -3,6 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { InferenceClient } from "../../src/inference/client";
 import type { SidecarProcess } from "../../src/inference/sidecar-process";
+import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
+import { retrieveCandidates } from "../../src/services/recommendations";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
@@ -139,6 +141,22 @@ describe("recommendations through a real sidecar", () => {
     assert.equal(r.data?.recommendations.scored, 7, "j7 was applied to and is left out");
     assert.ok(!r.data?.recommendations.items.some((i) => i.itemId === "j7"));
     assert.equal(r.data?.recommendations.items.length, 3);
+  });
+
+  it("retrieval takes the newest items of the task's type, skips those touched, and stops at the limit", async () => {
+    await gw.db.item.create({
+      data: { id: "p1", type: "POST", title: "A post", createdAt: new Date(Date.UTC(2026, 5, 1)) },
+    });
+    // Same age as j6: the id breaks the tie.
+    await gw.db.item.create({
+      data: { id: "j6a", type: "JOB", title: "Engineer 6a", createdAt: new Date(Date.UTC(2026, 0, 7)) },
+    });
+    try {
+      assert.deepEqual(await retrieveCandidates(gw.db, "m1", JOB_APPLY_TASK, 4), ["j6", "j6a", "j5", "j4"]);
+      assert.deepEqual(await retrieveCandidates(gw.db, "nobody", JOB_APPLY_TASK, 2), ["j7", "j6"]);
+    } finally {
+      await gw.db.item.deleteMany({ where: { id: { in: ["p1", "j6a"] } } });
+    }
   });
 
   it("records each served ranking as an impression", async () => {
