@@ -28,6 +28,9 @@ describe("GraphQL API (real PostgreSQL)", () => {
     assert.deepEqual(await ready.json(), { status: "ready", checks: { database: "ok" } });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /brewgate_graphql_requests_total/);
+    // The process metrics too, event-loop delay among them.
+    assert.match(metrics, /^brewgate_nodejs_eventloop_lag_p99_seconds \d/m);
+    assert.match(metrics, /^brewgate_process_cpu_seconds_total \d/m);
   });
 
   it("upserts and reads members, keeping fields left out and clearing fields set to null", async () => {
