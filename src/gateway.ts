@@ -70,7 +70,9 @@ export async function startGateway(
     const migrated = await migrate(databaseUrl);
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "database migrated");
 
-    const db = createDb(databaseUrl, poolSize);
+    const db = createDb(databaseUrl, poolSize, (err) =>
+      logger.warn({ err }, "database connection dropped while idle; the next query reconnects"),
+    );
     stops.push(() => db.$disconnect());
     await ensureDefaultTasks(db);
 

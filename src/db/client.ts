@@ -10,10 +10,13 @@ const pools = new WeakMap<Db, Pool>();
 /**
  * Prisma Client over node-postgres (the Rust-free engine); `max` bounds the pool. The pool is
  * shared with `sql` below, so both count against the same `max` connections, and
- * `$disconnect()` ends it.
+ * `$disconnect()` ends it. `onIdleError` hears of idle connections the server dropped.
  */
-export function createDb(databaseUrl: string, max = 10): Db {
+export function createDb(databaseUrl: string, max = 10, onIdleError: (err: Error) => void = () => {}): Db {
   const pool = new Pool({ connectionString: databaseUrl, max });
+  // An idle connection the server closed (a restart, a failover): the pool drops it and the next
+  // query opens a new one. Without a listener the pool's 'error' event would end the process.
+  pool.on("error", onIdleError);
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(db, pool);
   return db;
