@@ -62,7 +62,9 @@ export function renderProfile(m: ProfileFields): string {
   pushField(parts, "Current position", m.currentPosition);
   pushField(parts, "current company", m.currentCompany);
   pushField(parts, "Location", m.location);
-  const skills = (m.skills ?? []).filter(present).map(clean);
+  const skills = (m.skills ?? [])
+    .map((s) => (s === null || s === undefined ? "" : clean(s)))
+    .filter((s) => s !== "");
   if (skills.length > 0) parts.push(`Skills: ${skills.join(", ")}`);
   if (m.yearsOfExperience !== null && m.yearsOfExperience !== undefined) {
     parts.push(`Years of experience: ${m.yearsOfExperience}`);

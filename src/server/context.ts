@@ -2,11 +2,9 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { InferenceService } from "../inference/service";
 import type { Logger } from "../observability/logger";
-import type { PrefixCache } from "../prompt/prefix-cache";
-import type { TokenCache } from "../prompt/token-cache";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import type { ImpressionPublisher } from "../services/impressions";
-import type { TaskCache } from "../services/task-cache";
+import type { PromptPathCaches } from "../services/prompts";
 import type { GatewayPubSub } from "./pubsub";
 
 /** What every resolver can reach; built once per process, shared by all requests. */
@@ -17,7 +15,7 @@ export interface GatewayContext {
   /** Null when no tokenizer is configured (TOKENIZER_PATH / MODEL_DIR unset). */
   tokenizer: TextTokenizer | null;
   /** Shared by every request of this process: tokenized prompt parts and task definitions. */
-  caches: { prefixes: PrefixCache; pieces: TokenCache; tasks: TaskCache };
+  caches: Required<PromptPathCaches>;
   /** Null when no sidecar is configured (INFERENCE_ADDRESSES unset). */
   inference: InferenceService | null;
   /** Null when Kafka is not configured: impressions then go to PostgreSQL only. */
