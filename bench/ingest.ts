@@ -98,7 +98,7 @@ async function main() {
       INGEST_CONCURRENCY: values.concurrency,
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
     });
-    const db = createDb(databaseUrl, 10);
+    const db = createDb(databaseUrl, { max: 10 });
     stops.push(() => db.$disconnect());
     await db.member.createMany({
       data: Array.from({ length: MEMBERS }, (_, i) => ({ id: `bm-${i}` })),

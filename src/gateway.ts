@@ -70,9 +70,13 @@ export async function startGateway(
     const migrated = await migrate(databaseUrl);
     if (migrated.applied.length > 0) logger.info({ applied: migrated.applied }, "database migrated");
 
-    const db = createDb(databaseUrl, poolSize, (err) =>
-      logger.warn({ err }, "database connection dropped while idle; the next query reconnects"),
-    );
+    const db = createDb(databaseUrl, {
+      max: config.DATABASE_POOL_MAX ?? poolSize,
+      idleTimeoutMs: config.DATABASE_POOL_IDLE_TIMEOUT_MS,
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+      onIdleError: (err) =>
+        logger.warn({ err }, "database connection dropped while idle; the next query reconnects"),
+    });
     stops.push(() => db.$disconnect());
     await ensureDefaultTasks(db);
 

@@ -19,6 +19,15 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** PostgreSQL URL. Unset: an embedded PGlite under DATA_DIR is started and used. */
   DATABASE_URL: z.string().url().optional(),
+  /** Most database connections of one gateway. @default 10 (4 with the embedded database) */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).optional(),
+  /** An idle database connection is closed after this long (0: never). @default 300000 */
+  DATABASE_POOL_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(300_000),
+  /**
+   * A statement waiting for a database connection fails after this long (the server is
+   * unreachable, or every connection stayed busy). @default 5000
+   */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5_000),
   /** Where the embedded database and other local state live. @default ./.data */
   DATA_DIR: z.string().default(".data"),
   /** Port of the embedded PGlite server (only when DATABASE_URL is unset). @default 54329 */

@@ -7,16 +7,38 @@ export type Db = PrismaClient;
 /** The node-postgres pool under each client made by createDb. */
 const pools = new WeakMap<Db, Pool>();
 
+export interface PoolOptions {
+  /** Most connections, shared by Prisma and `sql`. @default 10 */
+  max?: number;
+  /**
+   * An idle connection is closed after this long (0: kept). Prisma's own engine keeps them 300 s;
+   * node-postgres's 10 s default would make the first rankings after every lull pay for new
+   * connections (and each new session plans the prompt query again). @default 300000
+   */
+  idleTimeoutMs?: number;
+  /**
+   * A statement waiting for a connection (a new one, or a free one of a full pool) fails after
+   * this long instead of waiting forever on an unreachable server. @default 5000
+   */
+  connectTimeoutMs?: number;
+  /** Hears of idle connections the server dropped (a restart, a failover). */
+  onIdleError?: (err: Error) => void;
+}
+
 /**
- * Prisma Client over node-postgres (the Rust-free engine); `max` bounds the pool. The pool is
- * shared with `sql` below, so both count against the same `max` connections, and
- * `$disconnect()` ends it. `onIdleError` hears of idle connections the server dropped.
+ * Prisma Client over node-postgres (the Rust-free engine). The pool is shared with `sql` below,
+ * so both count against the same `max` connections, and `$disconnect()` ends it.
  */
-export function createDb(databaseUrl: string, max = 10, onIdleError: (err: Error) => void = () => {}): Db {
-  const pool = new Pool({ connectionString: databaseUrl, max });
-  // An idle connection the server closed (a restart, a failover): the pool drops it and the next
-  // query opens a new one. Without a listener the pool's 'error' event would end the process.
-  pool.on("error", onIdleError);
+export function createDb(databaseUrl: string, opts: PoolOptions = {}): Db {
+  const pool = new Pool({
+    connectionString: databaseUrl,
+    max: opts.max ?? 10,
+    idleTimeoutMillis: opts.idleTimeoutMs ?? 300_000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+  });
+  // An idle connection the server closed: the pool drops it and the next query opens a new one.
+  // Without a listener the pool's 'error' event would end the process.
+  pool.on("error", opts.onIdleError ?? (() => {}));
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(db, pool);
   return db;

@@ -1,6 +1,7 @@
 import { unwrapResolverError } from "@apollo/server/errors";
 import type { GraphQLFormattedError } from "graphql";
 import { GraphQLError } from "graphql";
+import { isDatabaseUnavailable } from "../db/errors";
 import type { Logger } from "../observability/logger";
 
 // Codes whose messages were written for the client (by us or by GraphQL/Apollo itself).
@@ -18,7 +19,8 @@ const CLIENT_CODES = new Set([
 
 /**
  * The one place unexpected errors are masked: the client gets a generic message and a code, the
- * log gets the real error with its stack.
+ * log gets the real error with its stack. A database that cannot be reached is UNAVAILABLE, as
+ * an unreachable sidecar is.
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -28,6 +30,17 @@ export function createErrorFormatter(logger: Logger) {
     if (typeof code === "string" && CLIENT_CODES.has(code) && isGraphQLError) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
+    }
+    if (isDatabaseUnavailable(original)) {
+      // Not a bug of this request: the database is down or unreachable. The client may retry;
+      // where the database is stays in the log.
+      logger.warn({ err: original, path: formatted.path }, "database unavailable");
+      return {
+        message: "the database is unavailable; try again later",
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: "UNAVAILABLE" },
+      };
     }
     logger.error({ err: original, path: formatted.path }, "unexpected error in GraphQL operation");
     return {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Client } from "pg";
 import { createDb, type Db, sql } from "../../src/db/client";
+import { isDatabaseUnavailable } from "../../src/db/errors";
 import { createTestDatabase, TEST_PG_ADMIN_URL, type TestDatabase } from "../support/postgres";
 import { waitFor } from "../support/wait";
 
@@ -26,7 +28,7 @@ describe("database client on a real PostgreSQL", () => {
   const dropped: Error[] = [];
   before(async () => {
     pg = await createTestDatabase();
-    db = createDb(pg.url, 2, (err) => dropped.push(err));
+    db = createDb(pg.url, { max: 2, onIdleError: (err) => dropped.push(err) });
   });
   after(async () => {
     await db?.$disconnect();
@@ -62,6 +64,53 @@ describe("database client on a real PostgreSQL", () => {
     const [{ ok }] = await sql<{ ok: boolean }>(db, "SELECT true AS ok", []);
     assert.equal(ok, true);
     assert.equal(await db.member.count(), 1);
+  });
+
+  it("closes idle connections after idleTimeoutMs (those of a default pool stay)", async () => {
+    const named = (name: string) => {
+      const u = new URL(pg.url);
+      u.searchParams.set("application_name", name);
+      return u.toString();
+    };
+    const open = async (name: string) => {
+      const [{ n }] = await sql<{ n: number }>(
+        db,
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+        [name],
+      );
+      return n;
+    };
+    const brief = createDb(named("brief"), { max: 2, idleTimeoutMs: 100 });
+    const kept = createDb(named("kept"), { max: 2 });
+    try {
+      await sql(brief, "SELECT 1", []);
+      await sql(kept, "SELECT 1", []);
+      assert.equal(await open("brief"), 1);
+      await waitFor("the idle connection to close", async () => (await open("brief")) === 0, 5000);
+      assert.equal(await open("kept"), 1);
+    } finally {
+      await brief.$disconnect();
+      await kept.$disconnect();
+    }
+  });
+
+  it("gives up on a server that accepts but never answers after connectTimeoutMs", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    const stuck = createDb(`postgresql://postgres@127.0.0.1:${port}/nothing`, { connectTimeoutMs: 200 });
+    try {
+      const failed = await sql(stuck, "SELECT 1", []).then(
+        () => null,
+        (err: Error) => err,
+      );
+      assert.ok(failed, "the statement should fail");
+      assert.match(failed.message, /timeout/);
+      assert.equal(isDatabaseUnavailable(failed), true);
+    } finally {
+      await stuck.$disconnect();
+      silent.close();
+    }
   });
 
   it("names a client it did not make", async () => {

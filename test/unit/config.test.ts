@@ -10,6 +10,9 @@ describe("config", () => {
     assert.equal(c.DATABASE_URL, undefined);
     assert.equal(c.KAFKA_BROKERS, undefined);
     assert.equal(c.KAFKA_TOPIC_DLQ, "brewgate.dlq");
+    assert.equal(c.DATABASE_POOL_MAX, undefined);
+    assert.equal(c.DATABASE_POOL_IDLE_TIMEOUT_MS, 300_000);
+    assert.equal(c.DATABASE_CONNECT_TIMEOUT_MS, 5_000);
   });
 
   it("splits broker lists", () => {
@@ -24,5 +27,6 @@ describe("config", () => {
       () => loadConfig({ PORT: "http", LOG_LEVEL: "loud" }),
       /PORT: .*LOG_LEVEL: |LOG_LEVEL: .*PORT: /,
     );
+    assert.throws(() => loadConfig({ DATABASE_CONNECT_TIMEOUT_MS: "0" }), /DATABASE_CONNECT_TIMEOUT_MS/);
   });
 });
