@@ -16,6 +16,7 @@ import { EXPLANATION_CUE } from "../src/services/explanations";
 import { startGatewayProcess } from "../test/support/gateway-process";
 import { createTestDatabase } from "../test/support/postgres";
 import { processCpuMs } from "./cpu";
+import { httpPoster } from "./http";
 import { percentile, round } from "./stats";
 
 /**
@@ -57,6 +58,8 @@ const { values: args } = parseArgs({
     // By default the sidecar runs on the last core, gateway and load generator on the others, so
     // the gateway's overhead is not the sidecar's threads competing for the same cores.
     "no-pin": { type: "boolean", default: false },
+    // The load generator's HTTP client: node:http on kept-alive sockets, or fetch (to compare).
+    client: { type: "string", default: "http" },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -99,13 +102,20 @@ function benchModel(name: string): string {
   return dir;
 }
 
+const post =
+  args.client === "fetch"
+    ? async (url: string, body: string) =>
+        (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body })).text()
+    : args.client === "http"
+      ? httpPoster(CONCURRENCY)
+      : null;
+if (!post) throw new Error(`--client must be http or fetch, got '${args.client}'`);
+
 async function gql<T>(url: string, query: string): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  const body = JSON.parse(await (post as NonNullable<typeof post>)(url, JSON.stringify({ query }))) as {
+    data?: T;
+    errors?: unknown[];
+  };
   if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
   return body.data as T;
 }
@@ -166,7 +176,7 @@ async function main() {
     log(`pinned: sidecar on cpu ${last}, gateway and load generator on cpu ${others}`);
   }
   const direct = new InferenceClient({ addresses: [sidecar.address], scoreTimeoutMs: 120_000 });
-  const db = createDb(pg.url, 2);
+  const db = createDb(pg.url, { max: 2 });
   const ws = createClient({
     url: gateway.url.replace(/^http/, "ws"),
     webSocketImpl: WebSocket,
@@ -240,16 +250,24 @@ async function main() {
     // The gateway's own CPU per ranking: on a machine where it shares cores with the database and
     // the load generator, this times the queue depth is what a burst of answers waits at p99.
     let gatewayCpuMs: number | null = 0;
+    // The load generator's own CPU on each path (it shares the gateway's core).
+    let loadCpuGateway = 0;
+    let loadCpuDirect = 0;
+    const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
     for (let r = 0; r < rounds; r++) {
       log(`round ${r + 1}/${rounds}: ${per} rankings through the gateway and ${per} straight to the sidecar`);
       const t = performance.now();
       const cpu = processCpuMs(gateway.child.pid);
+      let own = process.cpuUsage();
       recGateway.push(...(await closedLoop(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]))));
+      loadCpuGateway += cpuMs(process.cpuUsage(own));
       gatewaySeconds += (performance.now() - t) / 1000;
       const used = processCpuMs(gateway.child.pid);
       gatewayCpuMs =
         gatewayCpuMs === null || cpu === null || used === null ? null : gatewayCpuMs + used - cpu;
+      own = process.cpuUsage();
       recDirect.push(...(await closedLoop(per, CONCURRENCY, (i) => viaSidecar(work[i % work.length]))));
+      loadCpuDirect += cpuMs(process.cpuUsage(own));
     }
     const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
     const gLatency = sorted(recGateway.map((x) => x.latencyMs));
@@ -313,6 +331,9 @@ async function main() {
       rec_p99_ms: round(p(gLatency, 0.99)),
       rec_per_s: round(recGateway.length / gatewaySeconds),
       gateway_cpu_ms_per_rec: gatewayCpuMs === null ? null : round(gatewayCpuMs / recGateway.length),
+      client: args.client,
+      load_cpu_ms_per_rec_gateway: round(loadCpuGateway / recGateway.length),
+      load_cpu_ms_per_rec_direct: round(loadCpuDirect / recDirect.length),
       direct_p50_ms: round(p(dLatency, 0.5)),
       direct_p99_ms: round(p(dLatency, 0.99)),
       rec_minus_direct_p50_ms: round(p(gLatency, 0.5) - p(dLatency, 0.5)),
