@@ -84,7 +84,8 @@ const schema = z.object({
   TOKEN_CACHE_ENTRIES: z.coerce.number().int().min(0).default(20_000),
   /**
    * How long a replica keeps a task definition read for rankings (0: read every time). A task
-   * edited through another replica reaches this one within this time. @default 5000
+   * edited through another replica reaches this one within this time and one read (an expired
+   * copy is refreshed in the background). @default 5000
    */
   TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
   /** Token budget of the whole prompt prefix (instruction + profile + history), capped by the model's context. @default 4096 */

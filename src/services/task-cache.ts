@@ -7,31 +7,62 @@ export function readTask(db: Db, name: string, cache?: TaskCache): Promise<TaskD
   return cache ? cache.get(db, name) : getTask(db, name);
 }
 
+interface Entry {
+  task: Promise<TaskDefinition>;
+  expires: number;
+  /** The read has succeeded: the copy can be served while a newer one is read. */
+  ready: boolean;
+  refreshing: boolean;
+}
+
 /**
  * Task definitions read on the ranking path, kept for `ttlMs`. Tasks change rarely and only
- * through `upsertTask`: this process forgets its copy at once, other replicas within `ttlMs`.
- * A failed or empty read is not kept. `ttlMs` 0 reads the database every time.
+ * through `upsertTask`: this process forgets its copy at once, other replicas within `ttlMs`
+ * and one read. An expired copy is refreshed off the request path: the request that finds it
+ * expired starts one read and is answered from the copy, as are the requests during that read;
+ * the read's result replaces the copy. A failed or empty read is not kept (a failed refresh drops
+ * the copy: the next request reads, and sees the error). `ttlMs` 0 reads the database every time.
  */
 export class TaskCache {
-  private readonly entries = new Map<string, { task: Promise<TaskDefinition>; expires: number }>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly ttlMs: number) {}
 
   get(db: Db, name: string): Promise<TaskDefinition> {
     if (this.ttlMs <= 0) return getTask(db, name);
-    const now = Date.now();
     const hit = this.entries.get(name);
-    if (hit && hit.expires > now) return hit.task;
-    const task = getTask(db, name);
-    this.entries.set(name, { task, expires: now + this.ttlMs });
-    task.catch(() => {
-      if (this.entries.get(name)?.task === task) this.entries.delete(name);
-    });
-    return task;
+    if (!hit) return this.read(db, name).task;
+    if (hit.expires <= Date.now() && hit.ready && !hit.refreshing) {
+      hit.refreshing = true;
+      // A failure is handled in read(); nothing waits on this promise.
+      this.read(db, name, hit).task.catch(() => {});
+    }
+    return hit.task;
   }
 
   /** Forgets `name`: the next read goes to the database. */
   invalidate(name: string): void {
     this.entries.delete(name);
+  }
+
+  /**
+   * Reads `name`. With no `stale` copy the entry is stored at once, so concurrent misses share
+   * one read; a refresh is stored when it succeeds, if `stale` is still the entry then.
+   */
+  private read(db: Db, name: string, stale?: Entry): Entry {
+    const entry: Entry = { task: getTask(db, name), expires: 0, ready: false, refreshing: false };
+    if (!stale) this.entries.set(name, entry);
+    entry.task.then(
+      () => {
+        entry.ready = true;
+        entry.expires = Date.now() + this.ttlMs;
+        if (stale && this.entries.get(name) === stale) this.entries.set(name, entry);
+      },
+      () => {
+        const current = this.entries.get(name);
+        if (current === entry || current === stale) this.entries.delete(name);
+      },
+    );
+    return entry;
   }
 }

@@ -8,6 +8,9 @@ import { TokenCache } from "../../src/prompt/token-cache";
 import type { TextTokenizer } from "../../src/prompt/tokenizer";
 import { TaskCache } from "../../src/services/task-cache";
 
+/** Lets settled reads run their callbacks. */
+const settle = () => sleep(5);
+
 describe("prefix cache", () => {
   const entry = (n: number) => ({ text: `t${n}`, ids: [n], kept: n });
 
@@ -119,8 +122,79 @@ describe("task cache", () => {
     assert.equal((await cache.get(db, "job_apply")).instruction, "second");
     rows.set("job_apply", row("third"));
     await sleep(80);
+    // Expired: this request is answered from the copy and starts the read of the new one.
+    assert.equal((await cache.get(db, "job_apply")).instruction, "second");
+    await settle();
     assert.equal((await cache.get(db, "job_apply")).instruction, "third");
     assert.equal(reads.length, 3);
+  });
+
+  /** Like countingDb, but each read takes the row as it is when asked and answers on release. */
+  function gatedDb(rows: Map<string, unknown>) {
+    const waiting: (() => void)[] = [];
+    let reads = 0;
+    const db = {
+      task: {
+        findUnique: async ({ where }: { where: { name: string } }) => {
+          reads++;
+          const value = rows.get(where.name) ?? null;
+          await new Promise<void>((r) => waiting.push(r));
+          return value;
+        },
+      },
+    } as unknown as Db;
+    return { db, reads: () => reads, release: () => waiting.shift()?.() };
+  }
+
+  it("answers from an expired copy while one read refreshes it; a failed refresh drops the copy", async () => {
+    const rows = new Map([["job_apply", row("first")]]);
+    const { db, reads, release } = gatedDb(rows);
+    const cache = new TaskCache(30);
+    const first = cache.get(db, "job_apply");
+    release();
+    assert.equal((await first).instruction, "first");
+    await sleep(50);
+    rows.set("job_apply", row("second"));
+    // Three requests while the refresh waits on the database: none of them waits, one read.
+    const during = await Promise.all([1, 2, 3].map(() => cache.get(db, "job_apply")));
+    assert.deepEqual(
+      during.map((t) => t.instruction),
+      ["first", "first", "first"],
+    );
+    assert.equal(reads(), 2);
+    release();
+    await settle();
+    assert.equal((await cache.get(db, "job_apply")).instruction, "second");
+    assert.equal(reads(), 2);
+
+    // The task is gone: the refresh fails, the copy is dropped, the next request sees the error.
+    await sleep(50);
+    rows.delete("job_apply");
+    assert.equal((await cache.get(db, "job_apply")).instruction, "second");
+    release();
+    await settle();
+    const next = cache.get(db, "job_apply");
+    release();
+    await assert.rejects(next, /Task 'job_apply' does not exist/);
+  });
+
+  it("does not let a refresh that began before invalidate replace what was read after it", async () => {
+    const rows = new Map([["job_apply", row("old")]]);
+    const { db, release } = gatedDb(rows);
+    const cache = new TaskCache(30);
+    const first = cache.get(db, "job_apply");
+    release();
+    await first;
+    await sleep(50);
+    await cache.get(db, "job_apply"); // expired: starts a refresh, which has read "old"
+    rows.set("job_apply", row("new"));
+    cache.invalidate("job_apply"); // as upsertTask does
+    const fresh = cache.get(db, "job_apply");
+    release(); // the refresh answers "old" first
+    release();
+    assert.equal((await fresh).instruction, "new");
+    await settle();
+    assert.equal((await cache.get(db, "job_apply")).instruction, "new");
   });
 
   it("does not keep an unknown task: one created later is found", async () => {
