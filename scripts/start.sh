@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 if [ -z "${INFERENCE_ADDRESSES:-}" ]; then bash native/cuda-server/scripts/build.sh >/dev/null; fi
 npx tsc -p .
-exec node dist/scripts/start-local.js
+# The production flag for the young generation (README, Running).
+exec node --max-semi-space-size=32 dist/scripts/start-local.js

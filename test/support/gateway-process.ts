@@ -9,9 +9,15 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** The gateway as its own OS process (`node dist/src/main.js`), as a replica runs in production. */
-export function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, "dist", "src", "main.js")], {
+/**
+ * The gateway as its own OS process (`node [nodeArgs] dist/src/main.js`), as a replica runs in
+ * production.
+ */
+export function startGatewayProcess(
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, "dist", "src", "main.js")], {
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: "0", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
