@@ -203,6 +203,17 @@ describe("GraphQL API (real PostgreSQL)", () => {
     assert.equal(r.errors?.[0].extensions?.code, "UNAVAILABLE");
   });
 
+  it("tells caches not to keep answers, errors included", async () => {
+    for (const query of [`{ member(id: "m1") { id } }`, `{ member(id: 1 }`]) {
+      const res = await fetch(gw.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query }),
+      });
+      assert.equal(res.headers.get("cache-control"), "no-store", query);
+    }
+  });
+
   it("keeps schema.graphql in step with the code", async () => {
     const committed = await readFile(join(__dirname, "..", "..", "..", "schema.graphql"), "utf8");
     assert.equal(committed, await printSchemaSdl(), "run `npm run schema:print` and commit schema.graphql");
