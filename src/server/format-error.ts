@@ -31,23 +31,19 @@ export function createErrorFormatter(logger: Logger) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    if (isDatabaseUnavailable(original)) {
-      // Not a bug of this request: the database is down or unreachable. The client may retry;
-      // where the database is stays in the log.
-      logger.warn({ err: original, path: formatted.path }, "database unavailable");
-      return {
-        message: "the database is unavailable; try again later",
-        locations: formatted.locations,
-        path: formatted.path,
-        extensions: { code: "UNAVAILABLE" },
-      };
-    }
-    logger.error({ err: original, path: formatted.path }, "unexpected error in GraphQL operation");
-    return {
-      message: "Internal server error",
+    // In both cases the client gets the location and a message of ours; the log gets the error.
+    const masked = (message: string, code: string) => ({
+      message,
       locations: formatted.locations,
       path: formatted.path,
-      extensions: { code: "INTERNAL_SERVER_ERROR" },
-    };
+      extensions: { code },
+    });
+    if (isDatabaseUnavailable(original)) {
+      // Not a bug of this request: the database is down or unreachable, and the client may retry.
+      logger.warn({ err: original, path: formatted.path }, "database unavailable");
+      return masked("the database is unavailable; try again later", "UNAVAILABLE");
+    }
+    logger.error({ err: original, path: formatted.path }, "unexpected error in GraphQL operation");
+    return masked("Internal server error", "INTERNAL_SERVER_ERROR");
   };
 }
