@@ -107,20 +107,18 @@ function benchModel(name: string): string {
   return dir;
 }
 
-const post =
-  args.client === "fetch"
-    ? async (url: string, body: string) =>
-        (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body })).text()
-    : args.client === "http"
-      ? httpPoster(CONCURRENCY)
-      : null;
-if (!post) throw new Error(`--client must be http or fetch, got '${args.client}'`);
+function poster(client: string | undefined): (url: string, body: string) => Promise<string> {
+  if (client === "http") return httpPoster(CONCURRENCY);
+  if (client === "fetch") {
+    return async (url, body) =>
+      (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body })).text();
+  }
+  throw new Error(`--client must be http or fetch, got '${client}'`);
+}
+const post = poster(args.client);
 
 async function gql<T>(url: string, query: string): Promise<T> {
-  const body = JSON.parse(await (post as NonNullable<typeof post>)(url, JSON.stringify({ query }))) as {
-    data?: T;
-    errors?: unknown[];
-  };
+  const body = JSON.parse(await post(url, JSON.stringify({ query }))) as { data?: T; errors?: unknown[] };
   if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
   return body.data as T;
 }

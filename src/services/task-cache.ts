@@ -9,9 +9,8 @@ export function readTask(db: Db, name: string, cache?: TaskCache): Promise<TaskD
 
 interface Entry {
   task: Promise<TaskDefinition>;
+  /** When the copy expires; Infinity while its read is in flight (nothing to refresh yet). */
   expires: number;
-  /** The read has succeeded: the copy can be served while a newer one is read. */
-  ready: boolean;
   refreshing: boolean;
 }
 
@@ -32,10 +31,9 @@ export class TaskCache {
     if (this.ttlMs <= 0) return getTask(db, name);
     const hit = this.entries.get(name);
     if (!hit) return this.read(db, name).task;
-    if (hit.expires <= Date.now() && hit.ready && !hit.refreshing) {
+    if (hit.expires <= Date.now() && !hit.refreshing) {
       hit.refreshing = true;
-      // A failure is handled in read(); nothing waits on this promise.
-      this.read(db, name, hit).task.catch(() => {});
+      this.read(db, name, hit);
     }
     return hit.task;
   }
@@ -50,11 +48,11 @@ export class TaskCache {
    * one read; a refresh is stored when it succeeds, if `stale` is still the entry then.
    */
   private read(db: Db, name: string, stale?: Entry): Entry {
-    const entry: Entry = { task: getTask(db, name), expires: 0, ready: false, refreshing: false };
+    const entry: Entry = { task: getTask(db, name), expires: Number.POSITIVE_INFINITY, refreshing: false };
     if (!stale) this.entries.set(name, entry);
+    // Also handles a failed refresh's rejection, which no request awaits.
     entry.task.then(
       () => {
-        entry.ready = true;
         entry.expires = Date.now() + this.ttlMs;
         if (stale && this.entries.get(name) === stale) this.entries.set(name, entry);
       },
