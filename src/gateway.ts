@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Config } from "./config";
 import { createDb, type Db } from "./db/client";
 import { startEmbeddedDb } from "./db/embedded";
+import { isDatabaseUnavailable } from "./db/errors";
 import { migrate } from "./db/migrate";
 import { DEMO_MEMBER_ID } from "./demo/seed";
 import { InferenceClient } from "./inference/client";
@@ -18,7 +19,8 @@ import { TextTokenizer } from "./prompt/tokenizer";
 import { createGatewayServer } from "./server/app";
 import { createGatewayPubSub, publishInteractions } from "./server/pubsub";
 import { createSchema } from "./server/schema";
-import type { ImpressionPublisher } from "./services/impressions";
+import { ImpressionLog } from "./services/impression-log";
+import { type ImpressionPublisher, insertImpressions } from "./services/impressions";
 import { TaskCache } from "./services/task-cache";
 import { ensureDefaultTasks } from "./services/tasks";
 
@@ -32,6 +34,8 @@ export interface Gateway {
   metrics: Metrics;
   /** Kafka ingestion, when KAFKA_BROKERS is set. */
   ingestion: Ingestion | null;
+  /** Served rankings on their way to PostgreSQL (and Kafka); `flush()` waits for them. */
+  impressions: ImpressionLog;
   /** Graceful stop: drain HTTP and WebSockets, finish the ingest batch in hand, close the database. */
   stop(): Promise<void>;
 }
@@ -128,6 +132,16 @@ export async function startGateway(
       stops.push(() => publisher.stop());
       publishImpression = publisher.publish;
     }
+    const impressions = new ImpressionLog({
+      insert: (batch) => insertImpressions(db, batch),
+      publish: publishImpression,
+      isTransient: isDatabaseUnavailable,
+      logger,
+      maxPending: config.IMPRESSION_MAX_PENDING,
+      metrics: { impressions: metrics.impressions, pending: metrics.impressionsPending },
+    });
+    // Stopped before the publisher and the database (stops run in reverse), after HTTP drained.
+    stops.push(() => impressions.close(config.IMPRESSION_FLUSH_TIMEOUT_MS));
     if (config.REDIS_URL) readiness.redis = () => bus.ping();
     if (inference) {
       const client = inference.client;
@@ -148,7 +162,7 @@ export async function startGateway(
           tasks: new TaskCache(config.TASK_CACHE_TTL_MS),
         },
         inference,
-        publishImpression,
+        impressions,
         pubSub: bus.pubSub,
       },
       metrics,
@@ -172,6 +186,7 @@ export async function startGateway(
       logger,
       metrics,
       ingestion,
+      impressions,
       stop: stopAll,
     };
   } catch (err) {

@@ -69,6 +69,13 @@ const schema = z.object({
   EXPLANATION_MAX_TOKENS: z.coerce.number().int().min(1).max(4096).default(96),
   /** Candidates the retrieval step offers when a query names none. @default 50 */
   RETRIEVAL_LIMIT: z.coerce.number().int().min(1).max(500).default(50),
+  /**
+   * Impressions waiting in a gateway for the database or Kafka beyond which rankings are refused
+   * (UNAVAILABLE) rather than served unrecorded. @default 10000
+   */
+  IMPRESSION_MAX_PENDING: z.coerce.number().int().min(1).default(10_000),
+  /** How long a stopping gateway keeps trying to write queued impressions. @default 10000 */
+  IMPRESSION_FLUSH_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   /** Topic every served ranking is published to. @default brewgate.impressions */
   KAFKA_TOPIC_IMPRESSIONS: z.string().default("brewgate.impressions"),
   /** Serve the GraphQL IDE (GraphiQL, assets bundled, no CDN) at / . @default true */

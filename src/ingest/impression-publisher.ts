@@ -9,9 +9,9 @@ export interface KafkaImpressionPublisher {
 }
 
 /**
- * Publishes every served ranking to the impressions topic, keyed by member so one member's
- * impressions stay in order on one partition. The ranking is answered only after the broker
- * acknowledged it (acks from all in-sync replicas), so what a client saw is never missing there.
+ * Publishes served rankings to the impressions topic, keyed by member so one member's impressions
+ * stay in order on one partition, acknowledged by all in-sync replicas. The impression log calls
+ * it with each stored batch and retries a batch that fails.
  */
 export async function startImpressionPublisher(
   config: Config,
@@ -23,17 +23,15 @@ export async function startImpressionPublisher(
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   return {
-    async publish(impression) {
+    async publish(impressions) {
       await producer.send({
         topic: config.KAFKA_TOPIC_IMPRESSIONS,
         acks: -1,
-        messages: [
-          {
-            key: impression.memberId,
-            value: JSON.stringify(impression),
-            headers: { "x-request-id": impression.requestId },
-          },
-        ],
+        messages: impressions.map((impression) => ({
+          key: impression.memberId,
+          value: JSON.stringify(impression),
+          headers: { "x-request-id": impression.requestId },
+        })),
       });
     },
     stop: () => producer.disconnect(),

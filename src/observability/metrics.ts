@@ -32,6 +32,17 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    impressions: new Counter({
+      name: "brewgate_impressions_total",
+      help: "Served rankings by what became of their impression: stored, refused (by the database; logged), published, unwritten (at shutdown; logged)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    impressionsPending: new Gauge({
+      name: "brewgate_impressions_pending",
+      help: "Impressions queued in this process and not yet stored (and published, with Kafka)",
+      registers: [registry],
+    }),
     ingestLag: new Gauge({
       name: "brewgate_ingest_consumer_lag",
       help: "Messages between the consumer's position and the partition's high watermark",

@@ -10,7 +10,7 @@ export function recommendationDeps(ctx: GatewayContext): RecommendationDeps {
     db: ctx.db,
     tokenizer: requireTokenizer(ctx.tokenizer),
     inference: requireInference(ctx.inference),
-    publishImpression: ctx.publishImpression,
+    impressions: ctx.impressions,
     maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
     retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
     caches: ctx.caches,

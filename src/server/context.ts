@@ -3,7 +3,7 @@ import type { Db } from "../db/client";
 import type { InferenceService } from "../inference/service";
 import type { Logger } from "../observability/logger";
 import type { TextTokenizer } from "../prompt/tokenizer";
-import type { ImpressionPublisher } from "../services/impressions";
+import type { ImpressionSink } from "../services/impressions";
 import type { PromptPathCaches } from "../services/prompts";
 import type { GatewayPubSub } from "./pubsub";
 
@@ -18,8 +18,8 @@ export interface GatewayContext {
   caches: Required<PromptPathCaches>;
   /** Null when no sidecar is configured (INFERENCE_ADDRESSES unset). */
   inference: InferenceService | null;
-  /** Null when Kafka is not configured: impressions then go to PostgreSQL only. */
-  publishImpression: ImpressionPublisher | null;
+  /** Served rankings, written to PostgreSQL (and Kafka, when configured) behind the answer. */
+  impressions: ImpressionSink;
   /** Events between write paths and subscriptions (Redis-backed across replicas when configured). */
   pubSub: GatewayPubSub;
   /** Aborted when the client goes away (HTTP request closed); cancels sidecar calls. */

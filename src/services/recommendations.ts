@@ -6,7 +6,7 @@ import type { InferenceService } from "../inference/service";
 import type { Timings, Usage } from "../inference/types";
 import type { TaskDefinition } from "../prompt/task-definition";
 import type { TextTokenizer } from "../prompt/tokenizer";
-import { type ImpressionPublisher, recordImpression } from "./impressions";
+import { type ImpressionSink, toImpression } from "./impressions";
 import { type PromptPathCaches, preparePrompt } from "./prompts";
 import { type RankedCandidate, rankCandidates } from "./ranking";
 import { readTask } from "./task-cache";
@@ -15,7 +15,8 @@ export interface RecommendationDeps {
   db: Db;
   tokenizer: TextTokenizer;
   inference: InferenceService;
-  publishImpression: ImpressionPublisher | null;
+  /** Where served rankings are recorded (written behind the answer). */
+  impressions: ImpressionSink;
   maxPrefixTokens: number;
   retrievalLimit: number;
   caches?: PromptPathCaches;
@@ -77,7 +78,7 @@ export async function retrieveCandidates(
   return rows.map((r) => r.id);
 }
 
-/** Builds the prompt, scores every candidate in one Score call, ranks and records the impression. */
+/** Builds the prompt, scores every candidate in one Score call, ranks and queues the impression. */
 export async function recommend(
   deps: RecommendationDeps,
   req: RecommendationRequest,
@@ -125,13 +126,14 @@ export async function recommend(
   const impression =
     req.recordImpression === false
       ? null
-      : await recordImpression(deps.db, deps.publishImpression, {
+      : toImpression({
           requestId,
           memberId: req.memberId,
           taskName: req.taskName,
           model: info.modelId,
           candidates: shown,
         });
+  if (impression) deps.impressions.record(impression);
   return {
     requestId,
     impressionId: impression?.id ?? null,

@@ -164,6 +164,8 @@ describe("recommendations through a real sidecar", () => {
     const r = await gql<Rec>(gw.url, REC, { m: "m1", c: ["j4", "j5"], f: 1 });
     const rec = r.data?.recommendations;
     assert.ok(rec);
+    // Written behind the answer.
+    await gw.impressions.flush();
     const imp = await gw.db.impression.findUniqueOrThrow({ where: { id: rec.impressionId } });
     assert.equal(imp.requestId, rec.requestId);
     assert.equal(imp.memberId, "m1");
@@ -181,6 +183,27 @@ describe("recommendations through a real sidecar", () => {
       [rec.items[0].itemId],
     );
     assert.ok(Math.abs((shown[0].probabilities.APPLY ?? 0) - rec.items[0].score) < 1e-9);
+  });
+
+  it("records every ranking of a burst answered together, each once", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => gql<Rec>(gw.url, REC, { m: "m1", c: ["j1", "j2", "j3"], f: 2 })),
+    );
+    const ids = answers.map((a) => a.data?.recommendations.impressionId as string);
+    assert.equal(new Set(ids).size, 6);
+    await gw.impressions.flush();
+    const rows = await gw.db.impression.findMany({ where: { id: { in: ids } } });
+    assert.equal(rows.length, 6);
+    for (const a of answers) {
+      const rec = a.data?.recommendations;
+      const row = rows.find((x) => x.id === rec?.impressionId);
+      assert.ok(rec && row);
+      assert.equal(row.requestId, rec.requestId);
+      assert.deepEqual(
+        (row.candidates as { itemId: string }[]).map((c) => c.itemId),
+        rec.items.map((i) => i.itemId),
+      );
+    }
   });
 
   it("answers bad arguments with BAD_USER_INPUT or NOT_FOUND", async () => {
