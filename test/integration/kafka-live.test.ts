@@ -95,4 +95,35 @@ describe("end to end: Kafka interactions change the next ranking and reach live 
     assert.deepEqual(requestIds, live.pushes.map((p) => p.ranking.requestId).sort());
     assert.ok(impressions.every((m) => String(m.key) === "ana"));
   });
+
+  it("keeps ranking while the broker is down, and publishes those impressions once it is back", async () => {
+    const config = testConfig();
+    const rec = `{ recommendations(memberId: "ana", task: "job_apply", candidateIds: ["apple", "amd"]) { requestId impressionId } }`;
+    await broker.stop();
+    let down = true;
+    try {
+      const r = await gql<{ recommendations: { requestId: string; impressionId: string } }>(gw.url, rec);
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      const served = r.data?.recommendations;
+      assert.ok(served);
+      // The table does not wait for the broker.
+      await waitFor("the impression stored while the broker is down", async () =>
+        Boolean(await gw.db.impression.findUnique({ where: { id: served.impressionId } })),
+      );
+      assert.equal(gw.impressions.pending, 1);
+      await broker.restart();
+      down = false;
+      await waitFor("the impression published", async () => gw.impressions.pending === 0, 60_000);
+      // The two pushes of the test before, then this one.
+      const impressions = await readTopic(broker.brokers, config.KAFKA_TOPIC_IMPRESSIONS, 3);
+      const published = impressions.map(
+        (m) => JSON.parse(String(m.value)) as { id: string; requestId: string },
+      );
+      const mine = published.filter((i) => i.id === served.impressionId);
+      assert.ok(mine.length >= 1, JSON.stringify(published));
+      assert.equal(mine[0].requestId, served.requestId);
+    } finally {
+      if (down) await broker.restart();
+    }
+  });
 });

@@ -13,6 +13,8 @@ describe("config", () => {
     assert.equal(c.DATABASE_POOL_MAX, undefined);
     assert.equal(c.DATABASE_POOL_IDLE_TIMEOUT_MS, 300_000);
     assert.equal(c.DATABASE_CONNECT_TIMEOUT_MS, 5_000);
+    assert.equal(c.IMPRESSION_MAX_PENDING, 10_000);
+    assert.equal(c.IMPRESSION_FLUSH_TIMEOUT_MS, 10_000);
   });
 
   it("splits broker lists", () => {
@@ -28,5 +30,6 @@ describe("config", () => {
       /PORT: .*LOG_LEVEL: |LOG_LEVEL: .*PORT: /,
     );
     assert.throws(() => loadConfig({ DATABASE_CONNECT_TIMEOUT_MS: "0" }), /DATABASE_CONNECT_TIMEOUT_MS/);
+    assert.throws(() => loadConfig({ IMPRESSION_MAX_PENDING: "0" }), /IMPRESSION_MAX_PENDING/);
   });
 });
