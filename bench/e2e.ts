@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import { createDb } from "../src/db/client";
 import { seedDemoData } from "../src/demo/seed";
 import { InferenceClient } from "../src/inference/client";
-import { SIDECAR_DIR, startSidecar } from "../src/inference/sidecar-process";
+import { startSidecar } from "../src/inference/sidecar-process";
 import type { ScoreRequest } from "../src/inference/types";
 import { IncrementalDetokenizer } from "../src/prompt/detokenizer";
 import { TextTokenizer } from "../src/prompt/tokenizer";
@@ -17,6 +17,7 @@ import { startGatewayProcess } from "../test/support/gateway-process";
 import { createTestDatabase } from "../test/support/postgres";
 import { processCpuMs } from "./cpu";
 import { httpPoster } from "./http";
+import { benchModel } from "./models";
 import { percentile, round } from "./stats";
 
 /**
@@ -76,37 +77,6 @@ const MEMBERS = 10;
 
 const log = (msg: string) => process.stderr.write(`bench:e2e ${msg}\n`);
 
-const MODEL_SHAPES: Record<string, string[]> = {
-  // Same shape as the demo model of `npm start`.
-  demo: ["--hidden", "256", "--layers", "4", "--heads", "8", "--kv-heads", "4", "--intermediate", "768"],
-  small: ["--hidden", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--intermediate", "192"],
-};
-
-function benchModel(name: string): string {
-  const shape = MODEL_SHAPES[name];
-  if (!shape)
-    throw new Error(`--model must be one of ${Object.keys(MODEL_SHAPES).join(", ")}, got '${name}'`);
-  const dir = join(
-    __dirname,
-    "..",
-    "..",
-    ".cache",
-    "bench-models",
-    name === "demo" ? "llama-demo" : `llama-${name}`,
-  );
-  if (!existsSync(join(dir, "config.json"))) {
-    log(`generating the model in ${dir}`);
-    execFileSync(
-      "/usr/bin/python3",
-      [join(SIDECAR_DIR, "scripts", "gen_model.py"), "--arch", "llama", "--preset", "tiny", "--seed", "7"]
-        .concat(shape)
-        .concat(["--vocab", "4096", "--out", dir]),
-      { stdio: ["ignore", "ignore", "inherit"] },
-    );
-  }
-  return dir;
-}
-
 function poster(client: string | undefined): (url: string, body: string) => Promise<string> {
   if (client === "http") return httpPoster(CONCURRENCY);
   if (client === "fetch") {
@@ -151,7 +121,7 @@ async function closedLoop(
 }
 
 async function main() {
-  const modelDir = benchModel(String(args.model));
+  const modelDir = benchModel(String(args.model), log);
   const pg = await createTestDatabase();
   const sidecar = await startSidecar({ modelDir, threads: Number(args.threads), kvBudgetMb: 512 });
   const env = {
