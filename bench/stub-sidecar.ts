@@ -1,6 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { PROTO_PATH } from "../src/inference/client";
+import { serviceCtor } from "../src/inference/client";
 
 type Raw = Record<string, unknown>;
 
@@ -15,18 +14,8 @@ export interface StubSidecar {
  * gateway's own cost per ranking without a model's steps around it; never for ranking quality.
  */
 export async function startStubSidecar(maxContext: number): Promise<StubSidecar> {
-  const def = protoLoader.loadSync(PROTO_PATH, {
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    brewgate: { inference: { v1: { Inference: grpc.ServiceClientConstructor } } };
-  };
   const server = new grpc.Server();
-  server.addService(pkg.brewgate.inference.v1.Inference.service, {
+  server.addService(serviceCtor().service, {
     Score(call: grpc.ServerUnaryCall<Raw, Raw>, done: grpc.sendUnaryData<Raw>) {
       const req = call.request as { candidates: { id: string; ids: number[] }[]; labels: unknown[] };
       done(null, {

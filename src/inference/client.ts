@@ -54,7 +54,8 @@ type InferenceStub = grpc.Client & {
 };
 
 let cachedCtor: grpc.ServiceClientConstructor | undefined;
-function serviceCtor(): grpc.ServiceClientConstructor {
+/** The Inference service of proto/, loaded once: a client constructor; `.service` for servers. */
+export function serviceCtor(): grpc.ServiceClientConstructor {
   if (!cachedCtor) {
     const def = protoLoader.loadSync(PROTO_PATH, {
       keepCase: false,
