@@ -184,7 +184,7 @@ export class ImpressionLog implements ImpressionSink {
     for (const { impression, missing } of left) {
       this.opts.logger.error(
         { impression, missing },
-        "impression not written before shutdown; it is only in this log line",
+        "impression not fully written before shutdown (`missing` says where); this line holds it whole",
       );
     }
     this.opts.metrics?.impressions.inc({ outcome: "unwritten" }, left.length);

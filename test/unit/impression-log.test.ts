@@ -171,7 +171,7 @@ describe("impression log (written behind the answer)", () => {
     const started = Date.now();
     await dead.log.close(50);
     assert.ok(Date.now() - started < 2_000);
-    const unwritten = dead.lines.filter((l) => /not written before shutdown/.test(l.msg));
+    const unwritten = dead.lines.filter((l) => /not fully written before shutdown/.test(l.msg));
     assert.deepEqual(
       unwritten.map((l) => [l.impression?.id, l.missing]),
       [
