@@ -1,6 +1,4 @@
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "graphql-ws";
@@ -17,6 +15,7 @@ import { startGatewayProcess } from "../test/support/gateway-process";
 import { createTestDatabase } from "../test/support/postgres";
 import { processCpuMs } from "./cpu";
 import { httpPoster } from "./http";
+import { closedLoop, coreSplit, pin } from "./load";
 import { benchModel } from "./models";
 import { percentile, round } from "./stats";
 
@@ -100,25 +99,9 @@ interface Sample {
   engineMs: number;
 }
 
-/** Runs jobs 0..n-1, `concurrency` at a time; each job resolves with the engine's time. */
-async function closedLoop(
-  n: number,
-  concurrency: number,
-  job: (i: number) => Promise<number>,
-): Promise<Sample[]> {
-  const samples: Sample[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < n; i = next++) {
-        const t = performance.now();
-        const engineMs = await job(i);
-        samples.push({ latencyMs: performance.now() - t, engineMs });
-      }
-    }),
-  );
-  return samples;
-}
+/** Closed-loop results whose jobs resolved with the engine's time. */
+const samples = (xs: { latencyMs: number; value: number }[]): Sample[] =>
+  xs.map(({ latencyMs, value }) => ({ latencyMs, engineMs: value }));
 
 async function main() {
   const modelDir = benchModel(String(args.model), log);
@@ -140,11 +123,8 @@ async function main() {
   const nodeFlags = String(args["node-flags"]).split(" ").filter(Boolean);
   const gateway = await startGatewayProcess(env, nodeFlags);
   if (PIN) {
-    const last = availableParallelism() - 1;
-    const others = last > 0 ? `0-${Math.max(0, last - 1)}` : "0";
-    const pin = (pid: number | undefined, cpus: string) =>
-      execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
-    pin(sidecar.process.pid, String(last));
+    const { last, others } = coreSplit();
+    pin(sidecar.process.pid, last);
     pin(gateway.child.pid, others);
     pin(process.pid, others);
     log(`pinned: sidecar on cpu ${last}, gateway and load generator on cpu ${others}`);
@@ -233,14 +213,18 @@ async function main() {
       const t = performance.now();
       const cpu = processCpuMs(gateway.child.pid);
       let own = process.cpuUsage();
-      recGateway.push(...(await closedLoop(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]))));
+      recGateway.push(
+        ...samples(await closedLoop(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]))),
+      );
       loadCpuGateway += cpuMs(process.cpuUsage(own));
       gatewaySeconds += (performance.now() - t) / 1000;
       const used = processCpuMs(gateway.child.pid);
       gatewayCpuMs =
         gatewayCpuMs === null || cpu === null || used === null ? null : gatewayCpuMs + used - cpu;
       own = process.cpuUsage();
-      recDirect.push(...(await closedLoop(per, CONCURRENCY, (i) => viaSidecar(work[i % work.length]))));
+      recDirect.push(
+        ...samples(await closedLoop(per, CONCURRENCY, (i) => viaSidecar(work[i % work.length]))),
+      );
       loadCpuDirect += cpuMs(process.cpuUsage(own));
     }
     if (args.samples) writeFileSync(args.samples, JSON.stringify({ gateway: recGateway, direct: recDirect }));

@@ -1,5 +1,3 @@
-import { execFileSync } from "node:child_process";
-import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { createDb } from "../src/db/client";
 import { seedDemoData } from "../src/demo/seed";
@@ -7,6 +5,7 @@ import { startGatewayProcess } from "../test/support/gateway-process";
 import { createTestDatabase } from "../test/support/postgres";
 import { processCpuMs } from "./cpu";
 import { httpPoster } from "./http";
+import { closedLoop, coreSplit, pin } from "./load";
 import { benchModel } from "./models";
 import { percentile, round } from "./stats";
 import { startStubSidecar } from "./stub-sidecar";
@@ -56,12 +55,10 @@ async function main() {
     },
     String(args["node-flags"]).split(" ").filter(Boolean),
   );
-  const last = availableParallelism() - 1;
-  if (last > 0) {
-    const pin = (pid: number | undefined, cpus: string) =>
-      execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
-    pin(gateway.child.pid, `0-${Math.max(0, last - 1)}`);
-    pin(process.pid, String(last));
+  const { last, others } = coreSplit();
+  if (last !== "0") {
+    pin(gateway.child.pid, others);
+    pin(process.pid, last);
   }
   const db = createDb(pg.url, { max: 2 });
   try {
@@ -82,20 +79,9 @@ async function main() {
 
     const phase = async (name: string, concurrency: number, gapMs: number) => {
       log(`${name}: ${REQUESTS} rankings, concurrency ${concurrency}, ${gapMs} ms between`);
-      const latencies: number[] = [];
       const cpu = processCpuMs(gateway.child.pid);
       const started = performance.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          for (let i = next++; i < REQUESTS; i = next++) {
-            if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
-            const t = performance.now();
-            await rank(i);
-            latencies.push(performance.now() - t);
-          }
-        }),
-      );
+      const latencies = (await closedLoop(REQUESTS, concurrency, rank, gapMs)).map((x) => x.latencyMs);
       const seconds = (performance.now() - started) / 1000;
       const used = processCpuMs(gateway.child.pid);
       latencies.sort((a, b) => a - b);
