@@ -15,7 +15,7 @@ import { startGatewayProcess } from "../test/support/gateway-process";
 import { createTestDatabase } from "../test/support/postgres";
 import { processCpuMs } from "./cpu";
 import { httpPoster } from "./http";
-import { closedLoop, coreSplit, pin } from "./load";
+import { closedLoop, pin, replicaCores } from "./load";
 import { benchModel } from "./models";
 import { percentile, round } from "./stats";
 
@@ -43,6 +43,10 @@ import { percentile, round } from "./stats";
  * the database and the load generator, a burst of answers waits in line for about that much per
  * request ahead of it. `gateway_overhead_p99_steady_ms` leaves out each round's first burst (see
  * `steady` below); `gateway_overhead_p99_ms` keeps it. The last line is JSON.
+ *
+ * `--gateways N` runs N gateway processes (replicas, as behind a Kubernetes Service) and sends
+ * ranking i to replica i mod N; on a machine with cores enough, each replica gets a core of its own
+ * (see `replicaCores`). Explanations and the prompts of the work list go through the first one.
  */
 
 const { values: args } = parseArgs({
@@ -53,11 +57,14 @@ const { values: args } = parseArgs({
     candidates: { type: "string", default: "50" },
     explanations: { type: "string", default: "100" },
     threads: { type: "string", default: "1" },
+    // Gateway processes behind the load generator's round robin.
+    gateways: { type: "string", default: "1" },
     // demo: the shape `npm start` serves. small: a quarter of its width and half its depth, for
     // when the sidecar's CPU compute would drown the gateway's milliseconds (same tokenizer).
     model: { type: "string", default: "demo" },
-    // By default the sidecar runs on the last core, gateway and load generator on the others, so
-    // the gateway's overhead is not the sidecar's threads competing for the same cores.
+    // By default the sidecar runs on its own cores (the last `threads` of them, at least the last
+    // one), so the gateway's overhead is not the sidecar's threads competing for the same cores;
+    // see `replicaCores` for where the gateways and the load generator go.
     "no-pin": { type: "boolean", default: false },
     // The load generator's HTTP client: node:http on kept-alive sockets, or fetch (to compare).
     client: { type: "string", default: "http" },
@@ -72,6 +79,9 @@ const CONCURRENCY = Number(args.concurrency);
 const PIN = !args["no-pin"];
 const CANDIDATES = Number(args.candidates);
 const EXPLANATIONS = Number(args.explanations);
+const GATEWAYS = Number(args.gateways);
+if (!Number.isInteger(GATEWAYS) || GATEWAYS < 1)
+  throw new Error(`--gateways must be 1 or more, got ${args.gateways}`);
 const MEMBERS = 10;
 
 const log = (msg: string) => process.stderr.write(`bench:e2e ${msg}\n`);
@@ -121,14 +131,29 @@ async function main() {
     NODE_ENV: "production",
   };
   const nodeFlags = String(args["node-flags"]).split(" ").filter(Boolean);
-  const gateway = await startGatewayProcess(env, nodeFlags);
+  const gateways = await Promise.all(
+    Array.from({ length: GATEWAYS }, () => startGatewayProcess(env, nodeFlags)),
+  );
+  const gateway = gateways[0];
   if (PIN) {
-    const { last, others } = coreSplit();
-    pin(sidecar.process.pid, last);
-    pin(gateway.child.pid, others);
-    pin(process.pid, others);
-    log(`pinned: sidecar on cpu ${last}, gateway and load generator on cpu ${others}`);
+    const cores = replicaCores(Number(args.threads), GATEWAYS);
+    pin(sidecar.process.pid, cores.sidecar);
+    for (const [i, g] of gateways.entries()) pin(g.child.pid, cores.gateways[i]);
+    pin(process.pid, cores.load);
+    log(
+      `pinned: sidecar on cpu ${cores.sidecar}, gateway${GATEWAYS > 1 ? "s" : ""} on cpu ${cores.gateways.join(" / ")}, load generator on cpu ${cores.load}`,
+    );
   }
+  /** CPU time of every gateway process so far, in ms; null where there is no /proc. */
+  const gatewaysCpuMs = () => {
+    let sum = 0;
+    for (const g of gateways) {
+      const ms = processCpuMs(g.child.pid);
+      if (ms === null) return null;
+      sum += ms;
+    }
+    return sum;
+  };
   const direct = new InferenceClient({ addresses: [sidecar.address], scoreTimeoutMs: 120_000 });
   const db = createDb(pg.url, { max: 2 });
   const ws = createClient({
@@ -181,9 +206,9 @@ async function main() {
         explainPrompt: [...prompt.prefixTokenIds, ...tail],
       });
     }
-    const viaGateway = async (w: (typeof work)[number]) => {
+    const viaGateway = async (w: (typeof work)[number], replica = 0) => {
       const { recommendations } = await gql<{ recommendations: { timings: { totalMs: number } } }>(
-        gateway.url,
+        gateways[replica % GATEWAYS].url,
         `{ recommendations(memberId: "${w.member}", task: "job_apply", candidateIds: ${JSON.stringify(w.ids)}, first: ${CANDIDATES}) { requestId items { itemId score } timings { totalMs } } }`,
       );
       return recommendations.timings.totalMs;
@@ -192,7 +217,7 @@ async function main() {
 
     log("warming up (every member's prefix into the sidecar's cache, both paths)");
     for (const w of work) {
-      await viaGateway(w);
+      for (let g = 0; g < GATEWAYS; g++) await viaGateway(w, g);
       await viaSidecar(w);
     }
 
@@ -211,14 +236,14 @@ async function main() {
     for (let r = 0; r < rounds; r++) {
       log(`round ${r + 1}/${rounds}: ${per} rankings through the gateway and ${per} straight to the sidecar`);
       const t = performance.now();
-      const cpu = processCpuMs(gateway.child.pid);
+      const cpu = gatewaysCpuMs();
       let own = process.cpuUsage();
       recGateway.push(
-        ...samples(await closedLoop(per, CONCURRENCY, (i) => viaGateway(work[i % work.length]))),
+        ...samples(await closedLoop(per, CONCURRENCY, (i) => viaGateway(work[i % work.length], i))),
       );
       loadCpuGateway += cpuMs(process.cpuUsage(own));
       gatewaySeconds += (performance.now() - t) / 1000;
-      const used = processCpuMs(gateway.child.pid);
+      const used = gatewaysCpuMs();
       gatewayCpuMs =
         gatewayCpuMs === null || cpu === null || used === null ? null : gatewayCpuMs + used - cpu;
       own = process.cpuUsage();
@@ -290,6 +315,7 @@ async function main() {
       sidecar_threads: Number(args.threads),
       gateway_node_flags: nodeFlags.join(" "),
       pinned: PIN,
+      gateways: GATEWAYS,
       candidates: CANDIDATES,
       prefix_tokens: Math.round(work.reduce((n, w) => n + w.score.prefixIds.length, 0) / work.length),
       concurrency: CONCURRENCY,
@@ -319,7 +345,7 @@ async function main() {
     await ws.dispose();
     direct.close();
     await db.$disconnect();
-    await gateway.stop();
+    await Promise.all(gateways.map((g) => g.stop()));
     await sidecar.stop();
     await pg.drop();
   }
