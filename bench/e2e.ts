@@ -135,8 +135,11 @@ async function main() {
     Array.from({ length: GATEWAYS }, () => startGatewayProcess(env, nodeFlags)),
   );
   const gateway = gateways[0];
+  // Whether each gateway had a core to itself (else they share theirs with the load generator).
+  let ownCores = false;
   if (PIN) {
     const cores = replicaCores(Number(args.threads), GATEWAYS);
+    ownCores = !cores.shared;
     pin(sidecar.process.pid, cores.sidecar);
     for (const [i, g] of gateways.entries()) pin(g.child.pid, cores.gateways[i]);
     pin(process.pid, cores.load);
@@ -316,6 +319,7 @@ async function main() {
       gateway_node_flags: nodeFlags.join(" "),
       pinned: PIN,
       gateways: GATEWAYS,
+      gateway_own_cores: ownCores,
       candidates: CANDIDATES,
       prefix_tokens: Math.round(work.reduce((n, w) => n + w.score.prefixIds.length, 0) / work.length),
       concurrency: CONCURRENCY,
