@@ -17,6 +17,7 @@ import { processCpuMs } from "./cpu";
 import { httpPoster } from "./http";
 import { closedLoop, pin, replicaCores } from "./load";
 import { benchModel } from "./models";
+import { runBench } from "./run";
 import { percentile, round } from "./stats";
 
 /**
@@ -80,8 +81,6 @@ const PIN = !args["no-pin"];
 const CANDIDATES = Number(args.candidates);
 const EXPLANATIONS = Number(args.explanations);
 const GATEWAYS = Number(args.gateways);
-if (!Number.isInteger(GATEWAYS) || GATEWAYS < 1)
-  throw new Error(`--gateways must be 1 or more, got ${args.gateways}`);
 const MEMBERS = 10;
 
 const log = (msg: string) => process.stderr.write(`bench:e2e ${msg}\n`);
@@ -114,6 +113,9 @@ const samples = (xs: { latencyMs: number; value: number }[]): Sample[] =>
   xs.map(({ latencyMs, value }) => ({ latencyMs, engineMs: value }));
 
 async function main() {
+  if (!Number.isInteger(GATEWAYS) || GATEWAYS < 1) {
+    throw new Error(`--gateways must be 1 or more, got ${args.gateways}`);
+  }
   const modelDir = benchModel(String(args.model), log);
   const pg = await createTestDatabase();
   const sidecar = await startSidecar({ modelDir, threads: Number(args.threads), kvBudgetMb: 512 });
@@ -355,9 +357,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(
-    `bench:e2e failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+runBench("bench:e2e", main);

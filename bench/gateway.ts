@@ -7,6 +7,7 @@ import { processCpuMs } from "./cpu";
 import { httpPoster } from "./http";
 import { closedLoop, coreSplit, pin } from "./load";
 import { benchModel } from "./models";
+import { runBench } from "./run";
 import { percentile, round } from "./stats";
 import { startStubSidecar } from "./stub-sidecar";
 
@@ -119,9 +120,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(
-    `bench:gateway failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+runBench("bench:gateway", main);

@@ -15,6 +15,7 @@ import { createMetrics } from "../src/observability/metrics";
 import { createTestDatabase, type TestDatabase } from "../test/support/postgres";
 import { plan } from "./plan";
 import type { ProducerWork } from "./producer-worker";
+import { runBench } from "./run";
 import { percentile } from "./stats";
 
 /**
@@ -217,9 +218,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(
-    `bench:ingest failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+runBench("bench:ingest", main);
