@@ -7,7 +7,10 @@ tokenizer_config.json. Weights are drawn with scales that keep activations O(1),
 of a tiny model are large enough for a parity test to mean something.
 
 Usage: gen_model.py --arch llama|mistral|qwen2|qwen3|mixtral --preset tiny|100m
-                    --dtype f32|bf16|f16 --seed 1 --out DIR
+                    --dtype f32|bf16|f16|mixed --seed 1 --out DIR
+
+--dtype mixed: torch_dtype bfloat16, tensors stored bf16, f32 and f16 in turn, as checkpoints
+saved from mixed-precision code can be (the sidecar converts per tensor, as transformers does).
 """
 import argparse
 import json
@@ -36,7 +39,13 @@ PRESETS = {
 }
 
 ST_DTYPES = {"f32": "F32", "bf16": "BF16", "f16": "F16"}
-TORCH_DTYPES = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}
+TORCH_DTYPES = {"f32": "float32", "bf16": "bfloat16", "f16": "float16", "mixed": "bfloat16"}
+MIXED = ("bf16", "f32", "f16")
+
+
+def tensor_dtypes(names, dtype):
+    """{name: storage dtype}: `dtype` for all, or MIXED in turn for --dtype mixed."""
+    return {n: MIXED[i % len(MIXED)] if dtype == "mixed" else dtype for i, n in enumerate(names)}
 
 
 def config_for(arch, p, dtype, rope_scaling):
@@ -130,11 +139,11 @@ def to_dtype(a, dtype):
     return rounded.astype("<u2").tobytes()
 
 
-def write_safetensors(path, tensors, dtype):
+def write_safetensors(path, tensors, dtypes):
     header, blobs, off = {}, [], 0
     for name, a in tensors.items():
-        raw = to_dtype(a, dtype)
-        header[name] = {"dtype": ST_DTYPES[dtype], "shape": list(a.shape),
+        raw = to_dtype(a, dtypes[name])
+        header[name] = {"dtype": ST_DTYPES[dtypes[name]], "shape": list(a.shape),
                         "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)
@@ -156,9 +165,10 @@ def generate(arch, preset, dtype, seed, out, shards=1, tie=None, rope_scaling=Tr
     cfg = config_for(arch, p, dtype, rope_scaling)
     rng = np.random.default_rng(seed)
     tensors = weights_for(arch, cfg, rng)
+    dtypes = tensor_dtypes(tensors, dtype)
     os.makedirs(out, exist_ok=True)
     if shards <= 1:
-        write_safetensors(os.path.join(out, "model.safetensors"), tensors, dtype)
+        write_safetensors(os.path.join(out, "model.safetensors"), tensors, dtypes)
     else:
         names = list(tensors)
         per = -(-len(names) // shards)
@@ -166,7 +176,7 @@ def generate(arch, preset, dtype, seed, out, shards=1, tie=None, rope_scaling=Tr
         for s in range(shards):
             fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
             part = {n: tensors[n] for n in names[s * per:(s + 1) * per]}
-            total += write_safetensors(os.path.join(out, fname), part, dtype)
+            total += write_safetensors(os.path.join(out, fname), part, dtypes)
             weight_map.update({n: fname for n in part})
         with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
             json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=1)
@@ -186,7 +196,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--arch", required=True, choices=sorted(ARCHS))
     ap.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
-    ap.add_argument("--dtype", default="f32", choices=sorted(ST_DTYPES))
+    ap.add_argument("--dtype", default="f32", choices=sorted(TORCH_DTYPES))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     ap.add_argument("--shards", type=int, default=1, help="write N shards plus an index")

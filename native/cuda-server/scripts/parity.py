@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end logits parity: the C++ CPU backend against reference.py on tiny f32 models.
 
-For every architecture (plus sharded, bf16 and f16 variants), generates a tiny checkpoint,
+For every architecture (plus sharded, bf16, f16 and mixed-dtype variants), generates a tiny checkpoint,
 computes logits for a fixed token sequence with the NumPy reference and with brewgate-logits
 (whole-prompt prefill, token-by-token decode through the paged KV cache, and the scalar
 kernels), and prints the max |difference|. Exits 1 if any exceeds the tolerance.
@@ -32,6 +32,8 @@ CASES = [
     ("llama-sharded-tied", "llama", "f32", {"shards": 3, "tie": True}, 1e-3),
     ("qwen2-bf16", "qwen2", "bf16", {}, 1e-3),
     ("mixtral-f16", "mixtral", "f16", {}, 1e-3),
+    # torch_dtype bfloat16 with tensors stored bf16, f32 and f16 in turn, across shards.
+    ("qwen2-mixed-sharded", "qwen2", "mixed", {"shards": 2}, 1e-3),
     # head_dim 64 with GQA 3:1 (the 100m preset's attention shape), and head_dim 24, which is
     # not a multiple of the 16-wide attention panels.
     ("llama-d64-gqa3", "llama", "f32", {"hidden": 384, "heads": 6, "kv_heads": 2,

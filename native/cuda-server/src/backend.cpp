@@ -1,11 +1,12 @@
 // Backend-independent step geometry: where each chunk token goes in the KV, which RoPE
-// position it takes and which KV slots it may attend (plain causal, or multi-item masked).
+// position it takes and which KV slots it may attend (plain causal, or multi-item masked);
+// and the reductions of a logits row every backend and the engine share.
 #include "backend.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "error.h"
-#include "kernels.h"
 
 namespace bg {
 
@@ -35,6 +36,13 @@ void chunk_row_spans(const SeqChunk& ch, std::vector<RowSpan>* out) {
                   "]");
     out->push_back({p, ch.shared + p - lo, ch.shared, lo});
   }
+}
+
+float logsumexp(const float* x, int n) {
+  const float mx = *std::max_element(x, x + n);
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i]) - mx);
+  return mx + static_cast<float>(std::log(s));
 }
 
 void argmax_logprob(const float* logits, int v, float out[2]) {

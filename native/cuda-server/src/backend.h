@@ -37,6 +37,9 @@ struct RowSpan {
 // Row spans of a chunk's tokens, validated (throws Error on an inconsistent item layout).
 void chunk_row_spans(const SeqChunk& ch, std::vector<RowSpan>* out);
 
+// log(sum(exp(x))) over n values, computed stably: the log-softmax normalizer of a logits row.
+float logsumexp(const float* x, int n);
+
 // The argmax output of one logits row (V,): out = {id of the first maximum, its log-softmax}.
 void argmax_logprob(const float* logits, int v, float out[2]);
 

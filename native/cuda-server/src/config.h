@@ -37,7 +37,8 @@ struct ModelConfig {
   bool qk_norm = false;      // Qwen3
   int bos = -1;
   std::vector<int> eos;
-  std::string dtype;         // torch_dtype / dtype as written, else the embedding's dtype
+  std::string dtype;         // torch_dtype / dtype as written, else the embedding's dtype;
+                             // describes the model only: tensors may be stored otherwise
 };
 
 // Parses `dir`/config.json; throws Error naming the file and the field on anything it cannot

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "error.h"
-#include "kernels.h"
 
 namespace bg {
 

@@ -141,22 +141,26 @@ int main(int argc, char** argv) {
   std::string model_name;
   int64_t num_params = 0;
   try {
-    const auto t0 = std::chrono::steady_clock::now();
-    bg::Model model = bg::load_model(model_dir);
-    std::cerr << "loaded " << model.cfg.architecture << " from " << model_dir << ": "
-              << model.num_params << " params, " << model.cfg.dtype << " -> fp32, in "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-              << " s\n";
-    model_name = model.name;
-    num_params = model.num_params;
-#ifdef BREWGATE_WITH_CUDA
-    if (backend_name == "cuda") {
-      backend = std::make_unique<bg::CudaBackend>(model);  // bf16 copy on the device
-    } else
-#endif
     {
-      backend = std::make_unique<bg::CpuBackend>(std::move(model), static_cast<int>(threads));
-    }
+      const auto t0 = std::chrono::steady_clock::now();
+      const bg::Model model = bg::load_model(model_dir);
+#ifdef BREWGATE_WITH_CUDA
+      if (backend_name == "cuda") {
+        backend = std::make_unique<bg::CudaBackend>(model);  // bf16 copy on the device
+      } else
+#endif
+      {
+        backend = std::make_unique<bg::CpuBackend>(model, static_cast<int>(threads));  // fp32
+      }
+      std::cerr << "loaded " << model.cfg.architecture << " from " << model_dir << ": "
+                << model.num_params << " params stored as " << bg::stored_dtypes(model)
+                << " (torch_dtype " << model.cfg.dtype << "), for the " << backend->name()
+                << " backend in "
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                << " s\n";
+      model_name = model.name;
+      num_params = model.num_params;
+    }  // the checkpoint is unmapped here: the backend holds its own copy of the weights
     bg::EngineOptions opt;
     opt.block_tokens = static_cast<int>(block_tokens);
     opt.kv_budget_bytes = static_cast<size_t>(kv_mb) << 20;

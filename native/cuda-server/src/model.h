@@ -1,48 +1,56 @@
-// Model weights in the CPU backend's layout: fp32, linear layers repacked for the GEMM.
+// The model as the loader hands it to every backend: the config and plain tensors, each in the
+// dtype it is stored in (F32, BF16 or F16, mixed freely), with its Hugging Face shape and
+// row-major data. Every check (shapes, dtypes, tensors missing or unused) is done here; each
+// backend only converts and lays the tensors out its own way (src/cpu/, src/cuda/).
 //
-// bf16/f16 checkpoints are converted to fp32 once at load (the checkpoint itself is only
-// mmapped and read). This doubles resident memory for 16-bit checkpoints, but keeps every
-// matmul a plain fp32 register-tiled GEMM with no per-use dequantization; at the sizes the
-// CPU backend serves (tests, CI, small models) speed matters more than memory.
+// The tensors point into the mmapped checkpoint, which the Model keeps alive, rather than into
+// copies: a backend converts each tensor straight from the mapping and drops its pages
+// (TensorView::release), so building a backend holds its own weights plus about one tensor,
+// never a second whole copy of the model. Drop the Model once the backend is built to unmap.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config.h"
-#include "kernels.h"
+#include "safetensors.h"
 
 namespace bg {
 
-struct LayerWeights {
-  std::vector<float> attn_norm;   // (C,)
-  PackedMatrix qkv;               // ((H + 2K) * D, C): q rows, then k rows, then v rows
-  std::vector<float> qkv_bias;    // ((H + 2K) * D,) or empty
-  std::vector<float> q_norm;      // (D,) Qwen3 only
-  std::vector<float> k_norm;      // (D,) Qwen3 only
-  PackedMatrix o;                 // (C, H * D)
-  std::vector<float> ffn_norm;    // (C,)
-  PackedMatrix gate_up;           // (2F, C): gate rows then up rows (dense models)
-  PackedMatrix down;              // (C, F) (dense models)
-  PackedMatrix router;            // (E, C) (MoE)
-  std::vector<PackedMatrix> expert_gate_up;  // E x (2F, C)
-  std::vector<PackedMatrix> expert_down;     // E x (C, F)
+struct LayerTensors {
+  TensorView attn_norm;                        // (C,)
+  TensorView q, k, v;                          // (H * D, C), (K * D, C), (K * D, C)
+  TensorView q_bias, k_bias, v_bias;           // (H * D,), (K * D,), (K * D,) or absent
+  TensorView q_norm, k_norm;                   // (D,) Qwen3 only
+  TensorView o;                                // (C, H * D)
+  TensorView ffn_norm;                         // (C,)
+  TensorView gate, up, down;                   // (F, C), (F, C), (C, F) (dense models)
+  TensorView router;                           // (E, C) (MoE)
+  std::vector<TensorView> expert_gate;         // E x (F, C) (w1)
+  std::vector<TensorView> expert_up;           // E x (F, C) (w3)
+  std::vector<TensorView> expert_down;         // E x (C, F) (w2)
 };
 
 struct Model {
   ModelConfig cfg;
   std::string name;               // directory base name
   int64_t num_params = 0;
-  std::vector<float> embed;       // (V, C)
-  std::vector<LayerWeights> layers;
-  std::vector<float> final_norm;  // (C,)
-  PackedMatrix lm_head;           // (V, C), a packed copy of embed when tied
+  TensorView embed;               // (V, C)
+  std::vector<LayerTensors> layers;
+  TensorView final_norm;          // (C,)
+  TensorView lm_head;             // (V, C); the embedding itself when tied
   std::vector<float> inv_freq;    // (D/2,)
+  std::vector<DType> stored;      // dtypes the tensors are stored in, in DType order
+  std::shared_ptr<const Checkpoint> checkpoint;  // the mapping the tensors point into
 };
 
 // Loads and validates a Hugging Face checkpoint directory. Throws Error naming the file and
-// tensor, with expected vs got, on any mismatch with config.json.
+// tensor, with expected vs got, on any mismatch with config.json or a dtype no backend reads.
 Model load_model(const std::string& dir);
+
+// "BF16+F32": the dtypes a model is stored in, for logs.
+std::string stored_dtypes(const Model& m);
 
 }  // namespace bg

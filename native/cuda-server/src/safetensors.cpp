@@ -18,27 +18,21 @@ namespace bg {
 
 using nlohmann::json;
 
-const char* dtype_name(DType d) {
-  switch (d) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-  }
-  return "?";
-}
-
-size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 2; }
-
 int64_t TensorView::numel() const {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
   return n;
 }
 
+size_t TensorView::nbytes() const {
+  return static_cast<size_t>(numel()) * dtype_bits(dtype) / 8;
+}
+
 void TensorView::release() const {
+  if (!data) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t b = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(data) + numel() * dtype_size(dtype)) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(data) + nbytes()) / page * page;
   // Only whole pages inside the tensor: neighbours may not have been read yet. Advice only;
   // a failure changes nothing but memory use.
   if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
@@ -125,23 +119,33 @@ void Checkpoint::add_file(const std::string& path) {
     TensorView v;
     v.name = name;
     v.file = path;
+    // Any safetensors dtype parses, so the header is checked in full and a tensor the model
+    // uses but cannot read is refused by the loader by name. A string that is no safetensors
+    // dtype leaves the tensor's byte size unknown: refused here, as safetensors itself does.
     const std::string dt = t.value("dtype", "");
-    if (dt == "F32") v.dtype = DType::F32;
-    else if (dt == "F16") v.dtype = DType::F16;
-    else if (dt == "BF16") v.dtype = DType::BF16;
-    else
-      throw Error(path + ": tensor '" + name + "': unsupported dtype; expected F32, F16 or "
-                  "BF16, got " + (dt.empty() ? std::string("none") : dt));
+    if (!dtype_from_name(dt, &v.dtype))
+      throw Error(path + ": tensor '" + name + "': unknown dtype; expected a safetensors dtype "
+                  "(F32, BF16, F16, I64, F8_E4M3, ...), got " +
+                  (dt.empty() ? std::string("none") : dt));
+    int64_t numel = 1;
     for (auto& s : t.at("shape")) {
       if (!s.is_number_integer() || s.get<int64_t>() < 0)
         throw Error(path + ": tensor '" + name + "': shape has a non-integer or negative dim");
-      v.shape.push_back(s.get<int64_t>());
+      const int64_t dim = s.get<int64_t>();
+      // A lying shape must not overflow the byte count it is checked against.
+      if (dim > 0 && numel > (int64_t{1} << 56) / dim)
+        throw Error(path + ": tensor '" + name + "': shape holds more than 2^56 elements");
+      numel *= dim;
+      v.shape.push_back(dim);
     }
+    if (numel * dtype_bits(v.dtype) % 8 != 0)
+      throw Error(path + ": tensor '" + name + "': " + std::to_string(numel) + " elements of " +
+                  dt + " do not fill whole bytes");
     auto off = t.at("data_offsets");
     if (!off.is_array() || off.size() != 2)
       throw Error(path + ": tensor '" + name + "': data_offsets must be [begin, end]");
     const uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
-    const uint64_t want = static_cast<uint64_t>(v.numel()) * dtype_size(v.dtype);
+    const uint64_t want = v.nbytes();
     if (e < b || e - b != want)
       throw Error(path + ": tensor '" + name + "': data_offsets [" + std::to_string(b) + ", " +
                   std::to_string(e) + "] span " + std::to_string(e - b) +

@@ -8,12 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "dtype.h"
+
 namespace bg {
-
-enum class DType { F32, F16, BF16 };
-
-const char* dtype_name(DType d);  // "F32", "F16", "BF16" (safetensors spelling)
-size_t dtype_size(DType d);
 
 // A read-only mmap of a whole file; unmapped on destruction.
 class MappedFile {
@@ -32,15 +29,20 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// One tensor as stored: dtype, shape and row-major bytes inside a file's mapping, valid while
+// its Checkpoint lives. Default-constructed: absent (an optional tensor the model lacks).
 struct TensorView {
   std::string name;
-  std::string file;            // path of the file holding it, for error messages
-  DType dtype;
-  std::vector<int64_t> shape;  // as stored, e.g. (out, in) for a linear weight
-  const uint8_t* data;         // into the mapping, dtype_size(dtype) * numel bytes
+  std::string file;               // path of the file holding it, for error messages
+  DType dtype = DType::F32;       // as stored (any safetensors dtype; see dtype_readable)
+  std::vector<int64_t> shape;     // as stored, e.g. (out, in) for a linear weight
+  const uint8_t* data = nullptr;  // into the mapping, nbytes() bytes
+  bool present() const { return !name.empty(); }
   int64_t numel() const;
-  // Drops the mapping's resident pages for this tensor once it has been copied out, so
-  // loading does not hold the file and its converted copy in memory at the same time.
+  size_t nbytes() const;
+  // Drops the mapping's resident pages for this tensor once a backend has converted it, so
+  // building a backend does not hold the file and the converted copy in memory at once. The
+  // data stays readable: touched again, the pages are read back from the file.
   void release() const;
 };
 

@@ -8,10 +8,10 @@
 #include <cmath>
 #include <thread>
 
+#include "backend.h"
 #include "cpu_backend.h"
 #include "error.h"
 #include "engine.h"
-#include "kernels.h"
 #include "test_models.h"
 
 namespace bg {

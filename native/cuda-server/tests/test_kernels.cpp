@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "backend.h"
 #include "config.h"
 #include "kernels.h"
 #include "sampler.h"
@@ -181,18 +182,6 @@ TEST(Kernels, MoeRoutingIsSoftmaxOverTopK) {
   const double top = (std::exp(2.) * 2 + std::exp(1.)) / all;
   EXPECT_NEAR(w3[2], std::exp(1.) / all / top, 1e-6);
   EXPECT_NEAR(w3[0] + w3[1] + w3[2], 1.f, 1e-6);
-}
-
-TEST(Kernels, HalfConversions) {
-  EXPECT_EQ(bf16_to_f32(0x3F80), 1.f);
-  EXPECT_EQ(bf16_to_f32(0xC000), -2.f);
-  EXPECT_EQ(f32_to_bf16(1.f), 0x3F80);
-  EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3F80);  // halfway: rounds to even
-  EXPECT_EQ(f16_to_f32(0x3C00), 1.f);
-  EXPECT_EQ(f16_to_f32(0xC000), -2.f);
-  EXPECT_EQ(f16_to_f32(0x7BFF), 65504.f);
-  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.f, -24));  // smallest subnormal
-  EXPECT_TRUE(std::isinf(f16_to_f32(0x7C00)));
 }
 
 TEST(ThreadPoolTest, CoversRangeExactlyOnce) {

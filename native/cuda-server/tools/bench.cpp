@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,10 +106,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    bg::CpuBackend be(bg::load_model(dir), threads);
+    std::string name;
+    int64_t num_params = 0;
+    // The checkpoint stays mapped only while the backend is built, as in the sidecar.
+    std::unique_ptr<bg::CpuBackend> owned = [&] {
+      const bg::Model m = bg::load_model(dir);
+      name = m.name;
+      num_params = m.num_params;
+      return std::make_unique<bg::CpuBackend>(m, threads);
+    }();
+    bg::CpuBackend& be = *owned;
     const bg::ModelConfig& c = be.config();
     const int V = c.vocab;
-    std::cerr << "model " << c.architecture << " " << be.model().num_params / 1e6 << "M params, "
+    std::cerr << "model " << c.architecture << " " << num_params / 1e6 << "M params, "
               << threads << " threads, simd " << (bg::simd_enabled() ? "avx2" : "scalar") << "\n";
 
     // The FMA peak and the prefill GEMMs (one layer's shapes at M = 512 rows) are measured
@@ -117,7 +127,7 @@ int main(int argc, char** argv) {
     double peak = 0, gemm_gflops = 0;
     {
       const int M = 512;
-      const bg::LayerWeights& w = be.model().layers[0];
+      const bg::CpuLayer& w = be.layer(0);
       std::vector<const bg::PackedMatrix*> mats = {&w.qkv, &w.o, &w.gate_up, &w.down};
       if (c.experts > 0) mats = {&w.qkv, &w.o, &w.expert_gate_up[0], &w.expert_down[0]};
       size_t maxk = 0, maxn = 0;
@@ -210,9 +220,9 @@ int main(int argc, char** argv) {
         "\"peak_rss_mb\": %.0f, \"fma_peak_gflops\": %.1f, \"prefill_matmul_gflops\": %.1f, "
         "\"prefill_matmul_fraction_of_peak\": %.3f, \"num_params\": %lld, \"prefix_tokens\": %d, "
         "\"candidates\": %d, \"candidate_tokens\": %d, \"naive_items_per_round\": %d, \"rounds\": %d}\n",
-        be.model().name.c_str(), threads, prefill_tok_s, decode_tok_s, score_items_s,
+        name.c_str(), threads, prefill_tok_s, decode_tok_s, score_items_s,
         naive_items_s, score_items_s / naive_items_s, naive_cpu / score_cpu, ru.ru_maxrss / 1024.0, peak, gemm_gflops,
-        peak > 0 ? gemm_gflops / peak : 0.0, static_cast<long long>(be.model().num_params), prefix,
+        peak > 0 ? gemm_gflops / peak : 0.0, static_cast<long long>(num_params), prefix,
         cands, cand_toks, naive_items, rounds);
     engine.shutdown();
   } catch (const bg::Error& e) {

@@ -15,6 +15,7 @@
 
 #include "cpu_backend.h"
 #include "error.h"
+#include "kernels.h"
 #ifdef BREWGATE_WITH_CUDA
 #include "cuda_backend.h"
 #endif

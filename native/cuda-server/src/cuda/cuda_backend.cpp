@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "cuda_check.h"
 #include "error.h"
@@ -25,34 +26,38 @@ void* CudaBackend::dev_alloc(size_t bytes) {
   return p;
 }
 
-uint16_t* CudaBackend::upload_bf16(const std::vector<float>& v) {
-  std::vector<uint16_t> b(v.size());
-  for (size_t i = 0; i < v.size(); ++i) b[i] = f32_to_bf16(v[i]);
-  auto* d = static_cast<uint16_t*>(dev_alloc(b.size() * 2));
-  cudaCheck(cudaMemcpy(d, b.data(), b.size() * 2, cudaMemcpyHostToDevice));
-  weight_bytes_ += b.size() * 2;
+// Tensors stacked by rows into one device allocation, each converted on the host and copied
+// on its own: host memory holds one tensor's converted copy at a time, never the model's.
+template <class T>
+T* CudaBackend::upload(const std::vector<const TensorView*>& parts) {
+  size_t n = 0;
+  for (const TensorView* t : parts) n += t->numel();
+  auto* d = static_cast<T*>(dev_alloc(n * sizeof(T)));
+  std::vector<T> host;
+  size_t at = 0;
+  for (const TensorView* t : parts) {
+    host.resize(t->numel());
+    if constexpr (std::is_same_v<T, uint16_t>)
+      convert_to_bf16(t->dtype, t->data, host.size(), host.data());
+    else
+      convert_to_f32(t->dtype, t->data, host.size(), host.data());
+    t->release();
+    cudaCheck(cudaMemcpy(d + at, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+    at += host.size();
+  }
+  weight_bytes_ += n * sizeof(T);
   return d;
 }
 
-// PackedMatrix holds (ceil(N/16), K, 16) panels; the device wants (N, K) row-major. Appends.
-static void unpack(const PackedMatrix& w, std::vector<float>* rows) {
-  const size_t base = rows->size();
-  rows->resize(base + static_cast<size_t>(w.n) * w.k);
-  for (int n = 0; n < w.n; ++n)
-    for (int k = 0; k < w.k; ++k)
-      (*rows)[base + static_cast<size_t>(n) * w.k + k] =
-          w.data[(static_cast<size_t>(n / PackedMatrix::NR) * w.k + k) * PackedMatrix::NR +
-                 n % PackedMatrix::NR];
+uint16_t* CudaBackend::upload_bf16(const std::vector<const TensorView*>& parts) {
+  return upload<uint16_t>(parts);
 }
 
-uint16_t* CudaBackend::upload_bf16(const PackedMatrix& w) {
-  std::vector<float> rows;
-  unpack(w, &rows);
-  return upload_bf16(rows);
+float* CudaBackend::upload_f32(const std::vector<const TensorView*>& parts) {
+  return parts.front()->present() ? upload<float>(parts) : nullptr;
 }
 
 float* CudaBackend::upload_f32(const std::vector<float>& v) {
-  if (v.empty()) return nullptr;
   auto* d = static_cast<float*>(dev_alloc(v.size() * 4));
   cudaCheck(cudaMemcpy(d, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
   weight_bytes_ += v.size() * 4;
@@ -78,32 +83,33 @@ float* CudaBackend::ones_f32(size_t n) {
 CudaBackend::CudaBackend(const Model& m) : cfg_(m.cfg) {
   cudaCheck(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   const ModelConfig& c = cfg_;
-  embed_ = upload_bf16(m.embed);
-  lm_head_ = c.tie_embeddings ? embed_ : upload_bf16(m.lm_head);
-  final_norm_ = upload_f32(m.final_norm);
+  embed_ = upload_bf16({&m.embed});
+  lm_head_ = c.tie_embeddings ? embed_ : upload_bf16({&m.lm_head});
+  final_norm_ = upload_f32({&m.final_norm});
   inv_freq_ = upload_f32(m.inv_freq);
-  for (const LayerWeights& w : m.layers) {
+  for (const LayerTensors& w : m.layers) {
     Layer d;
-    d.attn_norm = upload_f32(w.attn_norm);
-    d.qkv = upload_bf16(w.qkv);
-    d.qkv_bias = upload_f32(w.qkv_bias);
-    d.q_norm = upload_f32(w.q_norm);
-    d.k_norm = upload_f32(w.k_norm);
-    d.o = upload_bf16(w.o);
-    d.ffn_norm = upload_f32(w.ffn_norm);
+    d.attn_norm = upload_f32({&w.attn_norm});
+    d.qkv = upload_bf16({&w.q, &w.k, &w.v});
+    d.qkv_bias = upload_f32({&w.q_bias, &w.k_bias, &w.v_bias});
+    d.q_norm = upload_f32({&w.q_norm});
+    d.k_norm = upload_f32({&w.k_norm});
+    d.o = upload_bf16({&w.o});
+    d.ffn_norm = upload_f32({&w.ffn_norm});
     if (c.experts > 0) {
-      d.router = upload_bf16(w.router);
+      d.router = upload_bf16({&w.router});
       // Experts stacked (E, rows, cols) so one grouped GEMM serves them all.
-      std::vector<float> gu, dn;
+      std::vector<const TensorView*> gu, dn;
       for (int e = 0; e < c.experts; ++e) {
-        unpack(w.expert_gate_up[e], &gu);
-        unpack(w.expert_down[e], &dn);
+        gu.push_back(&w.expert_gate[e]);
+        gu.push_back(&w.expert_up[e]);
+        dn.push_back(&w.expert_down[e]);
       }
       d.gate_up = upload_bf16(gu);
       d.down = upload_bf16(dn);
     } else {
-      d.gate_up = upload_bf16(w.gate_up);
-      d.down = upload_bf16(w.down);
+      d.gate_up = upload_bf16({&w.gate, &w.up});
+      d.down = upload_bf16({&w.down});
     }
     layers_.push_back(d);
   }

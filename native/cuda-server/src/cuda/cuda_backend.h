@@ -19,7 +19,8 @@ namespace bg {
 
 class CudaBackend : public Backend {
  public:
-  // Converts a loaded (validated, fp32) model to bf16 device weights.
+  // Converts the loader's tensors (any readable dtype) to bf16 device weights, fp32 for norms
+  // and biases; `m` can be dropped afterwards.
   explicit CudaBackend(const Model& m);
   // Weights of `cfg`'s shapes drawn uniform(+-1/sqrt(in)) on the device: benchmarks of
   // model shapes without checkpoints. Norm weights are 1.
@@ -56,8 +57,10 @@ class CudaBackend : public Backend {
     uint16_t* router = nullptr;      // (E, C)
   };
   void* dev_alloc(size_t bytes);
-  uint16_t* upload_bf16(const std::vector<float>& v);
-  uint16_t* upload_bf16(const PackedMatrix& w);  // unpacked to (N, K) row-major
+  template <class T>
+  T* upload(const std::vector<const TensorView*>& parts);
+  uint16_t* upload_bf16(const std::vector<const TensorView*>& parts);  // stacked by rows
+  float* upload_f32(const std::vector<const TensorView*>& parts);      // null when absent
   float* upload_f32(const std::vector<float>& v);
   uint16_t* random_bf16(size_t n, int fan_in);
   float* ones_f32(size_t n);

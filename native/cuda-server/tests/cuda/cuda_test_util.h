@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cuda_check.h"
+#include "dtype.h"
 #include "kernels.h"
 
 namespace bg::test {

@@ -201,7 +201,7 @@ struct AttnSetup {
 };
 
 // Reference of qkv_rope_store for one row, (H + 2K, D) after bias, q/k norm and RoPE: the
-// CPU backend's own steps and kernels (cpu_backend.cpp forward).
+// CPU backend's own steps and kernels (cpu/cpu_backend.cpp forward).
 std::vector<double> qkv_ref(const float* row, const std::vector<float>& bias,
                             const std::vector<float>& qn, const std::vector<float>& kn,
                             const std::vector<float>& inv_freq, int pos, float eps) {

@@ -6,17 +6,20 @@
 // whose top-2 routing flips on near ties, nmse up to 1.8e-3 and max |dlogprob| up to 1.04.
 // The limits below leave margin over those; a wrong mask, position or layout moves logits by
 // O(1), and MoE kernels are checked tightly on their own (CudaMoe).
-// Within the CUDA backend, graph replay must equal direct launches bit for bit, and
+// Within the CUDA backend, graph replay must equal direct launches bit for bit, the same
+// weights stored in mixed dtypes must give the logits of uniform storage bit for bit, and
 // multi-item scoring must equal one-by-one scoring.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "cpu_backend.h"
 #include "cuda_backend.h"
 #include "cuda_test_util.h"
 #include "engine.h"
+#include "test_checkpoints.h"
 #include "test_models.h"
 
 namespace bg {
@@ -123,6 +126,29 @@ TEST_P(CudaModel, GraphReplayEqualsDirectLaunch) {
   const auto graphed = logits(*gpu_, ids, 1);
   ASSERT_EQ(direct.size(), graphed.size());
   for (size_t r = 0; r < direct.size(); ++r) ASSERT_EQ(direct[r], graphed[r]) << "row " << r;
+}
+
+// Each backend converts the loader's plain tensors itself: the same weights stored F32, BF16
+// and F16 in turn, or all BF16 (test_checkpoints.h), become the same bf16 and fp32 device
+// weights, so the same logits to the bit.
+TEST_P(CudaModel, MixedDtypeStorageGivesTheSameLogits) {
+  const std::filesystem::path uniform = scratch_dir("bf16"), mixed = scratch_dir("mixed");
+  write_in_dtypes(test_model(GetParam()), uniform, {DType::BF16});
+  write_in_dtypes(test_model(GetParam()), mixed, {DType::F32, DType::BF16, DType::F16});
+  const std::vector<int> ids = seq(40, 17);
+  std::vector<std::vector<float>> want, got;
+  {
+    CudaBackend be(load_model(uniform.string()));
+    want = logits(be, ids, 40);
+  }
+  {
+    CudaBackend be(load_model(mixed.string()));
+    got = logits(be, ids, 40);
+  }
+  std::filesystem::remove_all(uniform);
+  std::filesystem::remove_all(mixed);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t r = 0; r < want.size(); ++r) ASSERT_EQ(got[r], want[r]) << "row " << r;
 }
 
 // Multi-item masked scoring on the GPU equals one-by-one scoring on the GPU (same kernels, up

@@ -18,11 +18,6 @@ namespace bg {
 bool simd_enabled();
 void set_simd(bool on);
 
-// fp32 conversions of checkpoint dtypes.
-float bf16_to_f32(uint16_t h);
-float f16_to_f32(uint16_t h);
-uint16_t f32_to_bf16(float f);  // round to nearest even
-
 // Cache-line aligned storage, so a 16-float panel row never straddles two lines.
 template <class T>
 struct AlignedAlloc {
@@ -42,8 +37,12 @@ struct PackedMatrix {
   int n = 0;                // N
   int k = 0;                // K
   std::vector<float, AlignedAlloc<float>> data;  // (ceil(N/16), K, 16)
+  // All zeros, rows to be filled with set_row: a matrix stacked from several tensors is
+  // packed row by row without first building it row-major.
+  static PackedMatrix zeros(int n, int k);
   // Packs rows of W (N, K), given row-major fp32.
   static PackedMatrix pack(const float* w, int n, int k);
+  void set_row(int row, const float* w);  // W[row, :] = w (K,)
   // W[row, :] . x over K, reading the packed layout (for a few selected rows).
   float row_dot(int row, const float* x) const;
 };
@@ -69,8 +68,6 @@ void axpy(float a, const float* x, float* y, int n);  // y += a * x
 void rmsnorm(const float* x, const float* g, int n, float eps, float* out);
 // In-place softmax over n values.
 void softmax(float* x, int n);
-// log(sum(exp(x))) over n values, computed stably.
-float logsumexp(const float* x, int n);
 // out (N,) = silu(gate) * up
 void swiglu(const float* gate, const float* up, int n, float* out);
 // HF rotate-half RoPE on `heads` vectors of D at x (heads, D), position pos.

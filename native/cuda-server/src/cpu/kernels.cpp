@@ -28,61 +28,26 @@ bool simd_enabled() { return g_simd; }
 void set_simd(bool on) { g_simd = on && cpu_has_avx2(); }
 
 // ---------------------------------------------------------------------------------------------
-// conversions
-
-float bf16_to_f32(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-uint16_t f32_to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7FFF + ((u >> 16) & 1);
-  return static_cast<uint16_t>(u >> 16);
-}
-
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF, u;
-  if (exp == 0) {
-    if (mant == 0) {
-      u = sign;
-    } else {  // subnormal: renormalize
-      exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) {
-        mant <<= 1;
-        --exp;
-      }
-      u = sign | (exp << 23) | ((mant & 0x3FF) << 13);
-    }
-  } else if (exp == 31) {
-    u = sign | 0x7F800000u | (mant << 13);
-  } else {
-    u = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// ---------------------------------------------------------------------------------------------
 // packing
 
-PackedMatrix PackedMatrix::pack(const float* w, int n, int k) {
+PackedMatrix PackedMatrix::zeros(int n, int k) {
   PackedMatrix p;
   p.n = n;
   p.k = k;
   const int panels = (n + NR - 1) / NR;
   p.data.assign(static_cast<size_t>(panels) * k * NR, 0.f);
-  for (int r = 0; r < n; ++r) {
-    float* dst = p.data.data() + static_cast<size_t>(r / NR) * k * NR + r % NR;
-    const float* src = w + static_cast<size_t>(r) * k;
-    for (int i = 0; i < k; ++i) dst[static_cast<size_t>(i) * NR] = src[i];
-  }
   return p;
+}
+
+PackedMatrix PackedMatrix::pack(const float* w, int n, int k) {
+  PackedMatrix p = zeros(n, k);
+  for (int r = 0; r < n; ++r) p.set_row(r, w + static_cast<size_t>(r) * k);
+  return p;
+}
+
+void PackedMatrix::set_row(int row, const float* w) {
+  float* dst = data.data() + static_cast<size_t>(row / NR) * k * NR + row % NR;
+  for (int i = 0; i < k; ++i) dst[static_cast<size_t>(i) * NR] = w[i];
 }
 
 float PackedMatrix::row_dot(int row, const float* x) const {
@@ -335,13 +300,6 @@ void softmax(float* x, int n) {
   }
   const float inv = static_cast<float>(1.0 / s);
   for (int i = 0; i < n; ++i) x[i] *= inv;
-}
-
-float logsumexp(const float* x, int n) {
-  const float mx = *std::max_element(x, x + n);
-  double s = 0;
-  for (int i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i]) - mx);
-  return mx + static_cast<float>(std::log(s));
 }
 
 void swiglu(const float* gate, const float* up, int n, float* out) {

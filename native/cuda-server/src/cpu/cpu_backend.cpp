@@ -9,13 +9,86 @@
 
 namespace bg {
 
-CpuBackend::CpuBackend(Model model, int threads)
-    : model_(std::move(model)), pool_(threads) {
-  kv_dim_ = model_.cfg.kv_heads * model_.cfg.head_dim;
+// ---------------------------------------------------------------------------------------------
+// weights
+
+namespace {
+
+// fp32 copy of a tensor (or of several, concatenated); their mapped pages are dropped once read.
+std::vector<float> f32(std::initializer_list<const TensorView*> parts) {
+  size_t n = 0;
+  for (const TensorView* t : parts) n += t->numel();
+  std::vector<float> out(n);
+  size_t at = 0;
+  for (const TensorView* t : parts) {
+    convert_to_f32(t->dtype, t->data, t->numel(), out.data() + at);
+    at += t->numel();
+    t->release();
+  }
+  return out;
 }
 
+// Linear weights (N, K) stacked by rows from `parts`, packed for the GEMM one row at a time, so
+// no row-major fp32 copy of the whole stack exists beside the packed one.
+PackedMatrix packed(std::initializer_list<const TensorView*> parts) {
+  int n = 0;
+  const int k = static_cast<int>((*parts.begin())->shape[1]);
+  for (const TensorView* t : parts) n += static_cast<int>(t->shape[0]);
+  PackedMatrix p = PackedMatrix::zeros(n, k);
+  std::vector<float> row(k);
+  int r = 0;
+  for (const TensorView* t : parts) {
+    BG_ASSERT(t->shape[1] == k);
+    const size_t row_bytes = static_cast<size_t>(k) * dtype_bits(t->dtype) / 8;
+    for (int i = 0; i < t->shape[0]; ++i, ++r) {
+      convert_to_f32(t->dtype, t->data + i * row_bytes, k, row.data());
+      p.set_row(r, row.data());
+    }
+    t->release();
+  }
+  return p;
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(const Model& m, int threads) : cfg_(m.cfg), pool_(threads) {
+  kv_dim_ = cfg_.kv_heads * cfg_.head_dim;
+  embed_ = f32({&m.embed});
+  for (const LayerTensors& t : m.layers) {
+    CpuLayer w;
+    w.attn_norm = f32({&t.attn_norm});
+    w.qkv = packed({&t.q, &t.k, &t.v});
+    if (t.q_bias.present()) w.qkv_bias = f32({&t.q_bias, &t.k_bias, &t.v_bias});
+    if (t.q_norm.present()) {
+      w.q_norm = f32({&t.q_norm});
+      w.k_norm = f32({&t.k_norm});
+    }
+    w.o = packed({&t.o});
+    w.ffn_norm = f32({&t.ffn_norm});
+    if (cfg_.experts > 0) {
+      w.router = packed({&t.router});
+      for (int e = 0; e < cfg_.experts; ++e) {
+        w.expert_gate_up.push_back(packed({&t.expert_gate[e], &t.expert_up[e]}));
+        w.expert_down.push_back(packed({&t.expert_down[e]}));
+      }
+    } else {
+      w.gate_up = packed({&t.gate, &t.up});
+      w.down = packed({&t.down});
+    }
+    layers_.push_back(std::move(w));
+  }
+  final_norm_ = f32({&m.final_norm});
+  // Tied: packed from the fp32 embedding already here rather than converting the tensor again.
+  lm_head_ = cfg_.tie_embeddings ? PackedMatrix::pack(embed_.data(), cfg_.vocab, cfg_.hidden)
+                                 : packed({&m.lm_head});
+  inv_freq_ = m.inv_freq;
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV
+
 size_t CpuBackend::kv_block_bytes(int block_tokens) const {
-  return static_cast<size_t>(model_.cfg.layers) * 2 * block_tokens * kv_dim_ * sizeof(float);
+  return static_cast<size_t>(cfg_.layers) * 2 * block_tokens * kv_dim_ * sizeof(float);
 }
 
 void CpuBackend::init_kv(int blocks, int block_tokens) {
@@ -23,14 +96,14 @@ void CpuBackend::init_kv(int blocks, int block_tokens) {
     throw Error("kv block size must be a multiple of 16 tokens for the CPU backend, got " +
                 std::to_string(block_tokens));
   block_tokens_ = block_tokens;
-  kv_.reset(new float[static_cast<size_t>(blocks) * model_.cfg.layers * 2 * block_tokens * kv_dim_]);
+  kv_.reset(new float[static_cast<size_t>(blocks) * cfg_.layers * 2 * block_tokens * kv_dim_]);
 }
 
 // KV block layout, per block and layer: K as (K heads, B/16, D, 16) so 16 consecutive
 // positions of one head form a GEMM panel for Q K^T; V as (K heads, B, D) so the same 16
 // positions form the (16, D) right-hand side of P V.
 float* CpuBackend::k_block(int block, int layer) {
-  return kv_.get() + (static_cast<size_t>(block) * model_.cfg.layers + layer) * 2 *
+  return kv_.get() + (static_cast<size_t>(block) * cfg_.layers + layer) * 2 *
                          block_tokens_ * kv_dim_;
 }
 
@@ -39,10 +112,10 @@ float* CpuBackend::v_block(int block, int layer) {
 }
 
 void CpuBackend::write_kv(int block, int layer, int slot, const float* k, const float* v) {
-  const int D = model_.cfg.head_dim, subs = block_tokens_ / 16;
+  const int D = cfg_.head_dim, subs = block_tokens_ / 16;
   float* kb = k_block(block, layer);
   float* vb = v_block(block, layer);
-  for (int h = 0; h < model_.cfg.kv_heads; ++h) {
+  for (int h = 0; h < cfg_.kv_heads; ++h) {
     float* kp = kb + (static_cast<size_t>(h) * subs + slot / 16) * D * 16 + slot % 16;
     for (int d = 0; d < D; ++d) kp[d * 16] = k[h * D + d];
     std::memcpy(vb + (static_cast<size_t>(h) * block_tokens_ + slot) * D, v + h * D,
@@ -53,10 +126,13 @@ void CpuBackend::write_kv(int block, int layer, int slot, const float* k, const 
 void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
   // Whole blocks: K is stored position-minor, so a token prefix is not contiguous; the slots
   // past `tokens` are garbage either way and are overwritten before they are read.
-  for (int l = 0; l < model_.cfg.layers; ++l)
+  for (int l = 0; l < cfg_.layers; ++l)
     std::memcpy(k_block(dst, l), k_block(src, l),
                 sizeof(float) * 2 * block_tokens_ * kv_dim_);
 }
+
+// ---------------------------------------------------------------------------------------------
+// step
 
 // Causal attention of every step row over its own sequence's KV, read through the block
 // table. One work unit is (a few consecutive rows of one chunk, KV head): the query heads of
@@ -68,7 +144,7 @@ void CpuBackend::copy_kv_block(int src, int dst, int tokens) {
 void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
                            const std::vector<int>& row_chunk, const std::vector<RowSpan>& span,
                            int t) {
-  const ModelConfig& c = model_.cfg;
+  const ModelConfig& c = cfg_;
   const int H = c.heads, K = c.kv_heads, D = c.head_dim, G = c.heads / c.kv_heads;
   const int qkv_w = (c.heads + 2 * c.kv_heads) * D, subs = block_tokens_ / 16;
   // Tokens per unit: ~48 query rows per K/V panel load. Long shared prefixes make K/V reads,
@@ -173,8 +249,8 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
 
 // Mixtral sparse MoE over the step's normed rows h_ (T, C); adds into the residual x_.
 // Rows are grouped by expert so each expert runs one GEMM over the rows routed to it.
-void CpuBackend::moe(const LayerWeights& w, int t) {
-  const ModelConfig& c = model_.cfg;
+void CpuBackend::moe(const CpuLayer& w, int t) {
+  const ModelConfig& c = cfg_;
   const int C = c.hidden, F = c.intermediate, E = c.experts, k = c.experts_per_tok;
   std::vector<float> logits(static_cast<size_t>(t) * E);  // (T, E)
   gemm(h_.data(), t, C, w.router, logits.data(), E, pool_);
@@ -213,7 +289,7 @@ void CpuBackend::moe(const LayerWeights& w, int t) {
 int CpuBackend::keep_output_rows(const std::vector<OutputRequest>& outputs,
                                  const std::vector<int>& chunk_row0, int t,
                                  std::vector<int>* out_row) {
-  const ModelConfig& c = model_.cfg;
+  const ModelConfig& c = cfg_;
   const int C = c.hidden, HD = c.heads * c.head_dim;
   std::vector<int> rows;  // sorted unique step rows with output
   for (const auto& o : outputs) rows.push_back(chunk_row0[o.chunk] + o.index);
@@ -234,7 +310,7 @@ int CpuBackend::keep_output_rows(const std::vector<OutputRequest>& outputs,
 void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
                          const std::vector<OutputRequest>& outputs,
                          std::vector<std::vector<float>>* results) {
-  const ModelConfig& c = model_.cfg;
+  const ModelConfig& c = cfg_;
   const int C = c.hidden, F = c.intermediate, H = c.heads, K = c.kv_heads, D = c.head_dim;
   const int qkv_w = (H + 2 * K) * D;
   std::vector<int> row_chunk, chunk_row0;  // (T,), (chunks,)
@@ -263,12 +339,12 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
   for (int r = 0; r < t; ++r) {
     const int tok = chunks[row_chunk[r]].tokens[r - chunk_row0[row_chunk[r]]];
     BG_ASSERT(tok >= 0 && tok < c.vocab);
-    std::memcpy(&x_[static_cast<size_t>(r) * C], &model_.embed[static_cast<size_t>(tok) * C],
+    std::memcpy(&x_[static_cast<size_t>(r) * C], &embed_[static_cast<size_t>(tok) * C],
                 sizeof(float) * C);
   }
   std::vector<int> out_row;  // (outputs,) row of each output in x_, set before the last layer
   for (int l = 0; l < c.layers; ++l) {
-    const LayerWeights& w = model_.layers[l];
+    const CpuLayer& w = layers_[l];
     pool_.parallel_for(t, [&](int b, int e) {
       for (int r = b; r < e; ++r)
         rmsnorm(&x_[static_cast<size_t>(r) * C], w.attn_norm.data(), C, c.rms_eps,
@@ -286,8 +362,8 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
           for (int h = 0; h < H; ++h) rmsnorm(q + h * D, w.q_norm.data(), D, c.rms_eps, q + h * D);
           for (int h = 0; h < K; ++h) rmsnorm(k + h * D, w.k_norm.data(), D, c.rms_eps, k + h * D);
         }
-        rope(q, H, D, span[r].pos, model_.inv_freq.data());
-        rope(k, K, D, span[r].pos, model_.inv_freq.data());
+        rope(q, H, D, span[r].pos, inv_freq_.data());
+        rope(k, K, D, span[r].pos, inv_freq_.data());
         const std::vector<int>& blocks = *chunks[row_chunk[r]].blocks;
         const int p = span[r].slot;
         write_kv(blocks[p / block_tokens_], l, p % block_tokens_, k, v);
@@ -332,7 +408,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
   for (int i = 0; i < n_out; ++i) {
     const OutputRequest& o = outputs[i];
     const int r = out_row[i];
-    rmsnorm(&x_[static_cast<size_t>(r) * C], model_.final_norm.data(), C, c.rms_eps,
+    rmsnorm(&x_[static_cast<size_t>(r) * C], final_norm_.data(), C, c.rms_eps,
             &normed[static_cast<size_t>(i) * C]);
     if (o.full) full_idx.push_back(i);
   }
@@ -343,7 +419,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
     for (int j = 0; j < nf; ++j)
       std::memcpy(&xs[static_cast<size_t>(j) * C], &normed[static_cast<size_t>(full_idx[j]) * C],
                   sizeof(float) * C);
-    gemm(xs.data(), nf, C, model_.lm_head, logits.data(), c.vocab, pool_);
+    gemm(xs.data(), nf, C, lm_head_, logits.data(), c.vocab, pool_);
     for (int j = 0; j < nf; ++j) {
       auto& res = (*results)[full_idx[j]];
       const float* row = logits.data() + static_cast<size_t>(j) * c.vocab;
@@ -362,7 +438,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
     res.resize(o.ids.size());
     for (size_t j = 0; j < o.ids.size(); ++j) {
       BG_ASSERT(o.ids[j] >= 0 && o.ids[j] < c.vocab);
-      res[j] = model_.lm_head.row_dot(o.ids[j], &normed[static_cast<size_t>(i) * C]);
+      res[j] = lm_head_.row_dot(o.ids[j], &normed[static_cast<size_t>(i) * C]);
     }
   }
 }
