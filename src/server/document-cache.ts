@@ -7,7 +7,7 @@ import {
   type Source,
   validate,
 } from "graphql";
-import { Lru } from "../lru";
+import { Lru } from "../util/lru";
 
 /**
  * Parsed and validated operations by their text, for the WebSocket transport (Apollo keeps its
