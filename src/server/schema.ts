@@ -24,6 +24,6 @@ export const RESOLVERS = [
 
 /** The code-first schema; `npm run schema:print` writes it to schema.graphql for review. */
 export function createSchema(pubSub: GatewayPubSub): Promise<GraphQLSchema> {
-  // Input is validated by the zod schemas shared with the Kafka path, not by class-validator.
+  // Input is validated by the zod schemas of src/domain/, shared with the Kafka path.
   return buildSchema({ resolvers: [...RESOLVERS], validate: false, pubSub });
 }
