@@ -82,3 +82,11 @@ export const DATABASE = {
 
 /** Past SHUTDOWN_TIMEOUT_MS, how long a stopping process waits for its stop to return before exiting anyway. */
 export const SHUTDOWN_EXIT_MARGIN_MS = 2_000;
+
+/**
+ * Resolution of the event-loop delay metric. The monitor wakes the process once per resolution:
+ * at prom-client's default of 10 ms that is most of an idle gateway's CPU (commit ce86d5e has the
+ * figures). Ten samples a second can miss a stall shorter than this that falls between two of
+ * them; the stalls worth alerting on are longer.
+ */
+export const EVENT_LOOP_RESOLUTION_MS = 100;

@@ -86,7 +86,7 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // No field has a cache hint (rankings are per member and per moment), so the cache-control
-      // plugin's per-field hook only ever concluded `no-store`, at about 0.5 us a field; the
+      // plugin's per-field hook only ever concluded `no-store`, at a cost on every field; the
       // header is set below instead.
       ApolloServerPluginCacheControlDisabled(),
       {
