@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
+import { seedDemoData } from "../dev/demo-seed";
 import { createDb } from "../src/db/client";
-import { seedDemoData } from "../src/demo/seed";
 import { startGatewayProcess } from "../test/support/gateway-process";
 import { createTestDatabase } from "../test/support/postgres";
 import { processCpuMs } from "./cpu";

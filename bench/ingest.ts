@@ -5,11 +5,12 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { Kafka, logLevel } from "kafkajs";
+import { type Broker, startBroker } from "../dev/kafka-broker";
 import { loadConfig } from "../src/config";
 import { createDb } from "../src/db/client";
 import { migrate } from "../src/db/migrate";
-import { type Broker, startBroker } from "../src/dev/kafka-broker";
 import { startIngestion } from "../src/ingest/consumer";
+import { InteractionWriter } from "../src/ingest/interactions";
 import { createLogger } from "../src/observability/logger";
 import { createMetrics } from "../src/observability/metrics";
 import { createTestDatabase, type TestDatabase } from "../test/support/postgres";
@@ -110,11 +111,13 @@ async function main() {
       skipDuplicates: true,
     });
 
+    const logger = createLogger(config.LOG_LEVEL);
     const ingestion = await startIngestion({
       config,
       db,
-      logger: createLogger(config.LOG_LEVEL),
+      logger,
       metrics: createMetrics(),
+      interactions: new InteractionWriter(db, [], (err) => logger.error({ err }, "listener failed")),
     });
     stops.push(() => ingestion.stop());
     await ingestion.joined;

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { SIDECAR_DIR } from "../src/inference/sidecar-process";
+import { SIDECAR_DIR } from "../dev/sidecar-process";
 
 /** Random-weight Llama shapes the benchmarks run; all share the demo model's tokenizer. */
 const MODEL_SHAPES: Record<string, string[]> = {

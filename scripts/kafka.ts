@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startBroker } from "../src/dev/kafka-broker";
+import { startBroker } from "../dev/kafka-broker";
 
 /**
  * A local Kafka broker for running the gateway by hand:

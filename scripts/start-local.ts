@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { DEMO_MEMBER_ID, seedDemoData } from "../dev/demo-seed";
+import { SIDECAR_DIR, type SidecarProcess, startSidecar } from "../dev/sidecar-process";
 import { loadConfig } from "../src/config";
-import { DEMO_MEMBER_ID, seedDemoData } from "../src/demo/seed";
 import { startGateway } from "../src/gateway";
-import { SIDECAR_DIR, type SidecarProcess, startSidecar } from "../src/inference/sidecar-process";
 import { createLogger } from "../src/observability/logger";
+import { exitOnSignals } from "../src/signals";
 
 // `npm start`: the whole system on one machine. A demo model (random weights, generated once,
 // deterministically) unless MODEL_DIR names a checkpoint; a sidecar process unless
@@ -62,7 +63,12 @@ async function main() {
   }
 
   const gateway = await startGateway(
-    loadConfig({ ...process.env, MODEL_DIR: modelDir, INFERENCE_ADDRESSES: addresses.join(",") }),
+    loadConfig({
+      IDE_EXAMPLE_MEMBER_ID: DEMO_MEMBER_ID,
+      ...process.env,
+      MODEL_DIR: modelDir,
+      INFERENCE_ADDRESSES: addresses.join(","),
+    }),
     logger,
   );
   if (await seedDemoData(gateway.db))
@@ -89,17 +95,11 @@ async function main() {
   }
   process.stdout.write(`${lines.join("\n")}\n\n`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    await gateway.stop().catch((err) => logger.error({ err }, "gateway shutdown failed"));
+  exitOnSignals(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    const report = await gateway.stop();
     await sidecar?.stop();
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+    return report.abandoned.length === 0;
+  });
 }
 
 main().catch((err) => {

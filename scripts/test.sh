@@ -12,7 +12,9 @@ else
   bash native/cuda-server/scripts/build.sh >/dev/null
 fi
 npx tsc -p .
-npx biome check src test scripts
+npx biome check src test scripts bench dev
 if [ "$#" -eq 0 ]; then mapfile -t files < <(find dist/test -name "*.test.js" | sort); set -- "${files[@]}"; fi
-# One file at a time: integration files start brokers and servers on fixed local ports.
-exec node --test --test-concurrency=1 --test-reporter=spec "$@"
+# One file at a time: integration files start brokers and servers on fixed local ports. A file
+# that runs past TEST_FILE_TIMEOUT_MS (a hung test, or a process that does not exit when its tests
+# are done) is killed and fails with its name; the longest file takes well under a minute here.
+exec node --test --test-concurrency=1 --test-timeout="${TEST_FILE_TIMEOUT_MS:-240000}" --test-reporter=spec "$@"

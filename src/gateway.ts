@@ -1,28 +1,30 @@
 import { join } from "node:path";
+import { createGatewayPubSub, publishInteractions } from "./bus/pubsub";
 import type { Config } from "./config";
-import { createDb, type Db } from "./db/client";
+import { DATABASE, INFERENCE } from "./config/limits";
+import { createDb, type Db, pingDb } from "./db/client";
 import { startEmbeddedDb } from "./db/embedded";
 import { isDatabaseUnavailable } from "./db/errors";
+import { insertImpressions } from "./db/impressions";
 import { migrate } from "./db/migrate";
-import { DEMO_MEMBER_ID } from "./demo/seed";
+import { ensureDefaultTasks } from "./db/tasks";
+import { JOB_APPLY_TASK } from "./domain/task-definition";
+import { startImpressionPublisher } from "./impressions/kafka-publisher";
+import { ImpressionLog } from "./impressions/log";
 import { InferenceClient } from "./inference/client";
 import { readModelCard } from "./inference/model-card";
 import { InferenceService } from "./inference/service";
-import { type Ingestion, type InteractionsListener, startIngestion } from "./ingest/consumer";
-import { startImpressionPublisher } from "./ingest/impression-publisher";
+import { type Ingestion, startIngestion } from "./ingest/consumer";
+import { type InteractionsListener, InteractionWriter } from "./ingest/interactions";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { PrefixCache } from "./prompt/prefix-cache";
-import { JOB_APPLY_TASK } from "./prompt/task-definition";
 import { TokenCache } from "./prompt/token-cache";
 import { TextTokenizer } from "./prompt/tokenizer";
+import { TaskCache } from "./ranking/task-cache";
 import { createGatewayServer } from "./server/app";
-import { createGatewayPubSub, publishInteractions } from "./server/pubsub";
 import { createSchema } from "./server/schema";
-import { ImpressionLog } from "./services/impression-log";
-import { type ImpressionPublisher, insertImpressions } from "./services/impressions";
-import { TaskCache } from "./services/task-cache";
-import { ensureDefaultTasks } from "./services/tasks";
+import { Shutdown, type ShutdownReport } from "./util/shutdown";
 
 export interface Gateway {
   url: string;
@@ -36,12 +38,16 @@ export interface Gateway {
   ingestion: Ingestion | null;
   /** Served rankings on their way to PostgreSQL (and Kafka); `flush()` waits for them. */
   impressions: ImpressionLog;
-  /** Graceful stop: drain HTTP and WebSockets, finish the ingest batch in hand, close the database. */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop, within SHUTDOWN_TIMEOUT_MS: drain HTTP and WebSockets, finish the ingest batch
+   * in hand, write queued impressions, close Kafka clients and the database. What did not stop in
+   * time is abandoned, logged, and named in the report; calling it again returns the same report.
+   */
+  stop(): Promise<ShutdownReport>;
 }
 
-export interface GatewayHooks {
-  /** Called with each batch of interactions Kafka ingestion stored (from the very first batch). */
+export interface GatewayOptions {
+  /** Called with each batch of interactions stored, by Kafka ingestion or by the mutation. */
   onInteractionsStored?: InteractionsListener;
 }
 
@@ -49,23 +55,28 @@ export interface GatewayHooks {
 export async function startGateway(
   config: Config,
   logger: Logger = createLogger(config.LOG_LEVEL),
-  hooks: GatewayHooks = {},
+  options: GatewayOptions = {},
 ): Promise<Gateway> {
-  const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) {
-      await stop().catch((err) => logger.error({ err }, "error during shutdown"));
+  const shutdown = new Shutdown();
+  const stop = async () => {
+    const report = await shutdown.run(config.SHUTDOWN_TIMEOUT_MS);
+    for (const { name, err } of report.failed) logger.error({ err, part: name }, "error during shutdown");
+    if (report.abandoned.length > 0) {
+      logger.error(
+        { abandoned: report.abandoned, timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+        "shutdown deadline passed; these parts were abandoned without stopping",
+      );
     }
+    return report;
   };
   try {
     let databaseUrl = config.DATABASE_URL;
-    let poolSize = 10;
+    let poolSize: number = DATABASE.poolMax;
     if (!databaseUrl) {
       const embedded = await startEmbeddedDb(config.DATA_DIR, config.EMBEDDED_DB_PORT);
-      stops.push(() => embedded.stop());
+      shutdown.add("embedded database", () => embedded.stop());
       databaseUrl = embedded.url;
-      // PGlite executes one query at a time; a large pool only queues in the multiplexer.
-      poolSize = 4;
+      poolSize = DATABASE.embeddedPoolMax;
       logger.info(
         { dir: join(config.DATA_DIR, "pglite") },
         "embedded PGlite database started (DATABASE_URL unset)",
@@ -81,7 +92,7 @@ export async function startGateway(
       onIdleError: (err) =>
         logger.warn({ err }, "database connection dropped while idle; the next query reconnects"),
     });
-    stops.push(() => db.$disconnect());
+    shutdown.add("database pool", () => db.$disconnect());
     await ensureDefaultTasks(db);
 
     const modelCard = config.MODEL_DIR ? readModelCard(config.MODEL_DIR) : null;
@@ -100,7 +111,7 @@ export async function startGateway(
         addresses: config.INFERENCE_ADDRESSES,
         scoreTimeoutMs: config.SCORE_TIMEOUT_MS,
       });
-      stops.push(async () => client.close());
+      shutdown.add("inference client", async () => client.close());
       inference = new InferenceService(client);
     } else {
       logger.warn(
@@ -109,27 +120,24 @@ export async function startGateway(
     }
 
     const bus = createGatewayPubSub(config.REDIS_URL);
-    stops.push(() => bus.close());
+    shutdown.add("event bus", () => bus.close());
 
     const metrics = createMetrics();
-    const readiness: Record<string, () => Promise<void>> = {
-      database: async () => {
-        await db.$queryRaw`SELECT 1`;
-      },
-    };
+    const readiness: Record<string, () => Promise<void>> = { database: () => pingDb(db) };
+    const listeners: InteractionsListener[] = [(events) => publishInteractions(bus.pubSub, events)];
+    if (options.onInteractionsStored) listeners.push(options.onInteractionsStored);
+    const interactions = new InteractionWriter(db, listeners, (err) =>
+      logger.error({ err }, "interaction listener failed"),
+    );
     let ingestion: Ingestion | null = null;
+    let publishImpression = null;
     if (config.KAFKA_BROKERS) {
-      const listeners: InteractionsListener[] = [(events) => publishInteractions(bus.pubSub, events)];
-      if (hooks.onInteractionsStored) listeners.push(hooks.onInteractionsStored);
-      const started = await startIngestion({ config, db, logger, metrics, listeners });
+      const started = await startIngestion({ config, db, logger, metrics, interactions });
       ingestion = started;
-      stops.push(() => started.stop());
+      shutdown.add("Kafka ingestion", () => started.stop());
       readiness.kafka = () => started.ready();
-    }
-    let publishImpression: ImpressionPublisher | null = null;
-    if (config.KAFKA_BROKERS) {
       const publisher = await startImpressionPublisher(config, logger);
-      stops.push(() => publisher.stop());
+      shutdown.add("Kafka impression publisher", () => publisher.stop());
       publishImpression = publisher.publish;
     }
     const impressions = new ImpressionLog({
@@ -141,17 +149,17 @@ export async function startGateway(
       metrics: { impressions: metrics.impressions, pending: metrics.impressionsPending },
     });
     // Stopped before the publisher and the database (stops run in reverse), after HTTP drained.
-    stops.push(() => impressions.close(config.IMPRESSION_FLUSH_TIMEOUT_MS));
+    shutdown.add("impression log", () => impressions.close(config.IMPRESSION_FLUSH_TIMEOUT_MS));
     if (config.REDIS_URL) readiness.redis = () => bus.ping();
     if (inference) {
       const client = inference.client;
       readiness.inference = async () => {
-        await client.modelInfo({ timeoutMs: 2_000 });
+        await client.modelInfo({ timeoutMs: INFERENCE.controlTimeoutMs });
       };
     }
     const server = await createGatewayServer({
       schema: await createSchema(bus.pubSub),
-      context: {
+      services: {
         config,
         db,
         logger,
@@ -163,6 +171,7 @@ export async function startGateway(
         },
         inference,
         impressions,
+        interactions,
         pubSub: bus.pubSub,
       },
       metrics,
@@ -170,13 +179,13 @@ export async function startGateway(
       ide: config.IDE_ENABLED
         ? {
             randomWeights: modelCard?.randomWeights ?? false,
-            exampleMemberId: DEMO_MEMBER_ID,
+            exampleMemberId: config.IDE_EXAMPLE_MEMBER_ID,
             exampleTask: JOB_APPLY_TASK.name,
           }
         : undefined,
     });
+    shutdown.add("HTTP and WebSocket server", () => server.stop());
     const url = await server.listen(config.HOST, config.PORT);
-    stops.push(() => server.stop());
 
     return {
       url,
@@ -187,10 +196,10 @@ export async function startGateway(
       metrics,
       ingestion,
       impressions,
-      stop: stopAll,
+      stop,
     };
   } catch (err) {
-    await stopAll();
+    await stop();
     throw err;
   }
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { loadConfig } from "./config";
 import { startGateway } from "./gateway";
 import { createLogger } from "./observability/logger";
+import { exitOnSignals } from "./signals";
 
 async function main() {
   if (existsSync(".env")) process.loadEnvFile(".env");
@@ -10,22 +11,11 @@ async function main() {
   const gateway = await startGateway(config, logger);
   logger.info({ url: gateway.url }, "gateway ready");
   process.stdout.write(`\nbrewgate GraphQL: ${gateway.url}\n\n`);
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    gateway.stop().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  exitOnSignals(
+    logger,
+    config.SHUTDOWN_TIMEOUT_MS,
+    async () => (await gateway.stop()).abandoned.length === 0,
+  );
 }
 
 main().catch((err) => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DATABASE, INFERENCE, REQUEST_LIMITS } from "./limits";
 
 /** Comma-separated list, empty entries dropped. */
 const csv = z.string().transform((s) =>
@@ -22,12 +23,12 @@ const schema = z.object({
   /** Most database connections of one gateway. @default 10 (4 with the embedded database) */
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).optional(),
   /** An idle database connection is closed after this long (0: never). @default 300000 */
-  DATABASE_POOL_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(300_000),
+  DATABASE_POOL_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).default(DATABASE.idleTimeoutMs),
   /**
    * A statement waiting for a database connection fails after this long (the server is
    * unreachable, or every connection stayed busy). @default 5000
    */
-  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(5_000),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(DATABASE.connectTimeoutMs),
   /** Where the embedded database and other local state live. @default ./.data */
   DATA_DIR: z.string().default(".data"),
   /** Port of the embedded PGlite server (only when DATABASE_URL is unset). @default 54329 */
@@ -62,13 +63,13 @@ const schema = z.object({
   /** Inference sidecars (host:port, or several ip:port), balanced round robin. Unset: no ranking. */
   INFERENCE_ADDRESSES: csv.optional(),
   /** Deadline of one Score call to the sidecar. @default 10000 */
-  SCORE_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
+  SCORE_TIMEOUT_MS: z.coerce.number().int().min(10).default(INFERENCE.scoreTimeoutMs),
   /** Deadline of one explanation's generation. @default 120000 */
   GENERATE_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   /** Most tokens of one explanation. @default 96 */
-  EXPLANATION_MAX_TOKENS: z.coerce.number().int().min(1).max(4096).default(96),
+  EXPLANATION_MAX_TOKENS: z.coerce.number().int().min(1).max(REQUEST_LIMITS.maxExplanationTokens).default(96),
   /** Candidates the retrieval step offers when a query names none. @default 50 */
-  RETRIEVAL_LIMIT: z.coerce.number().int().min(1).max(500).default(50),
+  RETRIEVAL_LIMIT: z.coerce.number().int().min(1).max(REQUEST_LIMITS.maxCandidates).default(50),
   /**
    * Impressions waiting in a gateway for the database or Kafka beyond which rankings are refused
    * (UNAVAILABLE) rather than served unrecorded. @default 10000
@@ -95,11 +96,24 @@ const schema = z.object({
    * copy is refreshed in the background). @default 5000
    */
   TASK_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5_000),
+  /**
+   * How long a stopping gateway (SIGTERM, SIGINT) may take in all: drain requests, finish the
+   * ingest batch in hand, write queued impressions, close Kafka clients and the database. What
+   * is still running then is logged as abandoned and the process exits. Keep it under the
+   * orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds, 30 s by default) and
+   * above IMPRESSION_FLUSH_TIMEOUT_MS. @default 25000
+   */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
+  /** Member the IDE's example operations name (the demo data has `member-1`). @default member-1 */
+  IDE_EXAMPLE_MEMBER_ID: z.string().min(1).default("member-1"),
   /** Token budget of the whole prompt prefix (instruction + profile + history), capped by the model's context. @default 4096 */
   PROMPT_MAX_TOKENS: z.coerce.number().int().min(64).default(4096),
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** Every variable the gateway reads. */
+export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof Config)[];
 
 /** Parses an environment; every problem is reported at once with the variable's name. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -109,6 +123,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid configuration: ${problems}`);
   }
   const config = parsed.data;
+  if (config.IMPRESSION_FLUSH_TIMEOUT_MS >= config.SHUTDOWN_TIMEOUT_MS) {
+    throw new Error(
+      `invalid configuration: IMPRESSION_FLUSH_TIMEOUT_MS (${config.IMPRESSION_FLUSH_TIMEOUT_MS}) must be below SHUTDOWN_TIMEOUT_MS (${config.SHUTDOWN_TIMEOUT_MS}), or the shutdown deadline cuts the flush short`,
+    );
+  }
   if (!config.TOKENIZER_PATH && config.MODEL_DIR)
     config.TOKENIZER_PATH = `${config.MODEL_DIR}/tokenizer.json`;
   return config;

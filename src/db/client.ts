@@ -1,6 +1,7 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "@prisma/client";
 import { Pool, type QueryResultRow } from "pg";
+import { DATABASE } from "../config/limits";
 
 export type Db = PrismaClient;
 
@@ -8,17 +9,13 @@ export type Db = PrismaClient;
 const pools = new WeakMap<Db, Pool>();
 
 export interface PoolOptions {
-  /** Most connections, shared by Prisma and `sql`. @default 10 */
+  /** Most connections, shared by Prisma and `sql`. @default DATABASE.poolMax */
   max?: number;
-  /**
-   * An idle connection is closed after this long (0: kept). Prisma's own engine keeps them 300 s;
-   * node-postgres's 10 s default would make the first rankings after every lull pay for new
-   * connections (and each new session plans the prompt query again). @default 300000
-   */
+  /** An idle connection is closed after this long (0: kept). @default DATABASE.idleTimeoutMs */
   idleTimeoutMs?: number;
   /**
    * A statement waiting for a connection (a new one, or a free one of a full pool) fails after
-   * this long instead of waiting forever on an unreachable server. @default 5000
+   * this long instead of waiting forever on an unreachable server. @default DATABASE.connectTimeoutMs
    */
   connectTimeoutMs?: number;
   /** Hears of idle connections the server dropped (a restart, a failover). */
@@ -32,9 +29,9 @@ export interface PoolOptions {
 export function createDb(databaseUrl: string, opts: PoolOptions = {}): Db {
   const pool = new Pool({
     connectionString: databaseUrl,
-    max: opts.max ?? 10,
-    idleTimeoutMillis: opts.idleTimeoutMs ?? 300_000,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+    max: opts.max ?? DATABASE.poolMax,
+    idleTimeoutMillis: opts.idleTimeoutMs ?? DATABASE.idleTimeoutMs,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? DATABASE.connectTimeoutMs,
   });
   // An idle connection the server closed: the pool drops it and the next query opens a new one.
   // Without a listener the pool's 'error' event would end the process.
@@ -46,13 +43,17 @@ export function createDb(databaseUrl: string, opts: PoolOptions = {}): Db {
 
 /**
  * Runs one parameterised statement straight on the client's pool, for the statements on every
- * ranking's path: Prisma's query compiler and result mapping add about a millisecond of CPU to
- * each, measured in-process on this project's prompt query (1.34 -> 0.50 ms) and impression
- * insert (0.68 -> 0.16 ms). Values come back as node-postgres parses them (json as objects,
- * timestamps without zone as local-time Dates): select what the caller converts.
+ * ranking's path: Prisma's query compiler and result mapping add CPU to each (README, Database).
+ * Values come back as node-postgres parses them (json as objects, timestamps without zone as
+ * local-time Dates): select what the caller converts.
  */
 export async function sql<R extends QueryResultRow>(db: Db, text: string, values: unknown[]): Promise<R[]> {
   const pool = pools.get(db);
   if (!pool) throw new Error("sql() needs a client made by createDb (it owns the connection pool)");
   return (await pool.query<R>(text, values)).rows;
+}
+
+/** Readiness: resolves when the database answers a trivial query. */
+export async function pingDb(db: Db): Promise<void> {
+  await sql(db, "SELECT 1", []);
 }

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { DATABASE } from "../config/limits";
 
 export interface EmbeddedDb {
   url: string;
@@ -17,7 +18,12 @@ export async function startEmbeddedDb(dataDir: string, port: number): Promise<Em
   const dir = join(dataDir, "pglite");
   await mkdir(dir, { recursive: true });
   const db = await PGlite.create(dir);
-  const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 8 });
+  const server = new PGLiteSocketServer({
+    db,
+    port,
+    host: "127.0.0.1",
+    maxConnections: DATABASE.embeddedMaxConnections,
+  });
   await server.start();
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,

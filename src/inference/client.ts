@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { UserFacingError } from "../errors";
+import { INFERENCE } from "../config/limits";
+import { badInput, unavailable } from "../domain/errors";
 import type { GenerateEvent, GenerateRequest, ModelInfo, ScoreRequest, ScoreResponse } from "./types";
 
 export const PROTO_PATH = join(__dirname, "..", "..", "..", "proto", "inference.proto");
@@ -12,14 +13,14 @@ export interface InferenceClientOptions {
    * several ip:port; calls are spread round robin over the ones that answer.
    */
   addresses: string[];
-  /** Deadline of a Score call. @default 10000 */
+  /** Deadline of a Score call. @default INFERENCE.scoreTimeoutMs */
   scoreTimeoutMs?: number;
-  /** Attempts of one call on UNAVAILABLE (first try included), with exponential backoff. @default 4 */
+  /** Attempts of one call on UNAVAILABLE (first try included), with exponential backoff. @default INFERENCE.maxAttempts */
   maxAttempts?: number;
   /**
    * Interval of HTTP/2 keepalive pings. Must not be shorter than what the server permits
    * (gRPC C++ default: 5 minutes without data), or the server answers GOAWAY ENHANCE_YOUR_CALM.
-   * @default 300000
+   * @default INFERENCE.keepaliveMs
    */
   keepaliveMs?: number;
 }
@@ -79,13 +80,13 @@ export function serviceCtor(): grpc.ServiceClientConstructor {
 export function toGatewayError(err: grpc.ServiceError): Error {
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
-      return new UserFacingError("UNAVAILABLE", `inference sidecar unavailable: ${err.details}`);
+      return unavailable(`inference sidecar unavailable: ${err.details}`);
     case grpc.status.DEADLINE_EXCEEDED:
-      return new UserFacingError("UNAVAILABLE", "inference sidecar did not answer in time");
+      return unavailable("inference sidecar did not answer in time");
     case grpc.status.RESOURCE_EXHAUSTED:
-      return new UserFacingError("UNAVAILABLE", `inference sidecar is out of capacity: ${err.details}`);
+      return unavailable(`inference sidecar is out of capacity: ${err.details}`);
     case grpc.status.INVALID_ARGUMENT:
-      return new UserFacingError("BAD_USER_INPUT", `the model cannot take this request: ${err.details}`);
+      return badInput(`the model cannot take this request: ${err.details}`);
     default:
       return new Error(`sidecar call failed (${grpc.status[err.code] ?? err.code}): ${err.details}`);
   }
@@ -98,8 +99,8 @@ export class InferenceClient {
 
   constructor(opts: InferenceClientOptions) {
     if (opts.addresses.length === 0) throw new Error("InferenceClient needs at least one sidecar address");
-    this.scoreTimeoutMs = opts.scoreTimeoutMs ?? 10_000;
-    const attempts = Math.max(1, Math.min(opts.maxAttempts ?? 4, 5));
+    this.scoreTimeoutMs = opts.scoreTimeoutMs ?? INFERENCE.scoreTimeoutMs;
+    const attempts = Math.max(1, Math.min(opts.maxAttempts ?? INFERENCE.maxAttempts, 5));
     const serviceConfig = {
       loadBalancingConfig: [{ round_robin: {} }],
       methodConfig: [
@@ -126,12 +127,12 @@ export class InferenceClient {
     const Ctor = serviceCtor();
     this.stub = new Ctor(target, grpc.credentials.createInsecure(), {
       "grpc.service_config": JSON.stringify(serviceConfig),
-      "grpc.keepalive_time_ms": opts.keepaliveMs ?? 300_000,
-      "grpc.keepalive_timeout_ms": 20_000,
+      "grpc.keepalive_time_ms": opts.keepaliveMs ?? INFERENCE.keepaliveMs,
+      "grpc.keepalive_timeout_ms": INFERENCE.keepaliveTimeoutMs,
       "grpc.keepalive_permit_without_calls": 0,
-      "grpc.initial_reconnect_backoff_ms": 200,
-      "grpc.max_reconnect_backoff_ms": 2_000,
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      "grpc.initial_reconnect_backoff_ms": INFERENCE.reconnectBackoffMs.initial,
+      "grpc.max_reconnect_backoff_ms": INFERENCE.reconnectBackoffMs.max,
+      "grpc.max_receive_message_length": INFERENCE.maxReceiveBytes,
     }) as unknown as InferenceStub;
   }
 
@@ -148,7 +149,7 @@ export class InferenceClient {
   ): Promise<T> {
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) {
-        reject(new UserFacingError("UNAVAILABLE", "request cancelled before it reached the sidecar"));
+        reject(unavailable("request cancelled before it reached the sidecar"));
         return;
       }
       const call = this.stub[method](
@@ -177,11 +178,11 @@ export class InferenceClient {
   }
 
   modelInfo(opts: CallOptions = {}): Promise<ModelInfo> {
-    return this.unary("ModelInfo", {}, opts, 5_000, (r) => r as unknown as ModelInfo);
+    return this.unary("ModelInfo", {}, opts, INFERENCE.modelInfoTimeoutMs, (r) => r as unknown as ModelInfo);
   }
 
   abort(requestId: string): Promise<boolean> {
-    return this.unary("Abort", { requestId }, {}, 2_000, (r) => Boolean(r.found));
+    return this.unary("Abort", { requestId }, {}, INFERENCE.controlTimeoutMs, (r) => Boolean(r.found));
   }
 
   /**

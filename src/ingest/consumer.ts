@@ -1,27 +1,22 @@
 import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from "kafkajs";
 import type { Config } from "../config";
+import { INGEST_CONSUMER } from "../config/limits";
 import type { Db } from "../db/client";
+import { createKafka, ensureTopics } from "../kafka/client";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import { sendToDeadLetter } from "./dead-letter";
 import { decodeMessages } from "./decode";
-import type { InteractionEvent } from "./events";
-import { createKafka, ensureTopics } from "./kafka";
+import type { InteractionWriter } from "./interactions";
 import { interactionStore, itemStore, memberStore, type TopicStore } from "./store";
-
-export type InteractionsListener = (events: InteractionEvent[]) => void | Promise<void>;
 
 export interface IngestionOptions {
   config: Config;
   db: Db;
   logger: Logger;
   metrics: Metrics;
-  /**
-   * Called with the interactions of each batch that were new to the database, after their
-   * offsets are committed; in place before the first batch, so none is missed. A listener's
-   * error is logged and never stops ingestion.
-   */
-  listeners?: InteractionsListener[];
+  /** Stores interactions and announces the new ones (the path the mutation takes too). */
+  interactions: InteractionWriter;
 }
 
 export interface Ingestion {
@@ -50,9 +45,9 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     throw new Error("Kafka ingestion needs KAFKA_BROKERS (e.g. 127.0.0.1:9092)");
   }
   const stores: Record<string, TopicStore> = {
-    [config.KAFKA_TOPIC_MEMBERS]: memberStore,
-    [config.KAFKA_TOPIC_ITEMS]: itemStore,
-    [config.KAFKA_TOPIC_INTERACTIONS]: interactionStore,
+    [config.KAFKA_TOPIC_MEMBERS]: memberStore(db),
+    [config.KAFKA_TOPIC_ITEMS]: itemStore(db),
+    [config.KAFKA_TOPIC_INTERACTIONS]: interactionStore(options.interactions),
   };
   const topics = Object.keys(stores);
   if (topics.length !== 3 || topics.includes(config.KAFKA_TOPIC_DLQ)) {
@@ -74,7 +69,6 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   if (created.length > 0)
     logger.info({ topics: created, partitions: config.KAFKA_TOPIC_PARTITIONS }, "topics created");
 
-  const listeners = options.listeners ?? [];
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
@@ -84,11 +78,10 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     allowAutoTopicCreation: false,
     // Wait a little for data so a busy topic arrives in large batches (one INSERT each).
     minBytes: 1,
-    maxWaitTimeInMs: 250,
-    maxBytes: 32 * 1024 * 1024,
-    maxBytesPerPartition: 8 * 1024 * 1024,
-    // Short waits between retries: after a broker or database outage, ingestion resumes within seconds.
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 3000 },
+    maxWaitTimeInMs: INGEST_CONSUMER.maxWaitTimeInMs,
+    maxBytes: INGEST_CONSUMER.maxBytes,
+    maxBytesPerPartition: INGEST_CONSUMER.maxBytesPerPartition,
+    retry: { ...INGEST_CONSUMER.retry },
   });
 
   let joinedOnce = false;
@@ -114,16 +107,6 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     );
   });
 
-  const notify = async (events: InteractionEvent[]) => {
-    for (const listener of listeners) {
-      try {
-        await listener(events);
-      } catch (err) {
-        logger.error({ err }, "interaction listener failed");
-      }
-    }
-  };
-
   const handleBatch = async (payload: EachBatchPayload) => {
     const { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
@@ -135,7 +118,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
       const chunk = batch.messages.slice(start, start + max);
       const endTimer = metrics.ingestBatchSeconds.startTimer();
       const { valid, rejected } = decodeMessages(chunk, store.schema);
-      const result = await store.store(db, valid);
+      const result = await store.store(valid);
       const deadLetters = [...rejected, ...result.rejected];
       await sendToDeadLetter(producer, config.KAFKA_TOPIC_DLQ, { topic, partition }, deadLetters);
 
@@ -160,7 +143,6 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
           "events dead-lettered (first shown)",
         );
       }
-      if (result.newInteractions.length > 0 && listeners.length > 0) await notify(result.newInteractions);
       await heartbeat();
     }
   };

@@ -1,6 +1,6 @@
 import type { KafkaMessage } from "kafkajs";
 import type { z } from "zod";
-import { describeIssues } from "./events";
+import { describeIssues } from "../domain/events";
 
 export interface Decoded<T> {
   event: T;

@@ -1,10 +1,10 @@
 import type { z } from "zod";
 import type { Db } from "../db/client";
-import { findUnknownReferences, insertInteractions } from "../services/interactions";
-import { upsertItems } from "../services/items";
-import { upsertMembers } from "../services/members";
+import { upsertItems } from "../db/items";
+import { upsertMembers } from "../db/members";
+import { interactionEvent, itemEvent, memberEvent } from "../domain/events";
 import type { Decoded, Rejected } from "./decode";
-import { type InteractionEvent, interactionEvent, itemEvent, memberEvent } from "./events";
+import type { InteractionWriter } from "./interactions";
 
 /** What one write of a batch did. */
 export interface StoreResult {
@@ -12,49 +12,42 @@ export interface StoreResult {
   duplicates: number;
   /** Valid events the database cannot take (e.g. an unknown member); they are dead-lettered. */
   rejected: Rejected[];
-  /** Interactions that were new, for listeners such as live predictions. */
-  newInteractions: InteractionEvent[];
 }
 
 /** How one topic's events are validated and written. Each store call is one database write. */
 export interface TopicStore<S extends z.ZodType = z.ZodType> {
   schema: S;
-  store(db: Db, events: Decoded<z.infer<S>>[]): Promise<StoreResult>;
+  store(events: Decoded<z.infer<S>>[]): Promise<StoreResult>;
 }
 
-export const interactionStore: TopicStore<typeof interactionEvent> = {
-  schema: interactionEvent,
-  async store(db, decoded) {
-    const events = decoded.map((d) => d.event);
-    const unknown = await findUnknownReferences(db, events);
-    const skip = new Set(unknown.map((u) => u.index));
-    const accepted = events.filter((_, i) => !skip.has(i));
-    const newInteractions = await insertInteractions(db, accepted);
-    return {
-      stored: newInteractions.length,
-      duplicates: accepted.length - newInteractions.length,
-      rejected: unknown.map((u) => ({ message: decoded[u.index].message, reason: u.reason })),
-      newInteractions,
-    };
-  },
-};
-
-// Upserts by id: a repeated member or item event writes the same row again, so it counts as stored.
-function upsertStore<S extends z.ZodType>(
-  schema: S,
-  upsert: (db: Db, events: z.infer<S>[]) => Promise<void>,
-): TopicStore<S> {
+/** Interactions go through the writer every write path shares, which announces the new ones. */
+export function interactionStore(writer: InteractionWriter): TopicStore<typeof interactionEvent> {
   return {
-    schema,
-    async store(db, decoded) {
-      await upsert(
-        db,
-        decoded.map((d) => d.event),
-      );
-      return { stored: decoded.length, duplicates: 0, rejected: [], newInteractions: [] };
+    schema: interactionEvent,
+    async store(decoded) {
+      const result = await writer.storeKnown(decoded.map((d) => d.event));
+      return {
+        stored: result.stored.length,
+        duplicates: result.duplicates,
+        rejected: result.rejected.map((r) => ({ message: decoded[r.index].message, reason: r.reason })),
+      };
     },
   };
 }
 
-export const memberStore = upsertStore(memberEvent, upsertMembers);
-export const itemStore = upsertStore(itemEvent, upsertItems);
+// Upserts by id: a repeated member or item event writes the same row again, so it counts as stored.
+function upsertStore<S extends z.ZodType>(
+  schema: S,
+  upsert: (events: z.infer<S>[]) => Promise<void>,
+): TopicStore<S> {
+  return {
+    schema,
+    async store(decoded) {
+      await upsert(decoded.map((d) => d.event));
+      return { stored: decoded.length, duplicates: 0, rejected: [] };
+    },
+  };
+}
+
+export const memberStore = (db: Db) => upsertStore(memberEvent, (events) => upsertMembers(db, events));
+export const itemStore = (db: Db) => upsertStore(itemEvent, (events) => upsertItems(db, events));

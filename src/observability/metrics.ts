@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { EVENT_LOOP_RESOLUTION_MS } from "../config/limits";
 
 /** One registry per process; every metric of the gateway lives here. */
 export function createMetrics() {
@@ -6,11 +7,7 @@ export function createMetrics() {
   collectDefaultMetrics({
     register: registry,
     prefix: "brewgate_",
-    // The event-loop delay monitor wakes the process once per resolution. At prom-client's default
-    // of 10 ms an idle gateway spent 110-160 ms of CPU every 20 s on it (0 with the monitor off,
-    // 10-20 at 100 ms). Ten samples a second can miss a stall shorter than 100 ms that falls
-    // between two of them; the stalls worth alerting on are longer.
-    eventLoopMonitoringPrecision: 100,
+    eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS,
   });
   return {
     registry,

@@ -1,5 +1,5 @@
+import type { TaskDefinition } from "../domain/task-definition";
 import { type CachedPrefix, PrefixCache } from "./prefix-cache";
-import type { TaskDefinition } from "./task-definition";
 import {
   type HistoryEntry,
   type ItemFields,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { Lru } from "../lru";
+import { Lru } from "../util/lru";
 
 export interface CachedPrefix {
   text: string;

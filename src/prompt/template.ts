@@ -1,4 +1,4 @@
-import type { TaskDefinition } from "./task-definition";
+import type { TaskDefinition } from "../domain/task-definition";
 
 /**
  * Renders 360Brew prompts as text, in the format of the paper's Table 1:

@@ -1,4 +1,4 @@
-import { Lru } from "../lru";
+import { Lru } from "../util/lru";
 import type { TextTokenizer } from "./tokenizer";
 
 /** Token ids of every text, through `cache` when there is one. */

@@ -1,8 +1,8 @@
 import { requireInference } from "../inference/service";
+import type { ExplanationDeps } from "../ranking/explain";
+import { requireTokenizer } from "../ranking/prompts";
+import type { RecommendationDeps } from "../ranking/recommend";
 import type { GatewayContext } from "../server/context";
-import type { ExplanationDeps } from "../services/explanations";
-import { requireTokenizer } from "../services/prompts";
-import type { RecommendationDeps } from "../services/recommendations";
 
 /** What a ranking needs from the context; UNAVAILABLE when no tokenizer or sidecar is configured. */
 export function recommendationDeps(ctx: GatewayContext): RecommendationDeps {

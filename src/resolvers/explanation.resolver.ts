@@ -1,10 +1,9 @@
 import { Args, ArgsType, Field, ID, Int, Resolver, Root, Subscription } from "type-graphql";
-import { badInput } from "../errors";
+import { checkExplanationRequest, explain } from "../ranking/explain";
 import { ExplanationEventType } from "../schema/explanation.type";
 import type { GatewayContext } from "../server/context";
-import { abortable, eventOrThrow } from "../services/abortable";
-import { explain } from "../services/explanations";
 import { explanationDeps } from "./deps";
+import { abortable, eventOrThrow } from "./subscription";
 
 @ArgsType()
 class ExplanationArgs {
@@ -33,14 +32,14 @@ export class ExplanationResolver {
     subscribe: ({ args, context }) => {
       const a = args as ExplanationArgs;
       const ctx = context as GatewayContext;
-      const maxTokens = a.maxTokens ?? ctx.config.EXPLANATION_MAX_TOKENS;
-      if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) {
-        throw badInput(`maxTokens must be between 1 and 4096, got ${maxTokens}`, { argument: "maxTokens" });
-      }
+      const req = checkExplanationRequest({
+        memberId: a.memberId,
+        taskName: a.task,
+        itemId: a.itemId,
+        maxTokens: a.maxTokens ?? ctx.config.EXPLANATION_MAX_TOKENS,
+      });
       const deps = explanationDeps(ctx);
-      return abortable((signal) =>
-        explain(deps, { memberId: a.memberId, taskName: a.task, itemId: a.itemId, maxTokens }, signal),
-      );
+      return abortable(ctx.signal, (signal) => explain(deps, req, signal));
     },
   })
   explanation(

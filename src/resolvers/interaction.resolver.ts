@@ -1,7 +1,6 @@
 import { Arg, Ctx, Mutation, Resolver } from "type-graphql";
 import { InteractionInput, RecordInteractionsResult } from "../schema/interaction.input";
 import type { GatewayContext } from "../server/context";
-import { recordInteractions } from "../services/record-interactions";
 
 @Resolver()
 export class InteractionResolver {
@@ -10,10 +9,11 @@ export class InteractionResolver {
       "Records one or many interactions, all or none: any invalid event fails the whole call with BAD_USER_INPUT. " +
       "Idempotent on eventId, like the Kafka interactions topic.",
   })
-  recordInteractions(
+  async recordInteractions(
     @Arg("events", () => [InteractionInput]) events: InteractionInput[],
-    @Ctx() { db, pubSub }: GatewayContext,
-  ) {
-    return recordInteractions(db, pubSub, events);
+    @Ctx() { interactions }: GatewayContext,
+  ): Promise<RecordInteractionsResult> {
+    const r = await interactions.recordAll(events);
+    return { received: r.received, stored: r.stored.length, duplicates: r.duplicates };
   }
 }

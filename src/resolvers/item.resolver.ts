@@ -1,18 +1,18 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import { itemEvent } from "../ingest/events";
+import { countItems, findItem, listItems, upsertItem } from "../db/items";
+import { itemEvent } from "../domain/events";
+import { parseInput } from "../domain/validate";
 import { ItemConnection } from "../schema/connections";
 import { ItemInput } from "../schema/item.input";
 import { ItemType } from "../schema/item.type";
 import type { GatewayContext } from "../server/context";
-import { upsertItem } from "../services/items";
-import { paginate } from "../services/pagination";
-import { parseInput } from "../services/validate";
+import { paginate } from "./pagination";
 
 @Resolver(() => ItemType)
 export class ItemResolver {
   @Query(() => ItemType, { nullable: true, description: "An item by id; null when unknown." })
   item(@Arg("id", () => ID) id: string, @Ctx() { db }: GatewayContext) {
-    return db.item.findUnique({ where: { id } });
+    return findItem(db, id);
   }
 
   @Query(() => ItemConnection, {
@@ -24,16 +24,10 @@ export class ItemResolver {
     @Arg("after", () => String, { nullable: true }) after?: string | null,
     @Arg("type", () => String, { nullable: true }) type?: string | null,
   ) {
-    const where = type ? { type } : {};
     return paginate(
       { first, after },
-      (afterId, take) =>
-        db.item.findMany({
-          where: afterId ? { ...where, id: { gt: afterId } } : where,
-          orderBy: { id: "asc" },
-          take,
-        }),
-      () => db.item.count({ where }),
+      (afterId, take) => listItems(db, type, afterId, take),
+      () => countItems(db, type),
     );
   }
 

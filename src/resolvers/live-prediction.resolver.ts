@@ -1,9 +1,10 @@
 import { Args, ArgsType, Field, ID, Int, Resolver, Root, Subscription } from "type-graphql";
+import { livePredictions } from "../ranking/live";
 import { LivePredictionType } from "../schema/live-prediction.type";
 import type { GatewayContext } from "../server/context";
-import { abortable, eventOrThrow } from "../services/abortable";
-import { livePredictions } from "../services/live-predictions";
 import { recommendationDeps } from "./deps";
+import { toLivePredictionType } from "./ranking.mapper";
+import { abortable, eventOrThrow } from "./subscription";
 
 @ArgsType()
 class LivePredictionArgs {
@@ -34,13 +35,13 @@ export class LivePredictionResolver {
       const ctx = context as GatewayContext;
       const deps = recommendationDeps(ctx);
       const req = { memberId: a.memberId, taskName: a.task, candidateIds: a.candidateIds, first: a.first };
-      return abortable((signal) => livePredictions(deps, ctx.pubSub, req, signal));
+      return abortable(ctx.signal, (signal) => livePredictions(deps, ctx.pubSub, req, signal));
     },
   })
   livePredictions(
-    @Root() push: LivePredictionType | Error,
+    @Root() push: Parameters<typeof toLivePredictionType>[0] | Error,
     @Args(() => LivePredictionArgs) _args: LivePredictionArgs,
   ): LivePredictionType {
-    return eventOrThrow(push);
+    return toLivePredictionType(eventOrThrow(push));
   }
 }

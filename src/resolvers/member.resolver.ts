@@ -1,18 +1,18 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import { memberEvent } from "../ingest/events";
+import { countMembers, findMember, listMembers, upsertMember } from "../db/members";
+import { memberEvent } from "../domain/events";
+import { parseInput } from "../domain/validate";
 import { MemberConnection } from "../schema/connections";
 import { MemberInput } from "../schema/member.input";
 import { MemberType } from "../schema/member.type";
 import type { GatewayContext } from "../server/context";
-import { upsertMember } from "../services/members";
-import { paginate } from "../services/pagination";
-import { parseInput } from "../services/validate";
+import { paginate } from "./pagination";
 
 @Resolver(() => MemberType)
 export class MemberResolver {
   @Query(() => MemberType, { nullable: true, description: "A member by id; null when unknown." })
   member(@Arg("id", () => ID) id: string, @Ctx() { db }: GatewayContext) {
-    return db.member.findUnique({ where: { id } });
+    return findMember(db, id);
   }
 
   @Query(() => MemberConnection, { description: "Members ordered by id, forward pagination." })
@@ -23,9 +23,8 @@ export class MemberResolver {
   ) {
     return paginate(
       { first, after },
-      (afterId, take) =>
-        db.member.findMany({ where: afterId ? { id: { gt: afterId } } : {}, orderBy: { id: "asc" }, take }),
-      () => db.member.count(),
+      (afterId, take) => listMembers(db, afterId, take),
+      () => countMembers(db),
     );
   }
 

@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Query, Resolver } from "type-graphql";
+import { preparePrompt, requireTokenizer } from "../ranking/prompts";
 import { PromptType } from "../schema/prompt.type";
 import type { GatewayContext } from "../server/context";
-import { preparePrompt, requireTokenizer } from "../services/prompts";
 
 @Resolver()
 export class PromptResolver {
@@ -12,10 +12,10 @@ export class PromptResolver {
     @Arg("memberId", () => ID) memberId: string,
     @Arg("task", () => String) taskName: string,
     @Arg("candidateIds", () => [ID]) candidateIds: string[],
-    @Ctx() { db, tokenizer, config, inference, caches }: GatewayContext,
+    @Ctx() { db, tokenizer, config, inference, caches, signal }: GatewayContext,
   ): Promise<PromptType> {
     // Cut to the model's context as a ranking would be; without a reachable sidecar, uncut.
-    const info = await inference?.modelInfo().catch(() => null);
+    const info = await inference?.modelInfo(signal).catch(() => null);
     const { prompt } = await preparePrompt(db, requireTokenizer(tokenizer), config.PROMPT_MAX_TOKENS, {
       memberId,
       taskName,

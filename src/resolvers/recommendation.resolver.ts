@@ -1,9 +1,9 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from "type-graphql";
+import { recommend } from "../ranking/recommend";
 import { RecommendationsType } from "../schema/recommendation.type";
 import type { GatewayContext } from "../server/context";
-import { toRecommendationsType } from "../services/recommendation-items";
-import { recommend } from "../services/recommendations";
 import { recommendationDeps } from "./deps";
+import { toRecommendationsType } from "./ranking.mapper";
 
 @Resolver()
 export class RecommendationResolver {

@@ -1,10 +1,9 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from "type-graphql";
-import { taskDefinition } from "../prompt/task-definition";
+import { getTask, listTasks } from "../db/tasks";
+import { saveTask } from "../ranking/tasks";
 import { TaskInput } from "../schema/task.input";
 import { TaskType } from "../schema/task.type";
 import type { GatewayContext } from "../server/context";
-import { getTask, listTasks, upsertTask } from "../services/tasks";
-import { parseInput } from "../services/validate";
 
 @Resolver(() => TaskType)
 export class TaskResolver {
@@ -19,9 +18,7 @@ export class TaskResolver {
   }
 
   @Mutation(() => TaskType, { description: "Creates or replaces a task." })
-  async upsertTask(@Arg("input", () => TaskInput) input: TaskInput, @Ctx() { db, caches }: GatewayContext) {
-    const task = await upsertTask(db, parseInput(taskDefinition, input, "input"));
-    caches.tasks.invalidate(task.name);
-    return task;
+  upsertTask(@Arg("input", () => TaskInput) input: TaskInput, @Ctx() { db, caches }: GatewayContext) {
+    return saveTask(db, caches.tasks, input);
   }
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
@@ -8,8 +8,9 @@ import express from "express";
 import type { GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
+import { REQUEST_LIMITS, WS_DOCUMENT_CACHE_ENTRIES } from "../config/limits";
 import type { Metrics } from "../observability/metrics";
-import type { GatewayContext } from "./context";
+import { type GatewayContext, type GatewayServices, requestContext } from "./context";
 import { DocumentCache } from "./document-cache";
 import { createErrorFormatter } from "./format-error";
 import { type IdeOptions, mountIde } from "./ide";
@@ -24,7 +25,7 @@ export interface GatewayServer {
 
 export interface ServerDeps {
   schema: GraphQLSchema;
-  context: GatewayContext;
+  services: GatewayServices;
   metrics: Metrics;
   /** Extra readiness checks by name; each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
@@ -34,17 +35,36 @@ export interface ServerDeps {
 
 /** Express + Apollo Server on one HTTP server, graphql-ws subscriptions on the same port. */
 export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServer> {
-  const { schema, context, metrics } = deps;
+  const { schema, services, metrics } = deps;
   const app = express();
   const httpServer = createServer(app);
 
-  const formatError = createErrorFormatter(context.logger);
+  const formatError = createErrorFormatter(services.logger);
   const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  const documents = new DocumentCache(1_000);
+  const documents = new DocumentCache(WS_DOCUMENT_CACHE_ENTRIES);
+  // Each operation gets its own signal, aborted when it completes or its socket closes (a
+  // subscription's stream is also ended by graphql-ws itself then).
+  const operations = new WeakMap<object, Map<string, AbortController>>();
+  const endOperation = (socket: object, id: string) => {
+    const byId = operations.get(socket);
+    byId?.get(id)?.abort();
+    byId?.delete(id);
+  };
   const wsCleanup = useServer(
     {
       schema,
-      context: () => context,
+      context: (ctx, id) => {
+        const controller = new AbortController();
+        const byId = operations.get(ctx) ?? new Map<string, AbortController>();
+        operations.set(ctx, byId);
+        byId.set(id, controller);
+        return requestContext(services, controller.signal);
+      },
+      onComplete: (ctx, id) => endOperation(ctx, id),
+      onClose: (ctx) => {
+        for (const controller of operations.get(ctx)?.values() ?? []) controller.abort();
+        operations.delete(ctx);
+      },
       parse: documents.parse,
       validate: documents.validate,
       // The same masking as over HTTP, for errors before a subscription starts and within it.
@@ -66,7 +86,7 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // No field has a cache hint (rankings are per member and per moment), so the cache-control
-      // plugin's per-field hook only ever concluded `no-store`, at about 0.5 us a field; the
+      // plugin's per-field hook only ever concluded `no-store`, at a cost on every field; the
       // header is set below instead.
       ApolloServerPluginCacheControlDisabled(),
       {
@@ -116,8 +136,8 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   });
   app.use(
     "/graphql",
-    express.json({ limit: "4mb" }),
-    expressMiddleware(apollo, { context: async () => context }),
+    express.json({ limit: REQUEST_LIMITS.httpBodyBytes }),
+    expressMiddleware(apollo, { context: async ({ res }) => requestContext(services, closeSignal(res)) }),
   );
 
   return {
@@ -135,4 +155,17 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
       await apollo.stop();
     },
   };
+}
+
+/**
+ * Aborted when the client goes away before its answer was sent: the response closes unfinished
+ * (the socket was closed or reset). A request's own 'close' would not do: it fires once the body
+ * has been read.
+ */
+function closeSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }

@@ -1,14 +1,15 @@
+import type { GatewayPubSub } from "../bus/pubsub";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { ImpressionSink } from "../domain/impression";
 import type { InferenceService } from "../inference/service";
+import type { InteractionWriter } from "../ingest/interactions";
 import type { Logger } from "../observability/logger";
 import type { TextTokenizer } from "../prompt/tokenizer";
-import type { ImpressionSink } from "../services/impressions";
-import type { PromptPathCaches } from "../services/prompts";
-import type { GatewayPubSub } from "./pubsub";
+import type { PromptPathCaches } from "../ranking/prompts";
 
-/** What every resolver can reach; built once per process, shared by all requests. */
-export interface GatewayContext {
+/** What the process holds for every request: built once at start-up. */
+export interface GatewayServices {
   config: Config;
   db: Db;
   logger: Logger;
@@ -20,8 +21,22 @@ export interface GatewayContext {
   inference: InferenceService | null;
   /** Served rankings, written to PostgreSQL (and Kafka, when configured) behind the answer. */
   impressions: ImpressionSink;
+  /** The one path that stores interactions and announces them to live subscribers. */
+  interactions: InteractionWriter;
   /** Events between write paths and subscriptions (Redis-backed across replicas when configured). */
   pubSub: GatewayPubSub;
-  /** Aborted when the client goes away (HTTP request closed); cancels sidecar calls. */
-  signal?: AbortSignal;
+}
+
+/**
+ * What every resolver gets: the process's services and the request's own signal, made for each
+ * HTTP request and each WebSocket operation. The signal is aborted when the client goes away (its
+ * HTTP request closes before the answer is sent, its socket closes), and cancels the sidecar
+ * calls the request started.
+ */
+export interface GatewayContext extends GatewayServices {
+  signal: AbortSignal;
+}
+
+export function requestContext(services: GatewayServices, signal: AbortSignal): GatewayContext {
+  return { ...services, signal };
 }

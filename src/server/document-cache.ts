@@ -7,12 +7,12 @@ import {
   type Source,
   validate,
 } from "graphql";
-import { Lru } from "../lru";
+import { Lru } from "../util/lru";
 
 /**
  * Parsed and validated operations by their text, for the WebSocket transport (Apollo keeps its
  * own for HTTP). A subscribing client sends the same few operations again and again; parsing and
- * validating each anew costs about a millisecond on the path to an explanation's first token.
+ * validating each anew costs time on the path to an explanation's first token.
  * The parse of a text is kept, and the validation of a kept document against the schema.
  */
 export class DocumentCache {

@@ -2,15 +2,14 @@ import { unwrapResolverError } from "@apollo/server/errors";
 import type { GraphQLFormattedError } from "graphql";
 import { GraphQLError } from "graphql";
 import { isDatabaseUnavailable } from "../db/errors";
+import { DomainError } from "../domain/errors";
 import type { Logger } from "../observability/logger";
 
-// Codes whose messages were written for the client (by us or by GraphQL/Apollo itself).
-const CLIENT_CODES = new Set([
-  "BAD_USER_INPUT",
-  "NOT_FOUND",
-  "UNAVAILABLE",
+// Codes whose messages GraphQL and Apollo themselves wrote for the client.
+const GRAPHQL_CODES = new Set([
   "GRAPHQL_PARSE_FAILED",
   "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
   "BAD_REQUEST",
   "OPERATION_RESOLUTION_FAILURE",
   "PERSISTED_QUERY_NOT_FOUND",
@@ -18,26 +17,27 @@ const CLIENT_CODES = new Set([
 ]);
 
 /**
- * The one place unexpected errors are masked: the client gets a generic message and a code, the
- * log gets the real error with its stack. A database that cannot be reached is UNAVAILABLE, as
- * an unreachable sidecar is.
+ * The one boundary where errors become GraphQL errors. A `DomainError` (written for the client:
+ * BAD_USER_INPUT, NOT_FOUND, UNAVAILABLE) keeps its message, code and details; GraphQL's and
+ * Apollo's own client errors (a syntax error, an unknown field, a bad variable) pass as they are;
+ * anything else is masked: the client gets a generic message and a code, the log gets the real
+ * error with its stack. A database that cannot be reached is UNAVAILABLE, as an unreachable
+ * sidecar is.
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
     const original = unwrapResolverError(error);
+    const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
+    if (original instanceof DomainError) {
+      return { ...base, message: original.message, extensions: { ...original.details, code: original.code } };
+    }
+    const code = formatted.extensions?.code;
     const isGraphQLError = original instanceof GraphQLError || !(original instanceof Error);
-    if (typeof code === "string" && CLIENT_CODES.has(code) && isGraphQLError) {
+    if (typeof code === "string" && GRAPHQL_CODES.has(code) && isGraphQLError) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    // In both cases the client gets the location and a message of ours; the log gets the error.
-    const masked = (message: string, code: string) => ({
-      message,
-      locations: formatted.locations,
-      path: formatted.path,
-      extensions: { code },
-    });
+    const masked = (message: string, code: string) => ({ ...base, message, extensions: { code } });
     if (isDatabaseUnavailable(original)) {
       // Not a bug of this request: the database is down or unreachable, and the client may retry.
       logger.warn({ err: original, path: formatted.path }, "database unavailable");

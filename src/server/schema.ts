@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
+import type { GatewayPubSub } from "../bus/pubsub";
 import { ExplanationResolver } from "../resolvers/explanation.resolver";
 import { InteractionResolver } from "../resolvers/interaction.resolver";
 import { ItemResolver } from "../resolvers/item.resolver";
@@ -9,7 +10,6 @@ import { MemberResolver } from "../resolvers/member.resolver";
 import { PromptResolver } from "../resolvers/prompt.resolver";
 import { RecommendationResolver } from "../resolvers/recommendation.resolver";
 import { TaskResolver } from "../resolvers/task.resolver";
-import type { GatewayPubSub } from "./pubsub";
 
 export const RESOLVERS = [
   MemberResolver,
@@ -24,6 +24,6 @@ export const RESOLVERS = [
 
 /** The code-first schema; `npm run schema:print` writes it to schema.graphql for review. */
 export function createSchema(pubSub: GatewayPubSub): Promise<GraphQLSchema> {
-  // Input is validated by the zod schemas shared with the Kafka path, not by class-validator.
+  // Input is validated by the zod schemas of src/domain/, shared with the Kafka path.
   return buildSchema({ resolvers: [...RESOLVERS], validate: false, pubSub });
 }

@@ -1,5 +1,5 @@
 import { lexicographicSortSchema, printSchema } from "graphql";
-import { createGatewayPubSub } from "./pubsub";
+import { createGatewayPubSub } from "../bus/pubsub";
 import { createSchema } from "./schema";
 
 /** The schema as SDL in a stable order, as committed in schema.graphql. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Gateway, startGateway } from "../../src/gateway";
-import { toImpression } from "../../src/services/impressions";
+import { toImpression } from "../../src/ranking/impression";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";

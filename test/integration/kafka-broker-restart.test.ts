@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Config } from "../../src/config";
+import { upsertItems } from "../../src/db/items";
+import { upsertMembers } from "../../src/db/members";
 import { type Gateway, startGateway } from "../../src/gateway";
-import { upsertItems } from "../../src/services/items";
-import { upsertMembers } from "../../src/services/members";
 import { testConfig } from "../support/config";
 import { committedToEnd, startBrokerAndDatabase, type TestBroker, testKafka } from "../support/kafka";
 import type { TestDatabase } from "../support/postgres";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Config } from "../../src/config";
+import type { InteractionEvent } from "../../src/domain/events";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { DLQ_HEADERS } from "../../src/ingest/dead-letter";
-import type { InteractionEvent } from "../../src/ingest/events";
 import { testConfig } from "../support/config";
 import {
   committedOffsets,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "graphql-ws";
+import type { SidecarProcess } from "../../dev/sidecar-process";
 import { type Gateway, startGateway } from "../../src/gateway";
-import type { SidecarProcess } from "../../src/inference/sidecar-process";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { json, produce, readTopic, startBrokerAndDatabase, type TestBroker } from "../support/kafka";

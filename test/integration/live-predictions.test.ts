@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
+import type { SidecarProcess } from "../../dev/sidecar-process";
 import { type Gateway, startGateway } from "../../src/gateway";
-import type { SidecarProcess } from "../../src/inference/sidecar-process";
 import { testConfig } from "../support/config";
 import { type GatewayProcess, startGatewayProcess } from "../support/gateway-process";
 import { gql } from "../support/graphql";

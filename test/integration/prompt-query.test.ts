@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
 import { type Gateway, startGateway } from "../../src/gateway";
-import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { SidecarProcess } from "../../dev/sidecar-process";
+import { retrieveCandidates } from "../../src/db/retrieval";
+import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { InferenceClient } from "../../src/inference/client";
-import type { SidecarProcess } from "../../src/inference/sidecar-process";
-import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
-import { retrieveCandidates } from "../../src/services/recommendations";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { freePort } from "../../src/dev/kafka-broker";
+import { freePort } from "../../dev/kafka-broker";
+import { type SidecarProcess, startSidecar } from "../../dev/sidecar-process";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { InferenceClient } from "../../src/inference/client";
-import { type SidecarProcess, startSidecar } from "../../src/inference/sidecar-process";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
@@ -58,7 +58,7 @@ describe("gateway and sidecar failures", () => {
     }
   });
 
-  it("cancels the sidecar's work when the caller aborts a Score (what a closed HTTP request does)", async () => {
+  it("cancels the sidecar's work when the gRPC caller aborts a Score (test/integration/cancellation.test.ts does it through HTTP)", async () => {
     const { proc, stats } = await sidecarAt("127.0.0.1:0");
     const client = new InferenceClient({ addresses: [proc.address] });
     try {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type IHeaders, Kafka, type KafkaMessage, logLevel, type Message } from "kafkajs";
-import { type Broker, startBroker } from "../../src/dev/kafka-broker";
+import { type Broker, startBroker } from "../../dev/kafka-broker";
 import { createTestDatabase, type TestDatabase } from "./postgres";
 
 export type TestBroker = Broker & { cleanup(): Promise<void> };

@@ -1,4 +1,4 @@
-import { type SidecarProcess, startSidecar } from "../../src/inference/sidecar-process";
+import { type SidecarProcess, startSidecar } from "../../dev/sidecar-process";
 import { testModel } from "./models";
 
 /** A real sidecar process on a generated model, on a free port. */

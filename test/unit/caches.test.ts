@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Db } from "../../src/db/client";
+import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
 import { PrefixCache } from "../../src/prompt/prefix-cache";
-import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
 import { TokenCache } from "../../src/prompt/token-cache";
 import type { TextTokenizer } from "../../src/prompt/tokenizer";
-import { TaskCache } from "../../src/services/task-cache";
+import { TaskCache } from "../../src/ranking/task-cache";
 
 /** Lets settled reads run their callbacks. */
 const settle = () => sleep(5);

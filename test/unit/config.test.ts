@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { loadConfig } from "../../src/config";
+import { CONFIG_VARIABLES, loadConfig } from "../../src/config";
+import { REPO_ROOT } from "../support/models";
 
 describe("config", () => {
   it("applies documented defaults", () => {
@@ -15,6 +18,23 @@ describe("config", () => {
     assert.equal(c.DATABASE_CONNECT_TIMEOUT_MS, 5_000);
     assert.equal(c.IMPRESSION_MAX_PENDING, 10_000);
     assert.equal(c.IMPRESSION_FLUSH_TIMEOUT_MS, 10_000);
+    assert.equal(c.SHUTDOWN_TIMEOUT_MS, 25_000);
+  });
+
+  it("lists every variable in .env.example", () => {
+    const example = readFileSync(join(REPO_ROOT, ".env.example"), "utf8");
+    const listed = new Set([...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    assert.deepEqual(
+      CONFIG_VARIABLES.filter((v) => !listed.has(v)),
+      [],
+    );
+  });
+
+  it("refuses an impression flush that the shutdown deadline would cut short", () => {
+    assert.throws(
+      () => loadConfig({ SHUTDOWN_TIMEOUT_MS: "5000", IMPRESSION_FLUSH_TIMEOUT_MS: "10000" }),
+      /IMPRESSION_FLUSH_TIMEOUT_MS \(10000\) must be below SHUTDOWN_TIMEOUT_MS \(5000\)/,
+    );
   });
 
   it("splits broker lists", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { describeIssues, interactionEvent, itemEvent } from "../../src/ingest/events";
-import { JOB_APPLY_TASK, taskDefinition } from "../../src/prompt/task-definition";
+import { describeIssues, interactionEvent, itemEvent } from "../../src/domain/events";
+import { JOB_APPLY_TASK, taskDefinition } from "../../src/domain/task-definition";
 
 describe("event schemas", () => {
   const ok = {

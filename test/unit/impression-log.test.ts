@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pino from "pino";
-import { UserFacingError } from "../../src/errors";
+import { DomainError } from "../../src/domain/errors";
+import type { ImpressionRecord } from "../../src/domain/impression";
+import { ImpressionLog, type ImpressionLogOptions } from "../../src/impressions/log";
 import { createMetrics } from "../../src/observability/metrics";
-import { ImpressionLog, type ImpressionLogOptions } from "../../src/services/impression-log";
-import type { ImpressionRecord } from "../../src/services/impressions";
 
 const impression = (id: string, memberId = "m1"): ImpressionRecord => ({
   id,
@@ -145,9 +145,7 @@ describe("impression log (written behind the answer)", () => {
     assert.throws(
       () => h.log.record(impression("c")),
       (err: unknown) =>
-        err instanceof UserFacingError &&
-        err.extensions.code === "UNAVAILABLE" &&
-        /2 waiting/.test(err.message),
+        err instanceof DomainError && err.code === "UNAVAILABLE" && /2 waiting/.test(err.message),
     );
     down = false;
     await h.log.flush();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KafkaMessage } from "kafkajs";
+import { interactionEvent } from "../../src/domain/events";
 import { DLQ_HEADERS, deadLetterMessage } from "../../src/ingest/dead-letter";
 import { decodeMessages } from "../../src/ingest/decode";
-import { interactionEvent } from "../../src/ingest/events";
 
 const message = (offset: string, value: string | null, key = "k"): KafkaMessage => ({
   key: Buffer.from(key),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { newClusterId } from "../../src/dev/kafka-broker";
+import { newClusterId } from "../../dev/kafka-broker";
 
 describe("Kafka broker helpers", () => {
   it("makes cluster ids the storage tool accepts: 22 base64url characters, never a leading '-'", () => {

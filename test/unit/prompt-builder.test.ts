@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
+import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
 import { buildPrompt, PromptTooLongError } from "../../src/prompt/builder";
 import { PrefixCache } from "../../src/prompt/prefix-cache";
-import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
 import type { HistoryEntry } from "../../src/prompt/template";
 import { TokenCache } from "../../src/prompt/token-cache";
 import { TextTokenizer } from "../../src/prompt/tokenizer";

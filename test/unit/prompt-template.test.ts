@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { JOB_APPLY_TASK } from "../../src/prompt/task-definition";
+import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
 import { renderItem, renderPrefix, renderProfile, renderSuffix } from "../../src/prompt/template";
 
 // The toy example of the 360Brew README / paper Table 1, with "…" as the descriptions.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rankCandidates } from "../../src/services/ranking";
+import { rankCandidates } from "../../src/ranking/rank";
 
 const labels = [
   { action: "APPLY", answer: "apply", positive: true, ids: [1] },

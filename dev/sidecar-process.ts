@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-export const SIDECAR_DIR = join(__dirname, "..", "..", "..", "native", "cuda-server");
+export const SIDECAR_DIR = join(__dirname, "..", "..", "native", "cuda-server");
 export const SIDECAR_BINARY = join(SIDECAR_DIR, "build", "brewgate-sidecar");
 
 export interface SidecarOptions {

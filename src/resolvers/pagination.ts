@@ -1,7 +1,6 @@
-import { badInput } from "../errors";
+import { REQUEST_LIMITS } from "../config/limits";
+import { badInput } from "../domain/errors";
 import type { Connection } from "../schema/connection.type";
-
-export const MAX_PAGE = 100;
 
 const encodeCursor = (id: string) => Buffer.from(`id:${id}`, "utf8").toString("base64url");
 
@@ -27,8 +26,9 @@ export async function paginate<T extends { id: string }>(
   fetch: (afterId: string | undefined, take: number) => Promise<T[]>,
   count: () => Promise<number>,
 ): Promise<Connection<T>> {
-  if (!Number.isInteger(args.first) || args.first < 1 || args.first > MAX_PAGE) {
-    throw badInput(`first must be between 1 and ${MAX_PAGE}, got ${args.first}`, { argument: "first" });
+  const max = REQUEST_LIMITS.maxPageSize;
+  if (!Number.isInteger(args.first) || args.first < 1 || args.first > max) {
+    throw badInput(`first must be between 1 and ${max}, got ${args.first}`, { argument: "first" });
   }
   const afterId = args.after ? decodeCursor(args.after) : undefined;
   const [rows, totalCount] = await Promise.all([fetch(afterId, args.first + 1), count()]);

@@ -1,7 +1,9 @@
 import type { Counter, Gauge } from "prom-client";
-import { UserFacingError } from "../errors";
+import { IMPRESSION_LOG } from "../config/limits";
+import { unavailable } from "../domain/errors";
+import type { ImpressionPublisher, ImpressionRecord, ImpressionSink } from "../domain/impression";
 import type { Logger } from "../observability/logger";
-import type { ImpressionPublisher, ImpressionRecord, ImpressionSink } from "./impressions";
+import { within } from "../util/within";
 
 export interface ImpressionLogOptions {
   /** Stores a batch; ids already stored must be left as they are (a batch can be written twice). */
@@ -13,9 +15,9 @@ export interface ImpressionLogOptions {
   logger: Logger;
   /** Impressions waiting in this process beyond which rankings are refused (UNAVAILABLE). */
   maxPending: number;
-  /** @default 500 */
+  /** @default IMPRESSION_LOG.maxBatch */
   maxBatch?: number;
-  /** Backoff between attempts of a failing batch. @default { initialMs: 100, maxMs: 5000 } */
+  /** Backoff between attempts of a failing batch. @default IMPRESSION_LOG.retry */
   retry?: { initialMs: number; maxMs: number };
   metrics?: {
     /** By outcome: stored, refused (by the database, logged), published, unwritten (at shutdown). */
@@ -113,9 +115,9 @@ export class ImpressionLog implements ImpressionSink {
   constructor(private readonly opts: ImpressionLogOptions) {
     const stage = {
       logger: opts.logger,
-      maxBatch: opts.maxBatch ?? 500,
-      initialMs: opts.retry?.initialMs ?? 100,
-      maxMs: opts.retry?.maxMs ?? 5_000,
+      maxBatch: opts.maxBatch ?? IMPRESSION_LOG.maxBatch,
+      initialMs: (opts.retry ?? IMPRESSION_LOG.retry).initialMs,
+      maxMs: (opts.retry ?? IMPRESSION_LOG.retry).maxMs,
     };
     const publish = opts.publish;
     this.published = publish
@@ -142,11 +144,10 @@ export class ImpressionLog implements ImpressionSink {
 
   /** Queues a served ranking; UNAVAILABLE when the log is closed or too far behind. */
   record(impression: ImpressionRecord): void {
-    if (this.closed) throw new UserFacingError("UNAVAILABLE", "the gateway is shutting down");
+    if (this.closed) throw unavailable("the gateway is shutting down");
     const pending = this.pending;
     if (pending >= this.opts.maxPending) {
-      throw new UserFacingError(
-        "UNAVAILABLE",
+      throw unavailable(
         `impressions cannot be recorded now (${pending} waiting for the database or Kafka); try again later`,
       );
     }
@@ -176,7 +177,7 @@ export class ImpressionLog implements ImpressionSink {
     this.stored.stop();
     this.published?.stop();
     // An attempt in flight may still finish; what it writes is then reported below as well.
-    await within(this.flush(), 1_000);
+    await within(this.flush(), IMPRESSION_LOG.inFlightGraceMs);
     const left = [
       ...this.stored.queue.map((impression) => ({ impression, missing: "table and topic" })),
       ...(this.published?.queue ?? []).map((impression) => ({ impression, missing: "topic" })),
@@ -227,11 +228,4 @@ export class ImpressionLog implements ImpressionSink {
   private changed(): void {
     this.opts.metrics?.pending.set(this.pending);
   }
-}
-
-/** Waits for `work`, at most `ms`. */
-async function within(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

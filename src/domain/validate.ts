@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { badInput } from "../errors";
-import { describeIssues } from "../ingest/events";
+import { badInput } from "./errors";
+import { describeIssues } from "./events";
 
 /** Parses client input with the same schema the Kafka path uses; problems become BAD_USER_INPUT. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, argument: string): z.infer<S> {

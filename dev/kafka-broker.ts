@@ -11,7 +11,7 @@ import { Kafka, logLevel } from "kafkajs";
  * JDK and Maven are needed, no Docker.
  */
 
-const ROOT = resolve(__dirname, "..", "..", "..");
+const ROOT = resolve(__dirname, "..", "..");
 const LIBS = join(ROOT, ".cache", "kafka-libs");
 const LOG_CONFIG = join(ROOT, "scripts", "kafka", "log4j2.properties");
 

@@ -1,12 +1,10 @@
-import type { RecommendationsType } from "../schema/recommendation.type";
-import type { GatewayPubSub } from "../server/pubsub";
-import { toRecommendationsType } from "./recommendation-items";
-import { type RecommendationDeps, type RecommendationRequest, recommend } from "./recommendations";
+import type { GatewayPubSub } from "../bus/pubsub";
+import { type Ranking, type RecommendationDeps, type RecommendationRequest, recommend } from "./recommend";
 
 export interface LivePrediction {
   reason: "INITIAL" | "INTERACTION";
   eventIds: string[];
-  ranking: RecommendationsType;
+  ranking: Ranking;
 }
 
 /**
@@ -30,13 +28,13 @@ export async function* livePredictions(
     yield {
       reason: "INITIAL",
       eventIds: [],
-      ranking: toRecommendationsType(await recommend(deps, req, signal)),
+      ranking: await recommend(deps, req, signal),
     };
     for (;;) {
       const next = await pending;
       if (next.done || signal.aborted) return;
       pending = iterator.next();
-      const ranking = toRecommendationsType(await recommend(deps, req, signal));
+      const ranking = await recommend(deps, req, signal);
       yield { reason: "INTERACTION", eventIds: next.value.eventIds, ranking };
     }
   } finally {

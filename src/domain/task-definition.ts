@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { actionCode } from "../ingest/events";
+import { actionCode } from "./events";
 
 /**
  * A task as 360Brew defines one: in words. `actions` maps interaction codes to how the prompt says

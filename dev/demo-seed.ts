@@ -1,4 +1,4 @@
-import type { Db } from "../db/client";
+import type { Db } from "../src/db/client";
 
 /**
  * Synthetic members, jobs and interactions in the spirit of the 360Brew example (software

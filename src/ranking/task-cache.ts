@@ -1,6 +1,6 @@
 import type { Db } from "../db/client";
-import type { TaskDefinition } from "../prompt/task-definition";
-import { getTask } from "./tasks";
+import { getTask } from "../db/tasks";
+import type { TaskDefinition } from "../domain/task-definition";
 
 /** The task through `cache` when there is one, else straight from the database. */
 export function readTask(db: Db, name: string, cache?: TaskCache): Promise<TaskDefinition> {

@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { EXPLANATION_PROMPT_SLACK_TOKENS, REQUEST_LIMITS } from "../config/limits";
 import type { Db } from "../db/client";
+import { badInput } from "../domain/errors";
 import type { InferenceService } from "../inference/service";
 import type { FinishReason } from "../inference/types";
 import { IncrementalDetokenizer } from "../prompt/detokenizer";
 import { encodePieces } from "../prompt/token-cache";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { type PromptPathCaches, preparePrompt } from "./prompts";
-import { rankCandidates } from "./ranking";
+import { rankCandidates } from "./rank";
 
 export interface ExplanationRequest {
   memberId: string;
@@ -36,6 +38,15 @@ export interface ExplanationDeps {
   caches?: PromptPathCaches;
 }
 
+/** Checks what a client asked for before any work starts; BAD_USER_INPUT naming the argument. */
+export function checkExplanationRequest(req: ExplanationRequest): ExplanationRequest {
+  const max = REQUEST_LIMITS.maxExplanationTokens;
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1 || req.maxTokens > max) {
+    throw badInput(`maxTokens must be between 1 and ${max}, got ${req.maxTokens}`, { argument: "maxTokens" });
+  }
+  return req;
+}
+
 /** Words after the answer that turn the prompt from a prediction into an explanation. */
 export const EXPLANATION_CUE = "\nExplanation: The member";
 
@@ -57,7 +68,7 @@ export async function* explain(
     candidateIds: [req.itemId],
     maxContextTokens: info.maxContext,
     // The answer word and the explanation cue follow the suffix, then the generated tokens.
-    reserveTokens: req.maxTokens + 16,
+    reserveTokens: req.maxTokens + EXPLANATION_PROMPT_SLACK_TOKENS,
     caches: deps.caches,
   });
   const candidate = prompt.candidates[0];

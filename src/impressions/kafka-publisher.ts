@@ -1,7 +1,7 @@
 import type { Config } from "../config";
+import type { ImpressionPublisher } from "../domain/impression";
+import { createKafka, ensureTopics } from "../kafka/client";
 import type { Logger } from "../observability/logger";
-import type { ImpressionPublisher } from "../services/impressions";
-import { createKafka, ensureTopics } from "./kafka";
 
 export interface KafkaImpressionPublisher {
   publish: ImpressionPublisher;

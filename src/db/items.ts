@@ -1,6 +1,6 @@
 import type { Item, Prisma } from "@prisma/client";
-import type { Db } from "../db/client";
-import type { ItemEvent } from "../ingest/events";
+import type { ItemEvent } from "../domain/events";
+import type { Db } from "./client";
 
 // Fields left out of an event (undefined) are kept as they were; null clears them.
 function upsertArgs(i: ItemEvent) {
@@ -27,4 +27,27 @@ export function upsertItem(db: Db, i: ItemEvent): Promise<Item> {
 /** Many items in one transaction (the Kafka path). */
 export async function upsertItems(db: Db, items: ItemEvent[]): Promise<void> {
   if (items.length > 0) await db.$transaction(items.map((i) => db.item.upsert(upsertArgs(i))));
+}
+
+export function findItem(db: Db, id: string): Promise<Item | null> {
+  return db.item.findUnique({ where: { id } });
+}
+
+/** Up to `take` items ordered by id, after `afterId` (exclusive), of `type` when given. */
+export function listItems(
+  db: Db,
+  type: string | null | undefined,
+  afterId: string | undefined,
+  take: number,
+): Promise<Item[]> {
+  const where = type ? { type } : {};
+  return db.item.findMany({
+    where: afterId ? { ...where, id: { gt: afterId } } : where,
+    orderBy: { id: "asc" },
+    take,
+  });
+}
+
+export function countItems(db: Db, type?: string | null): Promise<number> {
+  return db.item.count({ where: type ? { type } : {} });
 }

@@ -1,14 +1,18 @@
 import { randomUUID } from "node:crypto";
 import type { Item } from "@prisma/client";
-import { type Db, sql } from "../db/client";
-import { badInput, notFound } from "../errors";
+import { REQUEST_LIMITS } from "../config/limits";
+import type { Db } from "../db/client";
+import { memberExists } from "../db/members";
+import { retrieveCandidates } from "../db/retrieval";
+import { badInput, notFound } from "../domain/errors";
+import type { ImpressionSink } from "../domain/impression";
+import type { TaskDefinition } from "../domain/task-definition";
 import type { InferenceService } from "../inference/service";
 import type { Timings, Usage } from "../inference/types";
-import type { TaskDefinition } from "../prompt/task-definition";
 import type { TextTokenizer } from "../prompt/tokenizer";
-import { type ImpressionSink, toImpression } from "./impressions";
+import { toImpression } from "./impression";
 import { type PromptPathCaches, preparePrompt } from "./prompts";
-import { type RankedCandidate, rankCandidates } from "./ranking";
+import { type RankedCandidate, rankCandidates } from "./rank";
 import { readTask } from "./task-cache";
 
 export interface RecommendationDeps {
@@ -52,40 +56,15 @@ export interface Ranking {
   timings: Timings;
 }
 
-/**
- * Retrieval when the client names no candidates: the newest items of the task's item type that
- * the member has not interacted with yet. Deliberately simple and predictable; a real candidate
- * generator can replace it by passing candidateIds.
- */
-export async function retrieveCandidates(
-  db: Db,
-  memberId: string,
-  task: TaskDefinition,
-  limit: number,
-): Promise<string[]> {
-  // On the pool, as the prompt query: the model API's findMany with a relation filter costs the
-  // gateway about a millisecond more CPU per ranking (1.17-1.36 -> 0.23-0.26 ms, measured
-  // in-process). Served by the (type, createdAt) index.
-  const rows = await sql<{ id: string }>(
-    db,
-    `SELECT it."id" FROM "Item" it
-     WHERE it."type" = $1
-       AND NOT EXISTS (SELECT 1 FROM "Interaction" i WHERE i."itemId" = it."id" AND i."memberId" = $2)
-     ORDER BY it."createdAt" DESC, it."id" ASC
-     LIMIT $3`,
-    [task.itemType, memberId, limit],
-  );
-  return rows.map((r) => r.id);
-}
-
 /** Builds the prompt, scores every candidate in one Score call, ranks and queues the impression. */
 export async function recommend(
   deps: RecommendationDeps,
   req: RecommendationRequest,
   signal?: AbortSignal,
 ): Promise<Ranking> {
-  if (!Number.isInteger(req.first) || req.first < 1 || req.first > 500) {
-    throw badInput(`first must be between 1 and 500, got ${req.first}`, { argument: "first" });
+  const max = REQUEST_LIMITS.maxCandidates;
+  if (!Number.isInteger(req.first) || req.first < 1 || req.first > max) {
+    throw badInput(`first must be between 1 and ${max}, got ${req.first}`, { argument: "first" });
   }
   const requestId = randomUUID();
   let candidateIds = req.candidateIds ?? null;
@@ -95,9 +74,7 @@ export async function recommend(
     candidateIds = await retrieveCandidates(deps.db, req.memberId, task, deps.retrievalLimit);
   }
   if (candidateIds.length === 0) {
-    if (!(await deps.db.member.findUnique({ where: { id: req.memberId }, select: { id: true } }))) {
-      throw notFound("Member", req.memberId);
-    }
+    if (!(await memberExists(deps.db, req.memberId))) throw notFound("Member", req.memberId);
     const info = await deps.inference.modelInfo(signal);
     return emptyRanking(requestId, info.modelId, req);
   }

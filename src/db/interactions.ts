@@ -1,5 +1,5 @@
-import type { Db } from "../db/client";
-import type { InteractionEvent } from "../ingest/events";
+import type { InteractionEvent } from "../domain/events";
+import type { Db } from "./client";
 
 export interface Rejection {
   index: number;

@@ -1,7 +1,7 @@
 import type { Prisma, Task } from "@prisma/client";
-import type { Db } from "../db/client";
-import { notFound } from "../errors";
-import { JOB_APPLY_TASK, type TaskDefinition, taskDefinition } from "../prompt/task-definition";
+import { notFound } from "../domain/errors";
+import { JOB_APPLY_TASK, type TaskDefinition, taskDefinition } from "../domain/task-definition";
+import type { Db } from "./client";
 
 /** A stored task back into its definition; a row that no longer parses is a server bug. */
 export function toDefinition(row: Task): TaskDefinition {

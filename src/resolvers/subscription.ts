@@ -3,16 +3,17 @@
  *
  * - `return()` (a client unsubscribing, a socket closing) aborts at once, even while the
  *   generator is suspended awaiting the next event: an async generator's own return() would wait
- *   for that await to settle first;
+ *   for that await to settle first; so does the operation's own signal (`parent`);
  * - a failure mid-stream (the sidecar going away, say) becomes one last event carrying the error,
  *   which the field resolver throws, so the client gets a regular GraphQL error in a `next`
  *   message instead of a torn-down connection.
  */
 export function abortable<T>(
+  parent: AbortSignal,
   make: (signal: AbortSignal) => AsyncGenerator<T>,
 ): AsyncIterableIterator<T | Error> {
   const controller = new AbortController();
-  const inner = make(controller.signal);
+  const inner = make(AbortSignal.any([parent, controller.signal]));
   let failed = false;
   return {
     async next() {

@@ -1,0 +1,27 @@
+import type { ImpressionRecord } from "../domain/impression";
+import { type Db, sql } from "./client";
+
+/**
+ * Writes impressions in one statement. Ids already stored are left as they are, so a batch whose
+ * first attempt committed without its answer reaching the gateway can be written again safely.
+ */
+export async function insertImpressions(db: Db, batch: ImpressionRecord[]): Promise<void> {
+  await sql(
+    db,
+    `INSERT INTO "Impression" ("id", "requestId", "memberId", "taskName", "model", "createdAt", "candidates")
+     -- UTC, as Prisma stores DateTime, whatever the session's time zone
+     SELECT u.id, u.request, u.member, u.task, u.model, (u.at AT TIME ZONE 'UTC'), u.shown::jsonb
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+       AS u(id, request, member, task, model, at, shown)
+     ON CONFLICT ("id") DO NOTHING`,
+    [
+      batch.map((i) => i.id),
+      batch.map((i) => i.requestId),
+      batch.map((i) => i.memberId),
+      batch.map((i) => i.taskName),
+      batch.map((i) => i.model),
+      batch.map((i) => i.createdAt.toISOString()),
+      batch.map((i) => JSON.stringify(i.candidates)),
+    ],
+  );
+}
