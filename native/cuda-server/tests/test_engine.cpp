@@ -359,8 +359,11 @@ TEST_P(EngineTest, TimingsCountFromSubmissionThroughARunningStep) {
   std::cout << "  " << GetParam() << ": wall " << wall << " ms, total " << r->timings.total_ms
             << " ms, queue " << r->timings.queue_ms << " ms\n";
   EXPECT_LE(r->timings.total_ms, wall);
-  // What is not counted is only the handler's wake-up, not the rest of the busy step.
-  EXPECT_GE(r->timings.total_ms, wall - 10.0);
+  // The wait for the rest of the busy step is counted: it is most of the wall time (the busy
+  // prefill is far longer than this small Score), and what is left out is only the threads'
+  // wake-ups, which a loaded machine stretches, so no fixed number of milliseconds is asked.
+  EXPECT_GE(r->timings.total_ms, 0.5 * wall);
+  EXPECT_GE(r->timings.queue_ms, 0.25 * wall);
   EXPECT_LE(r->timings.queue_ms, r->timings.total_ms);
 }
 
