@@ -17,7 +17,10 @@ export function exitOnSignals(logger: Logger, timeoutMs: number, stop: () => Pro
     stopping = true;
     logger.info({ signal, timeoutMs }, "shutting down");
     const force = setTimeout(() => {
-      logger.error({ timeoutMs }, "shutdown did not return in time: exiting anyway");
+      logger.error(
+        { timeoutMs, active: process.getActiveResourcesInfo() },
+        "shutdown did not return in time: exiting anyway (`active`: what still held the process)",
+      );
       process.exit(1);
     }, timeoutMs + SHUTDOWN_EXIT_MARGIN_MS);
     force.unref();

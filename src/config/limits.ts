@@ -63,6 +63,18 @@ export const INGEST_CONSUMER = {
   retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 3_000 },
 } as const;
 
+/** Kafka clients' lifecycle (src/kafka/lifecycle.ts). */
+export const KAFKA_LIFECYCLE = {
+  /** Waits between a crashed consumer's restarts, doubling; back to the first after each join. */
+  restartBackoff: { initialMs: 300, maxMs: 5_000 },
+  /** How long a stop lets a consumer start that is connecting or joining finish before cutting it off. */
+  startSettleMs: 5_000,
+  /** How long a producer's stop waits for sends in flight. */
+  sendSettleMs: 5_000,
+  /** TCP keepalive of Kafka sockets, as kafkajs's own socket factory sets it. */
+  socketKeepAliveMs: 60_000,
+} as const;
+
 /** Database pools. */
 export const DATABASE = {
   /** Connections of one gateway's pool (DATABASE_POOL_MAX's default). */

@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import type { ImpressionPublisher } from "../domain/impression";
 import { createKafka, ensureTopics } from "../kafka/client";
+import { createManagedProducer, createSocketGate } from "../kafka/lifecycle";
 import type { Logger } from "../observability/logger";
 
 export interface KafkaImpressionPublisher {
@@ -18,9 +19,15 @@ export async function startImpressionPublisher(
   logger: Logger,
 ): Promise<KafkaImpressionPublisher> {
   if (!config.KAFKA_BROKERS) throw new Error("KAFKA_BROKERS is not set");
-  const kafka = createKafka(config.KAFKA_BROKERS, `${config.KAFKA_CLIENT_ID}-impressions`, logger);
+  const gate = createSocketGate();
+  const kafka = createKafka(
+    config.KAFKA_BROKERS,
+    `${config.KAFKA_CLIENT_ID}-impressions`,
+    logger,
+    gate.factory,
+  );
   await ensureTopics(kafka, [config.KAFKA_TOPIC_IMPRESSIONS], config.KAFKA_TOPIC_PARTITIONS);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = createManagedProducer(kafka, gate, { idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   return {
     async publish(impressions) {
@@ -34,6 +41,10 @@ export async function startImpressionPublisher(
         })),
       });
     },
-    stop: () => producer.disconnect(),
+    async stop() {
+      const { abandonedSends } = await producer.stop();
+      if (abandonedSends > 0)
+        logger.warn({ abandonedSends }, "impression sends still retrying at stop were cut off");
+    },
   };
 }

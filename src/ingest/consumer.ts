@@ -1,8 +1,9 @@
-import { type Consumer, type EachBatchPayload, Partitioners, type Producer } from "kafkajs";
+import { type EachBatchPayload, Partitioners } from "kafkajs";
 import type { Config } from "../config";
 import { INGEST_CONSUMER } from "../config/limits";
 import type { Db } from "../db/client";
 import { createKafka, ensureTopics } from "../kafka/client";
+import { createManagedConsumer, createManagedProducer, createSocketGate } from "../kafka/lifecycle";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import { sendToDeadLetter } from "./dead-letter";
@@ -69,23 +70,50 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   if (created.length > 0)
     logger.info({ topics: created, partitions: config.KAFKA_TOPIC_PARTITIONS }, "topics created");
 
-  const producer: Producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  const consumer: Consumer = kafka.consumer({
-    groupId: config.KAFKA_GROUP_ID,
-    allowAutoTopicCreation: false,
-    // Wait a little for data so a busy topic arrives in large batches (one INSERT each).
-    minBytes: 1,
-    maxWaitTimeInMs: INGEST_CONSUMER.maxWaitTimeInMs,
-    maxBytes: INGEST_CONSUMER.maxBytes,
-    maxBytesPerPartition: INGEST_CONSUMER.maxBytesPerPartition,
-    retry: { ...INGEST_CONSUMER.retry },
-  });
-
+  // One client (and socket gate) per kafkajs object: each is shut when that object has stopped,
+  // after which nothing it left running (a retry, a lazy reconnect) can open a connection.
+  const producerGate = createSocketGate();
+  const producer = createManagedProducer(
+    createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger, producerGate.factory),
+    producerGate,
+    { allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner },
+  );
+  const consumerGate = createSocketGate();
   let joinedOnce = false;
   let crash: Error | null = null;
+  const managed = createManagedConsumer({
+    kafka: createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger, consumerGate.factory),
+    gate: consumerGate,
+    logger,
+    config: {
+      groupId: config.KAFKA_GROUP_ID,
+      allowAutoTopicCreation: false,
+      // Wait a little for data so a busy topic arrives in large batches (one INSERT each).
+      minBytes: 1,
+      maxWaitTimeInMs: INGEST_CONSUMER.maxWaitTimeInMs,
+      maxBytes: INGEST_CONSUMER.maxBytes,
+      maxBytesPerPartition: INGEST_CONSUMER.maxBytesPerPartition,
+      retry: { ...INGEST_CONSUMER.retry },
+    },
+    // A new group starts at the beginning: events produced before the first gateway started count too.
+    subscription: { topics, fromBeginning: true },
+    run: {
+      // Offsets are committed by handleBatch, after the database and the dead-letter topic have the events.
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.INGEST_CONCURRENCY,
+      eachBatch: (payload) => handleBatch(payload),
+    },
+    onCrash: (err, restarting) => {
+      crash = err;
+      logger.error(
+        { err, restart: restarting },
+        restarting ? "consumer crashed; restarting from the committed offsets" : "consumer crashed",
+      );
+    },
+  });
+  const consumer = managed.consumer;
+
   let resolveJoined: () => void = () => {};
   const joined = new Promise<void>((res) => {
     resolveJoined = res;
@@ -99,14 +127,6 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
       "joined consumer group",
     );
   });
-  consumer.on(consumer.events.CRASH, (e) => {
-    crash = e.payload.error;
-    logger.error(
-      { err: e.payload.error, restart: e.payload.restart },
-      e.payload.restart ? "consumer crashed; restarting from the committed offsets" : "consumer crashed",
-    );
-  });
-
   const handleBatch = async (payload: EachBatchPayload) => {
     const { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
@@ -147,21 +167,27 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     }
   };
 
-  await producer.connect();
+  const stop = async () => {
+    // The consumer first: its stop finishes the batch in hand, which may still dead-letter.
+    const consumerReport = await managed.stop();
+    const { abandonedSends } = await producer.stop();
+    const cutSockets = consumerGate.close();
+    if (
+      consumerReport.cutOffStart ||
+      consumerReport.crashesAfterStop > 0 ||
+      abandonedSends > 0 ||
+      cutSockets > 0
+    )
+      logger.warn(
+        { ...consumerReport, abandonedSends, cutSockets },
+        "Kafka ingestion stopped with leftovers cut off",
+      );
+  };
   try {
-    await consumer.connect();
-    // A new group starts at the beginning: events produced before the first gateway started count too.
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      // Offsets are committed by handleBatch, after the database and the dead-letter topic have the events.
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.INGEST_CONCURRENCY,
-      eachBatch: handleBatch,
-    });
+    await producer.connect();
+    await managed.start();
   } catch (err) {
-    await consumer.disconnect().catch(() => {});
-    await producer.disconnect().catch(() => {});
+    await stop().catch(() => {});
     throw err;
   }
   logger.info(
@@ -175,10 +201,6 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
       if (crash) throw new Error(`Kafka consumer crashed: ${(crash as Error).message}`);
       if (!joinedOnce) throw new Error(`Kafka consumer has not joined group '${config.KAFKA_GROUP_ID}' yet`);
     },
-    async stop() {
-      // disconnect() waits for the batch in hand; the producer stays up until then for its dead letters.
-      await consumer.disconnect();
-      await producer.disconnect();
-    },
+    stop,
   };
 }

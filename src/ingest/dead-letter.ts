@@ -33,7 +33,7 @@ export function deadLetterMessage(source: Source, rejected: Rejected): Message {
  * stored, dead-lettered, or delivered again.
  */
 export async function sendToDeadLetter(
-  producer: Producer,
+  producer: Pick<Producer, "send">,
   dlqTopic: string,
   source: Source,
   rejected: Rejected[],

@@ -1,12 +1,21 @@
-import { Kafka, type LogEntry, logLevel } from "kafkajs";
+import { type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "../observability/logger";
 
-/** kafkajs client whose log lines go through the gateway's pino logger. */
-export function createKafka(brokers: string[], clientId: string, logger: Logger): Kafka {
+/**
+ * kafkajs client whose log lines go through the gateway's pino logger. Clients that must not
+ * outlive their stop() pass a SocketGate's factory (see ./lifecycle).
+ */
+export function createKafka(
+  brokers: string[],
+  clientId: string,
+  logger: Logger,
+  socketFactory?: ISocketFactory,
+): Kafka {
   const log = logger.child({ component: "kafka" });
   return new Kafka({
     brokers,
     clientId,
+    ...(socketFactory ? { socketFactory } : {}),
     logLevel: logLevel.WARN,
     logCreator:
       () =>
