@@ -4,11 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 if [ -z "${INFERENCE_ADDRESSES:-}" ]; then
-  # The first build compiles the sidecar and its gRPC code: minutes on a small machine, so each
-  # compiled file is shown; the whole output is printed if the build fails.
+  # Only the sidecar binary, not its tests. A first build compiles it and its gRPC code: minutes on
+  # a small machine, so each compiled file is shown; the whole output is printed if it fails.
   echo "npm start: building the inference sidecar (native/cuda-server; a first build takes a few minutes)"
   log=$(mktemp)
-  if ! bash native/cuda-server/scripts/build.sh 2>&1 | tee "$log" |
+  if ! bash native/cuda-server/scripts/build.sh --target brewgate-sidecar 2>&1 | tee "$log" |
     sed -un 's#^\[ *\([0-9]*%\)\] Building [A-Z]* object .*/\([^/]*\)\.o$#  sidecar build \1  \2#p'; then
     cat "$log"
     rm -f "$log"
