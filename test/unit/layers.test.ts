@@ -12,13 +12,15 @@ import { REPO_ROOT } from "../support/models";
  */
 const LOWER = ["domain", "config", "util", "observability"];
 const CLIENTS = ["db", "inference", "prompt", "bus", "kafka"];
-const USE_CASES = ["ranking", "ingest", "impressions"];
+const USE_CASES = ["ranking", "ingest", "impressions", "evaluation"];
 const EDGE = ["server", "resolvers", "schema"];
 const ALLOWED: Record<string, string[]> = {
   server: [...EDGE, ...USE_CASES, ...CLIENTS, ...LOWER],
   resolvers: [...EDGE, ...USE_CASES, ...CLIENTS, ...LOWER],
   schema: ["domain", "config"],
   ranking: [...CLIENTS, ...LOWER],
+  // Offline evaluation replays rankings through the production prompt path.
+  evaluation: ["ranking", ...CLIENTS, ...LOWER],
   ingest: ["db", "kafka", "bus", ...LOWER],
   impressions: ["db", "kafka", ...LOWER],
   db: LOWER,
