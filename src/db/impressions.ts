@@ -8,11 +8,12 @@ import { type Db, sql } from "./client";
 export async function insertImpressions(db: Db, batch: ImpressionRecord[]): Promise<void> {
   await sql(
     db,
-    `INSERT INTO "Impression" ("id", "requestId", "memberId", "taskName", "model", "createdAt", "candidates")
+    `INSERT INTO "Impression"
+       ("id", "requestId", "memberId", "taskName", "model", "promptVersion", "createdAt", "candidates")
      -- UTC, as Prisma stores DateTime, whatever the session's time zone
-     SELECT u.id, u.request, u.member, u.task, u.model, (u.at AT TIME ZONE 'UTC'), u.shown::jsonb
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
-       AS u(id, request, member, task, model, at, shown)
+     SELECT u.id, u.request, u.member, u.task, u.model, u.prompt, (u.at AT TIME ZONE 'UTC'), u.shown::jsonb
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
+       AS u(id, request, member, task, model, prompt, at, shown)
      ON CONFLICT ("id") DO NOTHING`,
     [
       batch.map((i) => i.id),
@@ -20,6 +21,7 @@ export async function insertImpressions(db: Db, batch: ImpressionRecord[]): Prom
       batch.map((i) => i.memberId),
       batch.map((i) => i.taskName),
       batch.map((i) => i.model),
+      batch.map((i) => i.promptVersion),
       batch.map((i) => i.createdAt.toISOString()),
       batch.map((i) => JSON.stringify(i.candidates)),
     ],

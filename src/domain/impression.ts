@@ -5,6 +5,8 @@ export interface ImpressionRecord {
   memberId: string;
   taskName: string;
   model: string;
+  /** The prompt's version (src/prompt/version.ts): the renderer's revision and the task's wording. */
+  promptVersion: string;
   createdAt: Date;
   /** What was shown, in rank order, with each action's probability. */
   candidates: { itemId: string; rank: number; score: number; probabilities: Record<string, number> }[];

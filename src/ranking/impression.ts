@@ -8,6 +8,7 @@ export function toImpression(shown: {
   memberId: string;
   taskName: string;
   model: string;
+  promptVersion: string;
   candidates: RankedCandidate[];
 }): ImpressionRecord {
   return {
@@ -16,6 +17,7 @@ export function toImpression(shown: {
     memberId: shown.memberId,
     taskName: shown.taskName,
     model: shown.model,
+    promptVersion: shown.promptVersion,
     createdAt: new Date(),
     candidates: shown.candidates.map((c) => ({
       itemId: c.itemId,

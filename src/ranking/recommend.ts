@@ -10,6 +10,7 @@ import type { TaskDefinition } from "../domain/task-definition";
 import type { InferenceService } from "../inference/service";
 import type { Timings, Usage } from "../inference/types";
 import type { TextTokenizer } from "../prompt/tokenizer";
+import { promptVersion } from "../prompt/version";
 import { toImpression } from "./impression";
 import { type PromptPathCaches, preparePrompt } from "./prompts";
 import { type RankedCandidate, rankCandidates } from "./rank";
@@ -44,6 +45,8 @@ export interface Ranking {
   requestId: string;
   impressionId: string | null;
   model: string;
+  /** The prompt's version (src/prompt/version.ts), recorded with the impression. */
+  promptVersion: string;
   memberId: string;
   task: string;
   candidates: ServedCandidate[];
@@ -75,11 +78,12 @@ export async function recommend(
   }
   if (candidateIds.length === 0) {
     if (!(await memberExists(deps.db, req.memberId))) throw notFound("Member", req.memberId);
+    task ??= await readTask(deps.db, req.taskName, deps.caches?.tasks);
     const info = await deps.inference.modelInfo(signal);
-    return emptyRanking(requestId, info.modelId, req);
+    return emptyRanking(requestId, info.modelId, promptVersion(task), req);
   }
   const info = await deps.inference.modelInfo(signal);
-  const { prompt, candidates } = await preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
+  const prepared = await preparePrompt(deps.db, deps.tokenizer, deps.maxPrefixTokens, {
     memberId: req.memberId,
     taskName: req.taskName,
     task,
@@ -87,6 +91,8 @@ export async function recommend(
     maxContextTokens: info.maxContext,
     caches: deps.caches,
   });
+  const { prompt, candidates } = prepared;
+  const version = promptVersion(prepared.task);
   const res = await deps.inference.client.score(
     {
       requestId,
@@ -108,6 +114,7 @@ export async function recommend(
           memberId: req.memberId,
           taskName: req.taskName,
           model: info.modelId,
+          promptVersion: version,
           candidates: shown,
         });
   if (impression) deps.impressions.record(impression);
@@ -115,6 +122,7 @@ export async function recommend(
     requestId,
     impressionId: impression?.id ?? null,
     model: info.modelId,
+    promptVersion: version,
     memberId: req.memberId,
     task: req.taskName,
     candidates: shown,
@@ -126,11 +134,17 @@ export async function recommend(
   };
 }
 
-function emptyRanking(requestId: string, model: string, req: RecommendationRequest): Ranking {
+function emptyRanking(
+  requestId: string,
+  model: string,
+  version: string,
+  req: RecommendationRequest,
+): Ranking {
   return {
     requestId,
     impressionId: null,
     model,
+    promptVersion: version,
     memberId: req.memberId,
     task: req.taskName,
     candidates: [],

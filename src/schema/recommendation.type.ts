@@ -79,6 +79,12 @@ export class RecommendationsType {
   @Field(() => String, { description: "The model that scored." })
   model!: string;
 
+  @Field(() => String, {
+    description:
+      "Version of the prompt the model was asked: the renderer's revision and the task's wording, hashed.",
+  })
+  promptVersion!: string;
+
   @Field(() => ID)
   memberId!: string;
 

@@ -69,6 +69,7 @@ describe("database outage (real PostgreSQL behind a link the test cuts)", () => 
         memberId,
         taskName: "job_apply",
         model: "test-model",
+        promptVersion: "test-prompt",
         candidates: [{ itemId: "j1", rank: 1, score: 0.25, actions: [] }],
       });
     await proxy.down();

@@ -16,6 +16,7 @@ type Rec = {
     requestId: string;
     impressionId: string;
     model: string;
+    promptVersion: string;
     scored: number;
     items: {
       rank: number;
@@ -29,7 +30,7 @@ type Rec = {
 };
 
 const REC = `query($m: ID!, $c: [ID!], $f: Int) { recommendations(memberId: $m, task: "job_apply", candidateIds: $c, first: $f) {
-  requestId impressionId model scored usage { promptTokens cachedTokens computedTokens }
+  requestId impressionId model promptVersion scored usage { promptTokens cachedTokens computedTokens }
   items { rank score itemId item { title } actions { action answer positive probability logprob } } } }`;
 
 describe("recommendations through a real sidecar", () => {
@@ -172,6 +173,8 @@ describe("recommendations through a real sidecar", () => {
     assert.equal(imp.taskName, "job_apply");
     assert.ok(imp.createdAt.getTime() >= before - 1000 && imp.createdAt.getTime() <= Date.now() + 1000);
     assert.equal(imp.model, rec.model);
+    assert.match(rec.promptVersion, /^[0-9a-f]{12}$/);
+    assert.equal(imp.promptVersion, rec.promptVersion);
     const shown = imp.candidates as {
       itemId: string;
       rank: number;

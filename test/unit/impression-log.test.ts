@@ -12,6 +12,7 @@ const impression = (id: string, memberId = "m1"): ImpressionRecord => ({
   memberId,
   taskName: "job_apply",
   model: "test-model",
+  promptVersion: "test-prompt",
   createdAt: new Date(Date.UTC(2026, 10, 30)),
   candidates: [{ itemId: "j1", rank: 1, score: 0.5, probabilities: { APPLY: 0.5 } }],
 });
