@@ -39,14 +39,15 @@ export async function findUnknownReferences(db: Db, events: InteractionEvent[]):
 export async function insertInteractions(db: Db, events: InteractionEvent[]): Promise<InteractionEvent[]> {
   if (events.length === 0) return [];
   const rows = await db.$queryRaw<{ eventId: string }[]>`
-    INSERT INTO "Interaction" ("eventId", "memberId", "itemId", "action", "surface", "occurredAt")
+    INSERT INTO "Interaction" ("eventId", "memberId", "itemId", "action", "surface", "occurredAt", "impressionId")
     SELECT * FROM unnest(
       ${events.map((e) => e.eventId)}::text[],
       ${events.map((e) => e.memberId)}::text[],
       ${events.map((e) => e.itemId)}::text[],
       ${events.map((e) => e.action)}::text[],
       ${events.map((e) => e.surface ?? null)}::text[],
-      ${events.map((e) => e.occurredAt.toISOString())}::timestamptz[]
+      ${events.map((e) => e.occurredAt.toISOString())}::timestamptz[],
+      ${events.map((e) => e.impressionId ?? null)}::text[]
     )
     ON CONFLICT ("eventId") DO NOTHING
     RETURNING "eventId"`;

@@ -20,6 +20,12 @@ export const interactionEvent = z.object({
   action: actionCode,
   surface: text(100).nullish(),
   occurredAt: z.coerce.date({ error: "must be a date-time" }),
+  /**
+   * The impression this interaction answers (Recommendations.impressionId), when the client knows
+   * it. Not checked against the impressions table: an impression is written behind its answer,
+   * so the interaction can arrive first.
+   */
+  impressionId: id.nullish(),
 });
 export type InteractionEvent = z.infer<typeof interactionEvent>;
 

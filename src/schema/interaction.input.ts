@@ -19,6 +19,12 @@ export class InteractionInput {
 
   @Field(() => Date)
   occurredAt!: Date;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: "The impression this interaction answers (Recommendations.impressionId), when known.",
+  })
+  impressionId?: string | null;
 }
 
 @ObjectType()

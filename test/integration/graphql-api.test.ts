@@ -164,6 +164,12 @@ describe("GraphQL API (real PostgreSQL)", () => {
       "nothing of a rejected batch is stored",
     );
     assert.equal(await gw.db.interaction.count(), 3);
+    // An interaction may name the impression it answers.
+    const named = await gql(gw.url, q, { e: [{ ...ev("e"), impressionId: "imp-1" }] });
+    assert.deepEqual(named.data, { recordInteractions: { received: 1, stored: 1, duplicates: 0 } });
+    const row = await gw.db.interaction.findUniqueOrThrow({ where: { eventId: "e" } });
+    assert.equal(row.impressionId, "imp-1");
+    assert.equal((await gw.db.interaction.findUniqueOrThrow({ where: { eventId: "a" } })).impressionId, null);
   });
 
   it("lists the built-in 360Brew task and upserts new ones", async () => {

@@ -15,6 +15,12 @@ describe("event schemas", () => {
   it("accepts a valid interaction and coerces its time", () => {
     const parsed = interactionEvent.parse(ok);
     assert.equal(parsed.occurredAt.toISOString(), "2026-01-02T03:04:05.000Z");
+    assert.equal(parsed.impressionId, undefined);
+    assert.equal(interactionEvent.parse({ ...ok, impressionId: "imp-1" }).impressionId, "imp-1");
+    assert.match(
+      describeIssues(interactionEvent.safeParse({ ...ok, impressionId: " " }).error as never),
+      /impressionId: must not be empty/,
+    );
   });
 
   it("names each bad field", () => {
