@@ -30,15 +30,7 @@ export async function outcomesOf(
   impressionIds: string[],
   windowMs: number,
 ): Promise<PositionOutcome[]> {
-  const rows = await sql<{
-    impressionId: string;
-    rank: number;
-    itemId: string;
-    action: string | null;
-    eventId: string | null;
-    occurredAt: Date | null;
-    explicit: boolean | null;
-  }>(
+  const rows = await sql<Omit<PositionOutcome, "attribution"> & { explicit: boolean | null }>(
     db,
     `SELECT ii."impressionId", ii."rank", ii."itemId", o."action", o."eventId",
             (o."occurredAt" AT TIME ZONE 'UTC') AS "occurredAt", o."explicit"
