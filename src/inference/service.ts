@@ -5,6 +5,8 @@ import type { ModelInfo } from "./types";
 /** The sidecar client plus what the gateway caches about the served model. */
 export class InferenceService {
   private info: Promise<ModelInfo> | undefined;
+  /** The answer once it arrived: every ranking asks, so it is returned without a wait. */
+  private known: ModelInfo | undefined;
 
   constructor(readonly client: InferenceClient) {}
 
@@ -13,11 +15,18 @@ export class InferenceService {
    * by every caller, so no one caller's signal cancels it: `signal` only stops this caller's wait.
    */
   modelInfo(signal?: AbortSignal): Promise<ModelInfo> {
+    if (this.known) return Promise.resolve(this.known);
     if (!this.info) {
-      this.info = this.client.modelInfo();
-      this.info.catch(() => {
-        this.info = undefined;
-      });
+      const asked = this.client.modelInfo();
+      this.info = asked;
+      asked.then(
+        (info) => {
+          this.known = info;
+        },
+        () => {
+          if (this.info === asked) this.info = undefined;
+        },
+      );
     }
     return signal ? untilAborted(this.info, signal) : this.info;
   }

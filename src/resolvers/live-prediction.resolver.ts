@@ -1,5 +1,5 @@
 import { Args, ArgsType, Field, ID, Int, Resolver, Root, Subscription } from "type-graphql";
-import { livePredictions } from "../ranking/live";
+import { type LivePrediction, livePredictions } from "../ranking/live";
 import { LivePredictionType } from "../schema/live-prediction.type";
 import type { GatewayContext } from "../server/context";
 import { recommendationDeps } from "./deps";
@@ -39,7 +39,7 @@ export class LivePredictionResolver {
     },
   })
   livePredictions(
-    @Root() push: Parameters<typeof toLivePredictionType>[0] | Error,
+    @Root() push: LivePrediction | Error,
     @Args(() => LivePredictionArgs) _args: LivePredictionArgs,
   ): LivePredictionType {
     return toLivePredictionType(eventOrThrow(push));

@@ -73,12 +73,22 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
 
     await produce(broker.brokers, config.KAFKA_TOPIC_INTERACTIONS, [
       json("m1", interaction("e1", "m1", "j1")),
-      json("m2", { ...interaction("e2", "m2", "j2"), action: "VIEW", surface: "feed" }),
+      json("m2", {
+        ...interaction("e2", "m2", "j2"),
+        action: "VIEW",
+        surface: "feed",
+        impressionId: "imp-9",
+      }),
     ]);
     await waitFor("two interactions", async () => (await countInteractions()) === 2);
     const e2 = await gw.db.interaction.findUniqueOrThrow({ where: { eventId: "e2" } });
     assert.equal(e2.action, "VIEW");
     assert.equal(e2.surface, "feed");
+    assert.equal(e2.impressionId, "imp-9");
+    assert.equal(
+      (await gw.db.interaction.findUniqueOrThrow({ where: { eventId: "e1" } })).impressionId,
+      null,
+    );
     assert.equal(e2.occurredAt.toISOString(), "2026-11-01T10:00:00.000Z");
     await waitFor("listener call", async () => seen.length === 2);
     assert.deepEqual(seen.map((e) => e.eventId).sort(), ["e1", "e2"]);
