@@ -170,7 +170,13 @@ async function main() {
     lazy: false,
   });
   try {
-    await seedDemoData(db, { members: MEMBERS, items: 400, interactions: 600 });
+    await seedDemoData(db, {
+      members: MEMBERS,
+      items: 400,
+      interactions: 600,
+      impressions: 0,
+      shownPerImpression: 0,
+    });
     const tokenizer = await TextTokenizer.fromFile(join(modelDir, "tokenizer.json"));
 
     // One fixed candidate list per member; its prompt (token ids) comes from the gateway itself.

@@ -63,7 +63,13 @@ async function main() {
   }
   const db = createDb(pg.url, { max: 2 });
   try {
-    await seedDemoData(db, { members: MEMBERS, items: 400, interactions: 600 });
+    await seedDemoData(db, {
+      members: MEMBERS,
+      items: 400,
+      interactions: 600,
+      impressions: 0,
+      shownPerImpression: 0,
+    });
     const post = httpPoster(4);
     const queries = Array.from({ length: MEMBERS }, (_, m) => {
       const ids = Array.from({ length: CANDIDATES }, (_, i) => `job-${((m * 37 + i * 7) % 400) + 1}`);

@@ -71,8 +71,15 @@ async function main() {
     }),
     logger,
   );
-  if (await seedDemoData(gateway.db))
-    logger.info("demo data written: 25 members, 150 jobs, 400 interactions");
+  const seeded = await seedDemoData(gateway.db);
+  if (seeded) {
+    const { APPLY, VIEW, DISMISS } = seeded.outcomes;
+    logger.info(
+      `demo data written: ${seeded.members} members, ${seeded.items} jobs, ${seeded.interactions} interactions, ` +
+        `${seeded.impressions} job_apply impressions (${seeded.shownPositions} shown jobs) and ` +
+        `${APPLY + VIEW + DISMISS} outcomes (${APPLY} applied, ${VIEW} viewed, ${DISMISS} dismissed)`,
+    );
+  }
 
   const base = gateway.url.replace(/\/graphql$/, "");
   const lines = [

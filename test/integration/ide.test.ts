@@ -23,7 +23,13 @@ describe("the GraphQL IDE in a real browser", () => {
     gw = await startGateway(
       testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
     );
-    await seedDemoData(gw.db, { members: 3, items: 12, interactions: 20 });
+    await seedDemoData(gw.db, {
+      members: 3,
+      items: 12,
+      interactions: 20,
+      impressions: 5,
+      shownPerImpression: 4,
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
