@@ -34,15 +34,21 @@ type Dated<T> = Omit<T, "createdAt" | "updatedAt"> & { createdAt: string; update
  * and explanation, and each separate query costs a trip and the client's per-query work. The
  * query is the `prompt_rows` function of the migrations, so its plan is kept between calls; the
  * history is a join on the (memberId, occurredAt) index.
+ *
+ * `asOf` builds the prompt as it was at that time: only interactions that happened before it, and
+ * the task's lookback counted back from it (offline evaluation replays impressions this way).
+ * Unset: everything stored so far. Profiles and item rows are read as they are now.
  */
 export async function loadPromptRows(
   db: Db,
   memberId: string,
   candidateIds: string[],
   task: TaskDefinition,
+  asOf?: Date,
 ): Promise<PromptRows> {
   const { maxItems, lookbackDays } = task.historyPolicy;
-  const since = lookbackDays ? new Date(Date.now() - lookbackDays * 86_400_000) : new Date(0);
+  const now = asOf?.getTime() ?? Date.now();
+  const since = lookbackDays ? new Date(now - lookbackDays * 86_400_000) : new Date(0);
   const [row] = await sql<{
     member: Dated<Member> | null;
     history: (HistoryRow["item"] & { action: string })[];
@@ -50,8 +56,17 @@ export async function loadPromptRows(
   }>(
     db,
     `SELECT "member", "history", "items" FROM prompt_rows(
-       $1, $2::text[], $3, ($4::timestamptz AT TIME ZONE 'UTC'), $5::int, $6::text[])`,
-    [memberId, task.actions.map((a) => a.action), task.itemType, since.toISOString(), maxItems, candidateIds],
+       $1, $2::text[], $3, ($4::timestamptz AT TIME ZONE 'UTC'), ($5::timestamptz AT TIME ZONE 'UTC'),
+       $6::int, $7::text[])`,
+    [
+      memberId,
+      task.actions.map((a) => a.action),
+      task.itemType,
+      since.toISOString(),
+      asOf ? asOf.toISOString() : "infinity",
+      maxItems,
+      candidateIds,
+    ],
   );
   const { member, history, items } = row;
   return {

@@ -60,6 +60,12 @@ export interface BuildInput {
   maxContextTokens?: number;
   /** Tokens kept free after the longest suffix and label (an explanation's generation). */
   reserveTokens?: number;
+  /**
+   * Most tokens the history may add to the prefix (0: none): the prefix may take at most this
+   * many more than it takes with no history. Offline evaluation sweeps it to show what history is
+   * worth. Unset: only `maxPrefixTokens` and the context bound it.
+   */
+  maxHistoryTokens?: number;
   /** Reuses what was tokenized before for the same text. */
   caches?: PromptCaches;
 }
@@ -97,6 +103,12 @@ export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): 
     ids: [...bos, ...(await tokenizer.encode(text))],
   });
 
+  if (input.maxHistoryTokens !== undefined) {
+    if (!(Number.isInteger(input.maxHistoryTokens) && input.maxHistoryTokens >= 0)) {
+      throw new Error(`maxHistoryTokens must be a non-negative integer, got ${input.maxHistoryTokens}`);
+    }
+    budget = Math.min(budget, (await encodePrefix(0)).ids.length + input.maxHistoryTokens);
+  }
   const fullText = renderPrefix(task, member, history);
   const fit = () => fitPrefix(encodePrefix, fullText, history.length, budget);
   const { text, ids, kept } = await (prefixes

@@ -58,6 +58,10 @@ export interface PromptRequest {
   reserveTokens?: number;
   /** The process's caches: tokenized prompt parts and task definitions. */
   caches?: PromptPathCaches;
+  /** Build the prompt as it was at this time (history before it only); unset: now. */
+  asOf?: Date;
+  /** Most tokens of history in the prefix (BuildInput.maxHistoryTokens); unset: the task's budget. */
+  maxHistoryTokens?: number;
 }
 
 /** Everything a ranking needs from the database, rendered and tokenized. */
@@ -70,7 +74,7 @@ export async function preparePrompt(
   checkCandidateIds(req.candidateIds);
   // The task first (from the cache, nearly always), then everything else in one round trip.
   const task = req.task ?? (await readTask(db, req.taskName, req.caches?.tasks));
-  const rows = await loadPromptRows(db, req.memberId, req.candidateIds, task);
+  const rows = await loadPromptRows(db, req.memberId, req.candidateIds, task, req.asOf);
   if (!rows.member) throw notFound("Member", req.memberId);
   const { member, history } = rows;
   const candidates = orderCandidates(req.candidateIds, rows.items, task);
@@ -83,6 +87,7 @@ export async function preparePrompt(
       maxPrefixTokens: task.historyPolicy.maxTokens ?? defaultMaxTokens,
       maxContextTokens: req.maxContextTokens,
       reserveTokens: req.reserveTokens,
+      maxHistoryTokens: req.maxHistoryTokens,
       caches: req.caches,
     });
     return { task, prompt, candidates };

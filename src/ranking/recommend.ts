@@ -13,7 +13,8 @@ import type { TextTokenizer } from "../prompt/tokenizer";
 import { promptVersion } from "../prompt/version";
 import { toImpression } from "./impression";
 import { type PromptPathCaches, preparePrompt } from "./prompts";
-import { type RankedCandidate, rankCandidates } from "./rank";
+import type { RankedCandidate } from "./rank";
+import { scorePrompt } from "./score";
 import { readTask } from "./task-cache";
 
 export interface RecommendationDeps {
@@ -93,17 +94,8 @@ export async function recommend(
   });
   const { prompt, candidates } = prepared;
   const version = promptVersion(prepared.task);
-  const res = await deps.inference.client.score(
-    {
-      requestId,
-      prefixIds: prompt.prefixIds,
-      candidates: prompt.candidates.map((c) => ({ id: c.id, ids: c.ids })),
-      labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.ids })),
-      normalize: "FULL_VOCAB",
-    },
-    { signal },
-  );
-  const ranked = rankCandidates(prompt.labels, res.candidates);
+  const res = await scorePrompt(deps.inference.client, requestId, prompt, signal);
+  const { ranked } = res;
   const items = new Map(candidates.map((c) => [c.id, c]));
   const shown = ranked.slice(0, req.first).map((c) => ({ ...c, item: items.get(c.itemId) as Item }));
   const impression =
