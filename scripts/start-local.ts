@@ -1,8 +1,8 @@
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { ensureDemoModel } from "../dev/demo-model";
 import { DEMO_MEMBER_ID, seedDemoData } from "../dev/demo-seed";
-import { SIDECAR_DIR, type SidecarProcess, startSidecar } from "../dev/sidecar-process";
+import { type SidecarProcess, startSidecar } from "../dev/sidecar-process";
 import { loadConfig } from "../src/config";
 import { startGateway } from "../src/gateway";
 import { createLogger } from "../src/observability/logger";
@@ -12,35 +12,6 @@ import { exitOnSignals } from "../src/signals";
 // deterministically) unless MODEL_DIR names a checkpoint; a sidecar process unless
 // INFERENCE_ADDRESSES names running ones; the embedded database unless DATABASE_URL is set;
 // demo data in an empty database; Kafka only when KAFKA_BROKERS is set.
-
-/** Shape of the demo model: small enough to answer quickly on a laptop CPU. */
-const DEMO_MODEL_ARGS = [
-  "--arch",
-  "llama",
-  "--preset",
-  "tiny",
-  "--seed",
-  "7",
-  "--hidden",
-  "256",
-  "--layers",
-  "4",
-].concat(["--heads", "8", "--kv-heads", "4", "--intermediate", "768", "--vocab", "4096"]);
-
-function ensureDemoModel(dataDir: string): string {
-  const dir = join(dataDir, "demo-model");
-  if (!existsSync(join(dir, "config.json"))) {
-    process.stdout.write(`generating the demo model (random weights) in ${dir}\n`);
-    execFileSync(
-      "/usr/bin/python3",
-      [join(SIDECAR_DIR, "scripts", "gen_model.py"), ...DEMO_MODEL_ARGS, "--out", dir],
-      {
-        stdio: ["ignore", "inherit", "inherit"],
-      },
-    );
-  }
-  return dir;
-}
 
 async function main() {
   if (existsSync(".env")) process.loadEnvFile(".env");
