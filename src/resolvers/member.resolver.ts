@@ -1,8 +1,12 @@
-import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { REQUEST_LIMITS } from "../config/limits";
+import { latestInteractions } from "../db/history";
 import { countMembers, findMember, listMembers, upsertMember } from "../db/members";
+import { badInput } from "../domain/errors";
 import { memberEvent } from "../domain/events";
 import { parseInput } from "../domain/validate";
 import { MemberConnection } from "../schema/connections";
+import { InteractionType } from "../schema/interaction.type";
 import { MemberInput } from "../schema/member.input";
 import { MemberType } from "../schema/member.type";
 import type { GatewayContext } from "../server/context";
@@ -26,6 +30,23 @@ export class MemberResolver {
       (afterId, take) => listMembers(db, afterId, take),
       () => countMembers(db),
     );
+  }
+
+  @FieldResolver(() => [InteractionType], {
+    description:
+      "The member's latest interactions, newest first, each with its item (all actions and item types). " +
+      `\`first\` is 1 to ${REQUEST_LIMITS.maxPageSize}.`,
+  })
+  interactions(
+    @Root() member: MemberType,
+    @Ctx() { db }: GatewayContext,
+    @Arg("first", () => Int, { defaultValue: 20 }) first: number,
+  ) {
+    const max = REQUEST_LIMITS.maxPageSize;
+    if (!Number.isInteger(first) || first < 1 || first > max) {
+      throw badInput(`first must be between 1 and ${max}, got ${first}`, { argument: "first" });
+    }
+    return latestInteractions(db, member.id, first);
   }
 
   @Mutation(() => MemberType, {

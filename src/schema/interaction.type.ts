@@ -1,4 +1,5 @@
 import { Field, ID, ObjectType } from "type-graphql";
+import { ItemType } from "./item.type";
 
 @ObjectType({ description: "One thing a member did to an item." })
 export class InteractionType {
@@ -19,4 +20,7 @@ export class InteractionType {
 
   @Field(() => Date)
   occurredAt!: Date;
+
+  @Field(() => ItemType, { description: "The item acted on." })
+  item!: ItemType;
 }
