@@ -45,3 +45,8 @@ export async function latestEvaluationRun(db: Db, taskName?: string): Promise<Ev
     orderBy: { createdAt: "desc" },
   });
 }
+
+/** One run with its HTML report; null when there is no run of that id. */
+export async function evaluationRunById(db: Db, id: string): Promise<EvaluationRun | null> {
+  return db.evaluationRun.findUnique({ where: { id } });
+}

@@ -14,6 +14,8 @@ import { type GatewayContext, type GatewayServices, requestContext } from "./con
 import { DocumentCache } from "./document-cache";
 import { createErrorFormatter } from "./format-error";
 import { type IdeOptions, mountIde } from "./ide";
+import { mountPlayground } from "./playground";
+import { mountReports } from "./report";
 
 export interface GatewayServer {
   /** Listens on host:port (port 0: any free port) and returns the bound URL of /graphql. */
@@ -29,7 +31,7 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Extra readiness checks by name; each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
-  /** Serve the GraphQL IDE at / with these examples; unset: no IDE. */
+  /** Serve the GraphQL IDE at / and the playground at /playground with these examples; unset: neither. */
   ide?: IdeOptions;
 }
 
@@ -113,7 +115,11 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   });
   await apollo.start();
 
-  if (deps.ide) mountIde(app, deps.ide);
+  if (deps.ide) {
+    mountIde(app, deps.ide);
+    mountPlayground(app, deps.ide, services.logger);
+  }
+  mountReports(app, services.db, services.logger, { playground: deps.ide !== undefined });
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });

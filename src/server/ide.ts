@@ -103,7 +103,7 @@ function page(o: IdeOptions): string {
 <meta charset="utf-8">
 <title>brewgate GraphQL IDE</title>
 <link rel="stylesheet" href="/ide/graphiql.css">
-<style>body{margin:0;height:100vh}#ide{height:100vh}</style>
+<style>body{margin:0;height:100vh}#ide{height:100vh}.graphiql-logo a{margin-left:.8em;font-size:.8em}</style>
 </head>
 <body>
 <div id="ide"></div>
@@ -126,8 +126,12 @@ function page(o: IdeOptions): string {
     return fetch(httpUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(params) })
       .then(function (r) { return r.json(); });
   }
+  // The logo's place holds links to the gateway's other pages.
+  var logo = React.createElement(GraphiQL.Logo, null, "GraphiQL",
+    React.createElement("a", { href: "/playground" }, "Playground"),
+    React.createElement("a", { href: "/report" }, "Evaluation report"));
   ReactDOM.createRoot(document.getElementById("ide")).render(
-    React.createElement(GraphiQL, { fetcher: fetcher, defaultTabs: ${tabs}, defaultEditorToolsVisibility: true })
+    React.createElement(GraphiQL, { fetcher: fetcher, defaultTabs: ${tabs}, defaultEditorToolsVisibility: true }, logo)
   );
 })();
 </script>
