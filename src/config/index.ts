@@ -79,6 +79,13 @@ const schema = z.object({
   IMPRESSION_FLUSH_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   /** Topic every served ranking is published to. @default brewgate.impressions */
   KAFKA_TOPIC_IMPRESSIONS: z.string().default("brewgate.impressions"),
+  /**
+   * An interaction that names no impression counts as the outcome of the latest impression that
+   * showed its item to the member within this long before it (src/db/outcomes.ts); one that names
+   * an impression belongs to it whenever it happened. Read by the `impression` and `impressions`
+   * queries. @default 604800000 (7 days)
+   */
+  ATTRIBUTION_WINDOW_MS: z.coerce.number().int().min(1).default(604_800_000),
   /** Serve the GraphQL IDE (GraphiQL, assets bundled, no CDN) at / . @default true */
   IDE_ENABLED: z
     .enum(["true", "false"])

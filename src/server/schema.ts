@@ -3,6 +3,7 @@ import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
 import type { GatewayPubSub } from "../bus/pubsub";
 import { ExplanationResolver } from "../resolvers/explanation.resolver";
+import { ImpressionResolver } from "../resolvers/impression.resolver";
 import { InteractionResolver } from "../resolvers/interaction.resolver";
 import { ItemResolver } from "../resolvers/item.resolver";
 import { LivePredictionResolver } from "../resolvers/live-prediction.resolver";
@@ -18,6 +19,7 @@ export const RESOLVERS = [
   TaskResolver,
   PromptResolver,
   RecommendationResolver,
+  ImpressionResolver,
   ExplanationResolver,
   LivePredictionResolver,
 ] as const;
