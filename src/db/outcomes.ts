@@ -15,6 +15,31 @@ export interface PositionOutcome {
 }
 
 /**
+ * outcomesOf's statement: $1 the impression ids (text[]), $2 the window in milliseconds. Exported
+ * so bench/outcomes.ts can EXPLAIN exactly what the product runs.
+ */
+export const OUTCOMES_SQL = `SELECT ii."impressionId", ii."rank", ii."itemId", o."action", o."eventId",
+         (o."occurredAt" AT TIME ZONE 'UTC') AS "occurredAt", o."explicit"
+  FROM "ImpressionItem" ii
+  LEFT JOIN LATERAL (
+    SELECT i."action", i."eventId", i."occurredAt", (i."impressionId" IS NOT NULL) AS "explicit"
+    FROM "Interaction" i
+    WHERE i."memberId" = ii."memberId" AND i."itemId" = ii."itemId"
+      AND (i."impressionId" = ii."impressionId"
+           OR (i."impressionId" IS NULL
+               AND i."occurredAt" >= ii."createdAt"
+               AND i."occurredAt" < ii."createdAt" + make_interval(secs => $2::float8 / 1000)
+               AND NOT EXISTS (
+                 SELECT 1 FROM "ImpressionItem" later
+                 WHERE later."memberId" = ii."memberId" AND later."itemId" = ii."itemId"
+                   AND later."createdAt" > ii."createdAt" AND later."createdAt" <= i."occurredAt")))
+    ORDER BY "explicit" DESC, i."occurredAt" ASC, i."eventId" ASC
+    LIMIT 1
+  ) o ON true
+  WHERE ii."impressionId" = ANY($1::text[])
+  ORDER BY ii."impressionId", ii."rank"`;
+
+/**
  * The outcome of every shown position of `impressionIds`, by this rule:
  * - an interaction that names the impression (`impressionId`) belongs to it, whenever it happened;
  * - otherwise an interaction of the member with the item belongs to the latest impression that
@@ -32,26 +57,7 @@ export async function outcomesOf(
 ): Promise<PositionOutcome[]> {
   const rows = await sql<Omit<PositionOutcome, "attribution"> & { explicit: boolean | null }>(
     db,
-    `SELECT ii."impressionId", ii."rank", ii."itemId", o."action", o."eventId",
-            (o."occurredAt" AT TIME ZONE 'UTC') AS "occurredAt", o."explicit"
-     FROM "ImpressionItem" ii
-     LEFT JOIN LATERAL (
-       SELECT i."action", i."eventId", i."occurredAt", (i."impressionId" IS NOT NULL) AS "explicit"
-       FROM "Interaction" i
-       WHERE i."memberId" = ii."memberId" AND i."itemId" = ii."itemId"
-         AND (i."impressionId" = ii."impressionId"
-              OR (i."impressionId" IS NULL
-                  AND i."occurredAt" >= ii."createdAt"
-                  AND i."occurredAt" < ii."createdAt" + make_interval(secs => $2::float8 / 1000)
-                  AND NOT EXISTS (
-                    SELECT 1 FROM "ImpressionItem" later
-                    WHERE later."memberId" = ii."memberId" AND later."itemId" = ii."itemId"
-                      AND later."createdAt" > ii."createdAt" AND later."createdAt" <= i."occurredAt")))
-       ORDER BY "explicit" DESC, i."occurredAt" ASC, i."eventId" ASC
-       LIMIT 1
-     ) o ON true
-     WHERE ii."impressionId" = ANY($1::text[])
-     ORDER BY ii."impressionId", ii."rank"`,
+    OUTCOMES_SQL,
     [impressionIds, windowMs],
   );
   return rows.map(({ explicit, ...r }) => ({
