@@ -18,8 +18,8 @@ export interface ImpressionSourceOptions {
   attributionWindowMs: number;
   /** The prefix budget of served rankings (PROMPT_MAX_TOKENS) when the task sets none. */
   maxPrefixTokens: number;
-  /** The model's context (ModelInfo.maxContext). */
-  maxContextTokens: number;
+  /** The model's context (ModelInfo.maxContext), when known. */
+  maxContextTokens?: number;
   /** Most impressions read. */
   limit: number;
   caches?: PromptPathCaches;
@@ -36,21 +36,21 @@ const OUTCOME_BATCH = 500;
 export async function impressionSource(opts: ImpressionSourceOptions): Promise<EvalSource> {
   const { db, task } = opts;
   const stored = await impressionsInWindow(db, task.name, opts.from, opts.to, opts.limit);
-  const outcomes = new Map<string, string | null>();
+  const outcomes = new Map<string, { action: string | null; at: Date | null }>();
   for (let i = 0; i < stored.length; i += OUTCOME_BATCH) {
     const ids = stored.slice(i, i + OUTCOME_BATCH).map((s) => s.id);
     for (const o of await outcomesOf(db, ids, opts.attributionWindowMs)) {
-      outcomes.set(`${o.impressionId}\u0000${o.itemId}`, o.action);
+      outcomes.set(`${o.impressionId}\u0000${o.itemId}`, { action: o.action, at: o.occurredAt });
     }
   }
   const lists: EvalList[] = stored.map((s) => ({
     id: s.id,
     memberId: s.memberId,
     at: s.createdAt,
-    candidates: s.itemIds.map((itemId) => ({
-      itemId,
-      outcome: outcomes.get(`${s.id}\u0000${itemId}`) ?? null,
-    })),
+    candidates: s.itemIds.map((itemId) => {
+      const o = outcomes.get(`${s.id}\u0000${itemId}`);
+      return { itemId, outcome: o?.action ?? null, outcomeAt: o?.at ?? null };
+    }),
   }));
   const ids = (list: EvalList) => list.candidates.map((c) => c.itemId);
   return {

@@ -6,6 +6,8 @@ export interface EvalCandidate {
   itemId: string;
   /** The action that followed (one of the task's actions, or another), or null: nothing. */
   outcome: string | null;
+  /** When the outcome happened, where known. */
+  outcomeAt?: Date | null;
   /** Known true probability of each action, when the data came from a simulator (the oracle). */
   trueProbabilities?: Record<string, number>;
 }

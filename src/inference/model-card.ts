@@ -5,12 +5,14 @@ export interface ModelCard {
   architecture: string | null;
   /** Set by the project's own checkpoint generator: the weights are random, the answers meaningless. */
   randomWeights: boolean;
+  /** The longest sequence the model takes (max_position_embeddings), when config.json says. */
+  maxContext: number | null;
 }
 
 /** What the gateway reads from a checkpoint's config.json (the sidecar reads the rest). */
 export function readModelCard(modelDir: string): ModelCard {
   const path = join(modelDir, "config.json");
-  let cfg: { architectures?: string[]; brewgate_random_weights?: boolean };
+  let cfg: { architectures?: string[]; brewgate_random_weights?: boolean; max_position_embeddings?: number };
   try {
     cfg = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
@@ -19,5 +21,6 @@ export function readModelCard(modelDir: string): ModelCard {
   return {
     architecture: cfg.architectures?.[0] ?? null,
     randomWeights: cfg.brewgate_random_weights === true,
+    maxContext: typeof cfg.max_position_embeddings === "number" ? cfg.max_position_embeddings : null,
   };
 }

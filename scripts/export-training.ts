@@ -1,0 +1,198 @@
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { finished } from "node:stream/promises";
+import { parseArgs } from "node:util";
+import { ensureDemoModel } from "../dev/demo-model";
+import { loadConfig } from "../src/config";
+import { impressionSource } from "../src/evaluation/impression-source";
+import { examplesOf, SPLITS, type SplitName, splitByTime } from "../src/evaluation/training-export";
+import { readModelCard } from "../src/inference/model-card";
+import { TextTokenizer } from "../src/prompt/tokenizer";
+import { promptVersion } from "../src/prompt/version";
+import { readTask } from "../src/ranking/task-cache";
+import { type OpenDatabase, openDatabase } from "./local-services";
+
+const USAGE = `npm run export:training -- [options]
+
+Writes labelled impressions as 360Brew training examples (JSON Lines: the prompt as the model sees
+it and the answer the member gave), split by time into train / validation / test.
+
+  --task NAME            task (default job_apply)
+  --from TIME --to TIME  impressions shown in [from, to) (ISO 8601; default: all whose attribution
+                         window has closed)
+  --split A,B,C          fractions of train, validation, test, oldest first (default 0.8,0.1,0.1)
+  --model-dir DIR        checkpoint whose tokenizer and context bound the prompts (default: MODEL_DIR
+                         or the demo model)
+  --tokenizer PATH       the tokenizer.json to count history tokens with (default: the model's)
+  --limit N              at most N impressions, oldest first (default 100000)
+  --out DIR              where to write (default DATA_DIR/training/<task>)`;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      task: { type: "string", default: "job_apply" },
+      from: { type: "string" },
+      to: { type: "string" },
+      split: { type: "string", default: "0.8,0.1,0.1" },
+      "model-dir": { type: "string" },
+      tokenizer: { type: "string" },
+      limit: { type: "string", default: "100000" },
+      out: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const time = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const t = new Date(v);
+    if (Number.isNaN(t.getTime())) throw new UsageError(`--${name} must be an ISO 8601 time, got '${v}'`);
+    return t;
+  };
+  const fractions = values.split.split(",").map(Number);
+  if (
+    fractions.length !== 3 ||
+    fractions.some((f) => !(f >= 0)) ||
+    Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9
+  ) {
+    throw new UsageError(`--split takes three fractions that add up to 1, got '${values.split}'`);
+  }
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new UsageError(`--limit must be a positive integer, got '${values.limit}'`);
+  return {
+    task: values.task,
+    from: time("from", values.from),
+    to: time("to", values.to),
+    fractions: fractions as [number, number, number],
+    modelDir: values["model-dir"],
+    tokenizer: values.tokenizer,
+    limit,
+    out: values.out,
+  };
+}
+
+async function main() {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+  const args = parse(process.argv.slice(2));
+  const config = loadConfig();
+  const log = (line: string) => process.stderr.write(`export: ${line}\n`);
+
+  const modelDir = args.modelDir ?? config.MODEL_DIR ?? ensureDemoModel(config.DATA_DIR);
+  const tokenizerPath =
+    args.tokenizer ?? (args.modelDir ? undefined : config.TOKENIZER_PATH) ?? join(modelDir, "tokenizer.json");
+  const tokenizer = await TextTokenizer.fromFile(tokenizerPath);
+  const card = readModelCard(modelDir);
+
+  let database: OpenDatabase | null = null;
+  const onSignal = () => {
+    log("stopping");
+    (database?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    database = await openDatabase(config);
+    log(`database: ${database.describe}`);
+    const task = await readTask(database.db, args.task);
+    const settled = new Date(Date.now() - config.ATTRIBUTION_WINDOW_MS);
+    const source = await impressionSource({
+      db: database.db,
+      tokenizer,
+      task,
+      from: args.from ?? new Date(0),
+      to: args.to && args.to < settled ? args.to : settled,
+      attributionWindowMs: config.ATTRIBUTION_WINDOW_MS,
+      maxPrefixTokens: config.PROMPT_MAX_TOKENS,
+      maxContextTokens: card.maxContext ?? undefined,
+      limit: args.limit,
+    });
+    if (source.lists.length === 0) {
+      throw new Error(
+        `no labelled impressions of task '${task.name}' shown in [${source.dataFrom?.toISOString()}, ${source.dataTo?.toISOString()})`,
+      );
+    }
+    const split = splitByTime(source.lists, args.fractions, config.ATTRIBUTION_WINDOW_MS);
+    const version = promptVersion(task);
+    const outDir = resolve(args.out ?? join(config.DATA_DIR, "training", task.name));
+    await mkdir(outDir, { recursive: true });
+
+    const counts = {} as Record<
+      SplitName,
+      { impressions: number; examples: number; withAnswer: number; positive: number }
+    >;
+    for (const name of SPLITS) {
+      const file = createWriteStream(join(outDir, `${name}.jsonl`));
+      const c = { impressions: 0, examples: 0, withAnswer: 0, positive: 0 };
+      for (const list of split.lists[name]) {
+        let skipped = false;
+        const examples = await examplesOf(source, list, name, version).catch((err) => {
+          // As the served path would refuse it (a member or item gone, a prompt over budget).
+          log(`impression ${list.id} left out: ${(err as Error).message}`);
+          skipped = true;
+          return [];
+        });
+        if (skipped) continue;
+        c.impressions++;
+        for (const e of examples) {
+          c.examples++;
+          if (e.completion !== null) c.withAnswer++;
+          if (e.positive) c.positive++;
+          if (!file.write(`${JSON.stringify(e)}\n`)) await new Promise<void>((r) => file.once("drain", () => r()));
+        }
+      }
+      file.end();
+      await finished(file);
+      counts[name] = c;
+    }
+    const manifest = {
+      task: task.name,
+      promptVersion: version,
+      tokenizer: tokenizerPath,
+      data: { from: source.dataFrom, to: source.dataTo, attributionWindowMs: config.ATTRIBUTION_WINDOW_MS },
+      split: {
+        fractions: args.fractions,
+        validationFrom: split.validationFrom,
+        testFrom: split.testFrom,
+        impressionsInGap: split.inGap,
+        lateOutcomesDropped: split.lateOutcomes,
+      },
+      counts,
+      format:
+        "one JSON object per line: prompt (the 360Brew prompt up to 'Answer: The member will'), completion (the member's answer as the model continues the prompt, e.g. ' apply'; null when the member did nothing with the item), action, positive, and where it came from (impressionId, memberId, itemId, position, shownAt)",
+      createdAt: new Date(),
+    };
+    await writeFile(join(outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    for (const name of SPLITS) {
+      const c = counts[name];
+      process.stdout.write(
+        `${name.padEnd(11)} ${String(c.impressions).padStart(6)} impressions  ${String(c.examples).padStart(7)} examples  ${String(c.withAnswer).padStart(6)} answered  ${String(c.positive).padStart(6)} positive  ${join(outDir, `${name}.jsonl`)}\n`,
+      );
+    }
+    process.stdout.write(
+      `${split.inGap} impressions left out in the gaps between splits, ${split.lateOutcomes} late outcomes dropped; manifest ${join(outDir, "manifest.json")}\n`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({ task: task.name, prompt_version: version, out: outDir, in_gap: split.inGap, late_outcomes: split.lateOutcomes, ...Object.fromEntries(SPLITS.map((n) => [n, counts[n]])) })}\n`,
+    );
+  } finally {
+    await database?.close();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`export: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    process.stderr.write(`\n${USAGE}\n`);
+    process.exit(2);
+  }
+  process.exit(1);
+});
