@@ -148,7 +148,7 @@ export function formatTable(r: EvaluationResult): string {
       (r.dataFrom && r.dataTo ? ` [${r.dataFrom.toISOString()}, ${r.dataTo.toISOString()})` : ""),
     `${s.lists} lists, ${s.positions} positions; outcomes: ${Object.entries(s.outcomes)
       .map(([a, n]) => `${a} ${n}`)
-      .join(", ")}` + (r.skipped.length > 0 ? `; ${r.skipped.length} lists left out` : ""),
+      .join(", ")}${r.skipped.length > 0 ? `; ${r.skipped.length} lists left out` : ""}`,
     "",
     `${pad("ranker", 12)}${pad("AUC", 9)}${pad(`NDCG@${k}`, 9)}${pad(`recall@${k}`, 11)}${pad("log loss", 10)}${pad("ECE", 8)}`,
   ];

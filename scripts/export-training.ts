@@ -146,7 +146,8 @@ async function main() {
           c.examples++;
           if (e.completion !== null) c.withAnswer++;
           if (e.positive) c.positive++;
-          if (!file.write(`${JSON.stringify(e)}\n`)) await new Promise<void>((r) => file.once("drain", () => r()));
+          if (!file.write(`${JSON.stringify(e)}\n`))
+            await new Promise<void>((r) => file.once("drain", () => r()));
         }
       }
       file.end();
