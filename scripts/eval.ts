@@ -226,8 +226,12 @@ async function main() {
 
   let database: OpenDatabase | null = null;
   let model: OpenModel | null = null;
+  // A signal while the model is being opened (a sidecar loading its checkpoint) must still stop
+  // that sidecar: it is waited for and closed, not left running after this process exits.
+  let opening: Promise<OpenModel> | null = null;
   const closeAll = async () => {
-    await model?.close();
+    const open = model ?? (await opening?.catch(() => null));
+    await open?.close();
     await database?.close();
   };
   const onSignal = () => {
@@ -242,7 +246,8 @@ async function main() {
     log(`database: ${database.describe}`);
     const { db } = database;
     const task = await readTask(db, args.task);
-    model = await openModel(config, args, log);
+    opening = openModel(config, args, log);
+    model = await opening;
     log(`model: ${model.describe}`);
 
     const common = {
