@@ -7,10 +7,10 @@ import { loadConfig } from "../src/config";
 import { listEvaluationRuns, saveEvaluationRun } from "../src/db/evaluation-runs";
 import { datasetSource } from "../src/evaluation/dataset-source";
 import { impressionSource } from "../src/evaluation/impression-source";
-import { renderReport } from "../src/evaluation/report";
+import { pastRun, renderReport } from "../src/evaluation/report";
 import { type EvaluationResult, runEvaluation } from "../src/evaluation/run";
 import { readTask } from "../src/ranking/task-cache";
-import { type OpenDatabase, type OpenModel, openDatabase, openModel } from "./local-services";
+import { type OpenDatabase, type OpenModel, openDatabase, openModel, stopOnSignals } from "./local-services";
 
 const USAGE = `npm run eval -- [options]
 
@@ -234,12 +234,7 @@ async function main() {
     await open?.close();
     await database?.close();
   };
-  const onSignal = () => {
-    log("stopping");
-    closeAll().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  stopOnSignals(log, closeAll);
 
   try {
     database = await openDatabase(config);
@@ -300,21 +295,7 @@ async function main() {
           "The model has random weights: its AUC is expected near 0.5. Point --model-dir (or MODEL_DIR) at a trained checkpoint.",
         ]
       : [];
-    const history = (await listEvaluationRuns(db, { taskName: task.name, limit: 30 })).map((run) => {
-      const m = run.metrics as {
-        rankers?: { name: string; auc: number | null; ndcg: number | null }[];
-      } | null;
-      const modelMetrics = m?.rankers?.find((x) => x.name === "model");
-      return {
-        id: run.id,
-        createdAt: run.createdAt,
-        model: run.model,
-        promptVersion: run.promptVersion,
-        source: run.source,
-        auc: modelMetrics?.auc ?? null,
-        ndcg: modelMetrics?.ndcg ?? null,
-      };
-    });
+    const history = (await listEvaluationRuns(db, { taskName: task.name, limit: 30 })).map(pastRun);
     const html = renderReport({ runId, createdAt, result, history, notes });
     const out = resolve(
       args.out ??
@@ -329,6 +310,7 @@ async function main() {
     if (args.save) {
       await saveEvaluationRun(db, {
         id: runId,
+        createdAt,
         taskName: result.task,
         model: result.model,
         promptVersion: result.promptVersion,

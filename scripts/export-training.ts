@@ -11,7 +11,7 @@ import { readModelCard } from "../src/inference/model-card";
 import { TextTokenizer } from "../src/prompt/tokenizer";
 import { promptVersion } from "../src/prompt/version";
 import { readTask } from "../src/ranking/task-cache";
-import { type OpenDatabase, openDatabase } from "./local-services";
+import { type OpenDatabase, openDatabase, stopOnSignals } from "./local-services";
 
 const USAGE = `npm run export:training -- [options]
 
@@ -93,12 +93,9 @@ async function main() {
   const card = readModelCard(modelDir);
 
   let database: OpenDatabase | null = null;
-  const onSignal = () => {
-    log("stopping");
-    (database?.close() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  stopOnSignals(log, async () => {
+    await database?.close();
+  });
   try {
     database = await openDatabase(config);
     log(`database: ${database.describe}`);

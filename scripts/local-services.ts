@@ -55,7 +55,10 @@ export async function openDatabase(config: Config): Promise<OpenDatabase> {
   }
   try {
     await migrate(url);
-    const db = createDb(url, { max: 4 });
+    // Two connections: a running gateway's embedded database serves at most
+    // DATABASE.embeddedMaxConnections, four of them the gateway's; a batch job's queries are short
+    // next to its Score calls.
+    const db = createDb(url, { max: 2 });
     await ensureDefaultTasks(db);
     return {
       db,
@@ -148,4 +151,27 @@ export async function openModel(
     await close();
     throw err;
   }
+}
+
+/** How long a command asked to stop may take to close what it opened before it exits anyway. */
+const STOP_DEADLINE_MS = 20_000;
+
+/**
+ * SIGINT or SIGTERM: `close` what the command opened (a sidecar it started, the database), then
+ * exit with 130; past STOP_DEADLINE_MS it exits anyway, naming the deadline. A second signal
+ * finds no handler and ends the process at once.
+ */
+export function stopOnSignals(log: (line: string) => void, close: () => Promise<void>): void {
+  const onSignal = () => {
+    log("stopping");
+    setTimeout(() => {
+      log(`still closing after ${STOP_DEADLINE_MS} ms; exiting`);
+      process.exit(130);
+    }, STOP_DEADLINE_MS).unref();
+    close()
+      .catch((err) => log(`while stopping: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 }

@@ -20,7 +20,7 @@ const SUMMARY = {
 
 export async function saveEvaluationRun(
   db: Db,
-  run: Omit<EvaluationRun, "createdAt">,
+  run: Omit<EvaluationRun, "createdAt"> & { createdAt?: Date },
 ): Promise<EvaluationRun> {
   return db.evaluationRun.create({ data: { ...run, metrics: run.metrics ?? {} } });
 }

@@ -1,5 +1,7 @@
+import type { EvaluationRunSummary } from "../db/evaluation-runs";
 import { escapeHtml as esc } from "../util/html";
 import type { EvaluationResult, SweepPoint } from "./run";
+import { storedHeadline } from "./stored-run";
 import type { LabelMetrics, RankerMetrics } from "./summarize";
 
 /** A past run as the report's history shows it. */
@@ -11,6 +13,20 @@ export interface PastRun {
   source: string;
   auc: number | null;
   ndcg: number | null;
+}
+
+/** A stored run as the history shows it. */
+export function pastRun(run: EvaluationRunSummary): PastRun {
+  const { auc, ndcg } = storedHeadline(run.metrics);
+  return {
+    id: run.id,
+    createdAt: run.createdAt,
+    model: run.model,
+    promptVersion: run.promptVersion,
+    source: run.source,
+    auc,
+    ndcg,
+  };
 }
 
 export interface ReportInput {
@@ -28,28 +44,43 @@ const fmt = (v: number | null | undefined, digits = 4) =>
 
 const COLORS = ["#2f6fb3", "#9a9a9a", "#d08a2e", "#5a9e5a", "#8a5ab3", "#b35a5a"];
 
-/** Grouped vertical bars: one group per metric, one bar per series; values in [0, 1]. */
-function barChart(
-  title: string,
-  groups: string[],
-  series: { name: string; values: (number | null)[] }[],
-): string {
+interface Series {
+  name: string;
+  values: (number | null)[];
+}
+
+/** The frame every [0, 1] chart shares: its size, the y scale, gridlines, a legend, the figure. */
+function unitChart(h: number, top: number) {
   const w = 560;
-  const h = 260;
   const left = 40;
   const bottom = 40;
-  const top = 30;
   const plotH = h - top - bottom;
+  const y = (v: number) => top + plotH * (1 - v);
+  const grid = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (t) =>
+        `<line x1="${left}" x2="${w - 10}" y1="${y(t)}" y2="${y(t)}" stroke="#e4e4e4"/>` +
+        `<text x="${left - 6}" y="${y(t) + 4}" text-anchor="end" font-size="11">${t}</text>`,
+    )
+    .join("");
+  const figure = (title: string, series: Series[], spacing: number, body: string[]) => {
+    const legend = series
+      .map(
+        (s, si) =>
+          `<rect x="${left + si * spacing}" y="${h - 14}" width="10" height="10" fill="${COLORS[si % COLORS.length]}"/><text x="${left + si * spacing + 14}" y="${h - 5}" font-size="11">${esc(s.name)}</text>`,
+      )
+      .join("");
+    return `<figure><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img">${grid}${body.join("")}${legend}</svg></figure>`;
+  };
+  return { w, left, plotH, y, labelY: h - bottom + 16, figure };
+}
+
+/** Grouped vertical bars: one group per metric, one bar per series; values in [0, 1]. */
+function barChart(title: string, groups: string[], series: Series[]): string {
+  const { w, left, plotH, y, labelY, figure } = unitChart(260, 30);
   const groupW = (w - left - 10) / groups.length;
   const barW = Math.min(36, (groupW - 20) / series.length);
-  const y = (v: number) => top + plotH * (1 - v);
   const parts: string[] = [];
-  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
-    parts.push(
-      `<line x1="${left}" x2="${w - 10}" y1="${y(t)}" y2="${y(t)}" stroke="#e4e4e4"/>`,
-      `<text x="${left - 6}" y="${y(t) + 4}" text-anchor="end" font-size="11">${t}</text>`,
-    );
-  }
   groups.forEach((g, gi) => {
     const x0 = left + gi * groupW + (groupW - barW * series.length) / 2;
     series.forEach((s, si) => {
@@ -62,45 +93,20 @@ function barChart(
       );
     });
     parts.push(
-      `<text x="${(left + gi * groupW + groupW / 2).toFixed(1)}" y="${h - bottom + 16}" text-anchor="middle" font-size="12">${esc(g)}</text>`,
+      `<text x="${(left + gi * groupW + groupW / 2).toFixed(1)}" y="${labelY}" text-anchor="middle" font-size="12">${esc(g)}</text>`,
     );
   });
-  const legend = series
-    .map(
-      (s, si) =>
-        `<rect x="${left + si * 95}" y="${h - 14}" width="10" height="10" fill="${COLORS[si % COLORS.length]}"/><text x="${left + si * 95 + 14}" y="${h - 5}" font-size="11">${esc(s.name)}</text>`,
-    )
-    .join("");
-  return `<figure><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img">${parts.join("")}${legend}</svg></figure>`;
+  return figure(title, series, 95, parts);
 }
 
 /** Lines over x labels (evenly spaced); values in [0, 1]. */
-function lineChart(
-  title: string,
-  xs: string[],
-  series: { name: string; values: (number | null)[] }[],
-): string {
-  const w = 560;
-  const h = 240;
-  const left = 40;
-  const bottom = 40;
-  const top = 20;
-  const plotH = h - top - bottom;
+function lineChart(title: string, xs: string[], series: Series[]): string {
+  const { w, left, y, labelY, figure } = unitChart(240, 20);
   const step = xs.length > 1 ? (w - left - 80) / (xs.length - 1) : 0;
   const x = (i: number) => left + 30 + i * step;
-  const y = (v: number) => top + plotH * (1 - v);
-  const parts: string[] = [];
-  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
-    parts.push(
-      `<line x1="${left}" x2="${w - 10}" y1="${y(t)}" y2="${y(t)}" stroke="#e4e4e4"/>`,
-      `<text x="${left - 6}" y="${y(t) + 4}" text-anchor="end" font-size="11">${t}</text>`,
-    );
-  }
-  xs.forEach((label, i) => {
-    parts.push(
-      `<text x="${x(i)}" y="${h - bottom + 16}" text-anchor="middle" font-size="11">${esc(label)}</text>`,
-    );
-  });
+  const parts = xs.map(
+    (label, i) => `<text x="${x(i)}" y="${labelY}" text-anchor="middle" font-size="11">${esc(label)}</text>`,
+  );
   series.forEach((s, si) => {
     const color = COLORS[si % COLORS.length];
     const pts = s.values.map((v, i) => (v === null ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`));
@@ -115,13 +121,7 @@ function lineChart(
       );
     });
   });
-  const legend = series
-    .map(
-      (s, si) =>
-        `<rect x="${left + si * 110}" y="${h - 14}" width="10" height="10" fill="${COLORS[si % COLORS.length]}"/><text x="${left + si * 110 + 14}" y="${h - 5}" font-size="11">${esc(s.name)}</text>`,
-    )
-    .join("");
-  return `<figure><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img">${parts.join("")}${legend}</svg></figure>`;
+  return figure(title, series, 110, parts);
 }
 
 /** Observed positive rate against mean prediction per bin, with the diagonal of perfect calibration. */

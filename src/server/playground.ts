@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Express } from "express";
 import type { Logger } from "../observability/logger";
+import { escapeHtml } from "../util/html";
 import type { IdeOptions } from "./ide";
-import { escapeHtml } from "./report";
 
 /** The page's script and style, served as they are (no bundler, no framework). */
 export const PLAYGROUND_FILES = ["playground.js", "playground.css"] as const;

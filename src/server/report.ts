@@ -7,7 +7,9 @@ import {
   latestEvaluationRun,
   listEvaluationRuns,
 } from "../db/evaluation-runs";
+import { storedHeadline } from "../evaluation/stored-run";
 import type { Logger } from "../observability/logger";
+import { escapeHtml } from "../util/html";
 
 /**
  * A report is a self-contained document written by the evaluation (inline <style> and SVG): it
@@ -27,13 +29,6 @@ const RUNS_LISTED = 50;
 export interface ReportOptions {
   /** The playground is served too (IDE_ENABLED): the pages link to it. */
   playground: boolean;
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
-  );
 }
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2433}
@@ -84,52 +79,16 @@ export function withNav(report: string, o: ReportOptions): string {
   return report.slice(0, at) + bar + report.slice(at);
 }
 
-/**
- * Every number in a JSON value with its path ("rankers.model.auc"). An array of objects that have
- * a `name` (a list of rankers) is walked as an object keyed by those names; other arrays (a sweep,
- * a reliability table) are left out: their numbers are not one run's headline.
- */
-function numbersIn(value: unknown, path: string[] = [], out: { path: string[]; value: number }[] = []) {
-  if (typeof value === "number" && Number.isFinite(value)) out.push({ path, value });
-  if (!value || typeof value !== "object" || path.length >= 6) return out;
-  if (Array.isArray(value)) {
-    for (const v of value) {
-      const name = v && typeof v === "object" ? (v as { name?: unknown }).name : undefined;
-      if (typeof name === "string") numbersIn(v, [...path, name], out);
-    }
-  } else {
-    for (const [k, v] of Object.entries(value)) numbersIn(v, [...path, k], out);
-  }
-  return out;
-}
-
-/**
- * The run's headline value of a metric, whatever the metrics JSON looks like: the numbers under a
- * key that matches `name`, the model's (a path through a key `model`) before the baselines', the
- * least nested first. Null when the metrics hold none.
- */
-export function headlineMetric(metrics: unknown, name: RegExp): { value: number; path: string } | null {
-  const found = numbersIn(metrics).filter((n) => n.path.length > 0 && name.test(n.path[n.path.length - 1]));
-  const isModel = (p: string[]) => p.some((k) => /^model$/i.test(k));
-  found.sort((a, b) => Number(isModel(b.path)) - Number(isModel(a.path)) || a.path.length - b.path.length);
-  return found[0] ? { value: found[0].value, path: found[0].path.join(".") } : null;
-}
-
-const AUC = /auc/i;
-const NDCG = /^ndcg/i;
-
-function metricCell(metrics: unknown, name: RegExp): string {
-  const m = headlineMetric(metrics, name);
-  const k = (metrics as { k?: unknown } | null)?.k;
-  const where = typeof k === "number" && name === NDCG ? `${m?.path} (k = ${k})` : m?.path;
-  return m
-    ? `<td class="num" title="${escapeHtml(where ?? "")}">${m.value.toFixed(3)}</td>`
-    : `<td class="num">–</td>`;
+function metricCell(value: number | null, title: string): string {
+  return value === null
+    ? `<td class="num">–</td>`
+    : `<td class="num" title="${escapeHtml(title)}">${value.toFixed(3)}</td>`;
 }
 
 function runsTable(runs: EvaluationRunSummary[]): string {
   const rows = runs.map((r) => {
     const id = escapeHtml(r.id);
+    const headline = storedHeadline(r.metrics);
     return `<tr data-run-id="${id}">
 <td><a href="/report/${encodeURIComponent(r.id)}">${id}</a></td>
 <td>${r.createdAt.toISOString()}</td>
@@ -139,8 +98,8 @@ function runsTable(runs: EvaluationRunSummary[]): string {
 <td>${escapeHtml(r.source)}</td>
 <td class="num">${r.impressions}</td>
 <td class="num">${r.positions}</td>
-${metricCell(r.metrics, AUC)}
-${metricCell(r.metrics, NDCG)}
+${metricCell(headline.auc, "the model's AUC")}
+${metricCell(headline.ndcg, `the model's NDCG@${headline.k ?? "k"}`)}
 </tr>`;
   });
   return `<table>

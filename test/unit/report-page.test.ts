@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { escapeHtml, headlineMetric, withNav } from "../../src/server/report";
-
-const AUC = /auc/i;
-const NDCG = /^ndcg/i;
+import { storedHeadline } from "../../src/evaluation/stored-run";
+import { withNav } from "../../src/server/report";
+import { escapeHtml } from "../../src/util/html";
 
 describe("the evaluation pages", () => {
-  it("find the model's headline metrics in the metrics JSON the evaluation writes (rankers as a named list)", () => {
+  it("read the model's headline metrics from a stored run, and null for what is missing", () => {
     const metrics = {
       k: 10,
       lists: 4,
@@ -17,20 +16,20 @@ describe("the evaluation pages", () => {
       // Per budget: not the run's headline.
       historySweep: [{ budget: 0, auc: 0.9, ndcg: 0.9 }],
     };
-    assert.deepEqual(headlineMetric(metrics, AUC), { value: 0.71, path: "rankers.model.auc" });
-    assert.deepEqual(headlineMetric(metrics, NDCG), { value: 0.42, path: "rankers.model.ndcg" });
-  });
-
-  it("find them in other shapes too, and nothing where there is nothing", () => {
-    assert.deepEqual(headlineMetric({ model: { auc: 0.6 }, popularity: { auc: 0.7 } }, AUC), {
-      value: 0.6,
-      path: "model.auc",
+    assert.deepEqual(storedHeadline(metrics), { auc: 0.71, ndcg: 0.42, k: 10 });
+    assert.deepEqual(storedHeadline({ rankers: [{ name: "model", auc: null }] }), {
+      auc: null,
+      ndcg: null,
+      k: null,
     });
-    assert.deepEqual(headlineMetric({ "ndcg@10": 0.3 }, NDCG), { value: 0.3, path: "ndcg@10" });
-    assert.equal(headlineMetric({ model: { auc: null } }, AUC), null);
-    assert.equal(headlineMetric({}, AUC), null);
-    assert.equal(headlineMetric(null, AUC), null);
-    assert.equal(headlineMetric([0.5], AUC), null);
+    assert.deepEqual(storedHeadline({ rankers: [{ name: "popularity", auc: 0.7 }] }), {
+      auc: null,
+      ndcg: null,
+      k: null,
+    });
+    for (const bad of [{}, null, [0.5], "x", { rankers: "x" }]) {
+      assert.deepEqual(storedHeadline(bad), { auc: null, ndcg: null, k: null });
+    }
   });
 
   it("put their links first in a stored report's body, or after it when it has no body tag", () => {
