@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config";
 import { listEvaluationRuns, saveEvaluationRun } from "../src/db/evaluation-runs";
 import { datasetSource } from "../src/evaluation/dataset-source";
@@ -10,6 +9,7 @@ import { impressionSource } from "../src/evaluation/impression-source";
 import { pastRun, renderReport } from "../src/evaluation/report";
 import { type EvaluationResult, runEvaluation } from "../src/evaluation/run";
 import { readTask } from "../src/ranking/task-cache";
+import { isoTime, parseFlags, positiveInt, runCommand, UsageError } from "./cli";
 import { type OpenDatabase, type OpenModel, openDatabase, openModel, stopOnSignals } from "./local-services";
 
 const USAGE = `npm run eval -- [options]
@@ -51,23 +51,6 @@ interface Args {
   save: boolean;
 }
 
-class UsageError extends Error {}
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`--${name} must be a positive integer, got '${value}'`);
-  return n;
-}
-
-function time(name: string, value: string | undefined): Date | undefined {
-  if (value === undefined) return undefined;
-  const t = new Date(value);
-  if (Number.isNaN(t.getTime())) throw new UsageError(`--${name} must be an ISO 8601 time, got '${value}'`);
-  return t;
-}
-
 export function parseBudgets(value: string): (number | null)[] {
   if (value === "none") return [];
   return value.split(",").map((part) => {
@@ -82,9 +65,9 @@ export function parseBudgets(value: string): (number | null)[] {
 }
 
 function parse(argv: string[]): Args {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseFlags(
+    argv,
+    {
       task: { type: "string", default: "job_apply" },
       "model-dir": { type: "string" },
       sidecar: { type: "string" },
@@ -102,13 +85,8 @@ function parse(argv: string[]): Args {
       "no-save": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+    USAGE,
+  );
   if (values.dataset && (values.from || values.to)) {
     throw new UsageError("--from/--to select impressions; a --dataset file is evaluated whole");
   }
@@ -121,8 +99,8 @@ function parse(argv: string[]): Args {
     modelDir: values["model-dir"],
     sidecar: values.sidecar,
     tokenizer: values.tokenizer,
-    from: time("from", values.from),
-    to: time("to", values.to),
+    from: isoTime("from", values.from),
+    to: isoTime("to", values.to),
     dataset: values.dataset,
     limit: positiveInt("limit", values.limit, 5000),
     k: positiveInt("k", values.k, 10),
@@ -340,12 +318,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`eval: ${message}\n`);
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-    process.stderr.write(`\n${USAGE}\n`);
-    process.exit(2);
-  }
-  process.exit(1);
-});
+runCommand("eval", USAGE, main);

@@ -2,7 +2,6 @@ import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { finished } from "node:stream/promises";
-import { parseArgs } from "node:util";
 import { ensureDemoModel } from "../dev/demo-model";
 import { loadConfig } from "../src/config";
 import { impressionSource } from "../src/evaluation/impression-source";
@@ -11,6 +10,7 @@ import { readModelCard } from "../src/inference/model-card";
 import { TextTokenizer } from "../src/prompt/tokenizer";
 import { promptVersion } from "../src/prompt/version";
 import { readTask } from "../src/ranking/task-cache";
+import { isoTime, parseFlags, positiveInt, runCommand, UsageError } from "./cli";
 import { type OpenDatabase, openDatabase, stopOnSignals } from "./local-services";
 
 const USAGE = `npm run export:training -- [options]
@@ -28,35 +28,22 @@ it and the answer the member gave), split by time into train / validation / test
   --limit N              at most N impressions, oldest first (default 100000)
   --out DIR              where to write (default DATA_DIR/training/<task>)`;
 
-class UsageError extends Error {}
-
 function parse(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseFlags(
+    argv,
+    {
       task: { type: "string", default: "job_apply" },
       from: { type: "string" },
       to: { type: "string" },
       split: { type: "string", default: "0.8,0.1,0.1" },
       "model-dir": { type: "string" },
       tokenizer: { type: "string" },
-      limit: { type: "string", default: "100000" },
+      limit: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", default: false },
     },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const time = (name: string, v: string | undefined) => {
-    if (v === undefined) return undefined;
-    const t = new Date(v);
-    if (Number.isNaN(t.getTime())) throw new UsageError(`--${name} must be an ISO 8601 time, got '${v}'`);
-    return t;
-  };
+    USAGE,
+  );
   const fractions = values.split.split(",").map(Number);
   if (
     fractions.length !== 3 ||
@@ -65,17 +52,14 @@ function parse(argv: string[]) {
   ) {
     throw new UsageError(`--split takes three fractions that add up to 1, got '${values.split}'`);
   }
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new UsageError(`--limit must be a positive integer, got '${values.limit}'`);
   return {
     task: values.task,
-    from: time("from", values.from),
-    to: time("to", values.to),
+    from: isoTime("from", values.from),
+    to: isoTime("to", values.to),
     fractions: fractions as [number, number, number],
     modelDir: values["model-dir"],
     tokenizer: values.tokenizer,
-    limit,
+    limit: positiveInt("limit", values.limit, 100_000),
     out: values.out,
   };
 }
@@ -186,11 +170,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`export: ${err instanceof Error ? err.message : String(err)}\n`);
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-    process.stderr.write(`\n${USAGE}\n`);
-    process.exit(2);
-  }
-  process.exit(1);
-});
+runCommand("export", USAGE, main);

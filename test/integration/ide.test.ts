@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { seedDemoData } from "../../dev/demo-seed";
 import type { SidecarProcess } from "../../dev/sidecar-process";
 import { type Gateway, startGateway } from "../../src/gateway";
+import { launchChromium } from "../support/browser";
 import { testConfig } from "../support/config";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 describe("the GraphQL IDE in a real browser", () => {
   let pg: TestDatabase;
@@ -18,7 +16,6 @@ describe("the GraphQL IDE in a real browser", () => {
   let gw: Gateway;
   let browser: Browser;
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (Debian package chromium; .ci/run installs it)`);
     [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
     gw = await startGateway(
       testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
@@ -30,16 +27,7 @@ describe("the GraphQL IDE in a real browser", () => {
       impressions: 5,
       shownPerImpression: 4,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

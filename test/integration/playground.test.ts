@@ -1,23 +1,22 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { SidecarProcess } from "../../dev/sidecar-process";
 import { saveEvaluationRun } from "../../src/db/evaluation-runs";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { PLAYGROUND_CSP } from "../../src/server/playground";
 import { REPORT_CSP } from "../../src/server/report";
+import { launchChromium } from "../support/browser";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { REPO_ROOT, testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 const JOBS = [
   { id: "job-a", title: "Backend Engineer", company: "Acme", location: "Berlin" },
@@ -93,7 +92,6 @@ describe("the playground and the evaluation report in a real browser", { timeout
   let base: string;
   let browser: Browser;
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (Debian package chromium; .ci/run installs it)`);
     [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
     gw = await startGateway(
       testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
@@ -132,16 +130,7 @@ describe("the playground and the evaluation report in a real browser", { timeout
       { events },
     );
     assert.deepEqual(recorded, { data: { recordInteractions: { stored: HISTORY.length } } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
