@@ -57,12 +57,13 @@ async function main() {
     "",
     `  brewgate is up`,
     `  GraphQL      ${gateway.url}   (subscriptions: ${gateway.url.replace(/^http/, "ws")})`,
-    `  IDE          ${base}/`,
+    `  IDE          ${base}/   playground ${base}/playground`,
     `  metrics      ${base}/metrics   health ${base}/healthz   ready ${base}/readyz`,
     `  model        ${modelDir}   sidecar ${addresses.join(", ")}`,
     `  database     ${config.DATABASE_URL ? "DATABASE_URL" : `embedded PGlite in ${join(config.DATA_DIR, "pglite")}`}`,
     `  kafka        ${config.KAFKA_BROKERS ? config.KAFKA_BROKERS.join(",") : "off (set KAFKA_BROKERS to consume)"}`,
     `  try          recommendations(memberId: "${DEMO_MEMBER_ID}", task: "job_apply")`,
+    `  evaluate     npm run eval in another terminal, then ${base}/report`,
   ];
   if (gateway.randomWeights) {
     lines.push(
