@@ -20,6 +20,8 @@ async function main() {
   const modelDir = config.MODEL_DIR ?? ensureDemoModel(config.DATA_DIR);
 
   let sidecar: SidecarProcess | null = null;
+  /** Set once a signal asked everything to stop: the sidecar's exit is then expected. */
+  let stopping = false;
   let addresses = config.INFERENCE_ADDRESSES;
   if (!addresses) {
     sidecar = await startSidecar({
@@ -28,9 +30,9 @@ async function main() {
       onLog: (line) => logger.info({ component: "sidecar" }, line),
     });
     addresses = [sidecar.address];
-    sidecar.exited.then((code) =>
-      logger.error({ code }, "the sidecar exited; rankings are unavailable until it is back"),
-    );
+    sidecar.exited.then((code) => {
+      if (!stopping) logger.error({ code }, "the sidecar exited; rankings are unavailable until it is back");
+    });
   }
 
   const gateway = await startGateway(
@@ -75,6 +77,7 @@ async function main() {
   process.stdout.write(`${lines.join("\n")}\n\n`);
 
   exitOnSignals(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    stopping = true;
     const report = await gateway.stop();
     await sidecar?.stop();
     return report.abandoned.length === 0;
