@@ -48,8 +48,9 @@ async function main() {
   if (seeded) {
     const { APPLY, VIEW, DISMISS } = seeded.outcomes;
     logger.info(
-      `demo data written: ${seeded.members} members, ${seeded.items} jobs, ${seeded.interactions} interactions, ` +
-        `${seeded.impressions} job_apply impressions (${seeded.shownPositions} shown jobs) and ` +
+      `demo data written (a simulated marketplace, dev/marketplace.ts): ${seeded.members} members, ` +
+        `${seeded.items} jobs, ${seeded.interactions} background interactions, ` +
+        `${seeded.impressions} job_apply impressions (${seeded.shownPositions} shown jobs, each with its true probabilities) and ` +
         `${APPLY + VIEW + DISMISS} outcomes (${APPLY} applied, ${VIEW} viewed, ${DISMISS} dismissed)`,
     );
   }

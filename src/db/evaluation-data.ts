@@ -6,6 +6,8 @@ export interface StoredImpression {
   memberId: string;
   createdAt: Date;
   itemIds: string[];
+  /** Each position's true probabilities, in shown order; null where none were recorded (served rankings). */
+  trueProbabilities: (Record<string, number> | null)[];
 }
 
 /**
@@ -19,11 +21,13 @@ export async function impressionsInWindow(
   to: Date,
   limit: number,
 ): Promise<StoredImpression[]> {
-  const rows = await sql<{ id: string; memberId: string; createdAt: Date; itemIds: string[] }>(
+  const rows = await sql<StoredImpression>(
     db,
     `SELECT imp."id", imp."memberId", (imp."createdAt" AT TIME ZONE 'UTC') AS "createdAt",
             ARRAY(SELECT ii."itemId" FROM "ImpressionItem" ii
-                  WHERE ii."impressionId" = imp."id" ORDER BY ii."rank") AS "itemIds"
+                  WHERE ii."impressionId" = imp."id" ORDER BY ii."rank") AS "itemIds",
+            COALESCE((SELECT jsonb_agg(ii."trueProbabilities" ORDER BY ii."rank") FROM "ImpressionItem" ii
+                      WHERE ii."impressionId" = imp."id"), '[]'::jsonb) AS "trueProbabilities"
      FROM "Impression" imp
      WHERE imp."taskName" = $1
        AND imp."createdAt" >= ($2::timestamptz AT TIME ZONE 'UTC')

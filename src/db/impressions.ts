@@ -3,7 +3,7 @@ import { type Db, sql } from "./client";
 
 /**
  * Writes impressions, and one ImpressionItem row per shown position (what outcomes are joined
- * to), in one statement. Ids already stored are left as they are, their positions too, so a batch
+ * to, with the position's true probabilities where a simulator knew them), in one statement. Ids already stored are left as they are, their positions too, so a batch
  * whose first attempt committed without its answer reaching the gateway can be written again
  * safely.
  */
@@ -19,8 +19,9 @@ export async function insertImpressions(db: Db, batch: ImpressionRecord[]): Prom
          AS u(id, request, member, task, model, prompt, at, shown)
        ON CONFLICT ("id") DO NOTHING
        RETURNING "id", "memberId", "createdAt", "candidates")
-     INSERT INTO "ImpressionItem" ("impressionId", "rank", "itemId", "memberId", "createdAt")
-     SELECT s."id", (c->>'rank')::int, c->>'itemId', s."memberId", s."createdAt"
+     INSERT INTO "ImpressionItem" ("impressionId", "rank", "itemId", "memberId", "createdAt", "trueProbabilities")
+     SELECT s."id", (c->>'rank')::int, c->>'itemId', s."memberId", s."createdAt",
+            CASE WHEN jsonb_typeof(c->'trueProbabilities') = 'object' THEN c->'trueProbabilities' END
      FROM stored s, jsonb_array_elements(s."candidates") c`,
     [
       batch.map((i) => i.id),

@@ -8,8 +8,18 @@ export interface ImpressionRecord {
   /** The prompt's version (src/prompt/version.ts): the renderer's revision and the task's wording. */
   promptVersion: string;
   createdAt: Date;
-  /** What was shown, in rank order, with each action's probability. */
-  candidates: { itemId: string; rank: number; score: number; probabilities: Record<string, number> }[];
+  /**
+   * What was shown, in rank order, with each action's probability. `trueProbabilities`: each
+   * answer's known true probability, only where a simulator made the impression (dev/marketplace.ts);
+   * served rankings have none.
+   */
+  candidates: {
+    itemId: string;
+    rank: number;
+    score: number;
+    probabilities: Record<string, number>;
+    trueProbabilities?: Record<string, number>;
+  }[];
 }
 
 /** Somewhere served rankings are announced (the impressions Kafka topic), a batch at a time. */

@@ -31,7 +31,8 @@ const OUTCOME_BATCH = 500;
 /**
  * Logged impressions of a task and what followed them, replayed as of their time: prompts through
  * the served path (`preparePrompt`: same rows, template, tokenizer and budget) with history from
- * before the impression only, popularity from events before it.
+ * before the impression only, popularity from events before it. Positions a simulator recorded
+ * with their true probabilities carry them, so the oracle is scored where every position has them.
  */
 export async function impressionSource(opts: ImpressionSourceOptions): Promise<EvalSource> {
   const { db, task } = opts;
@@ -47,9 +48,16 @@ export async function impressionSource(opts: ImpressionSourceOptions): Promise<E
     id: s.id,
     memberId: s.memberId,
     at: s.createdAt,
-    candidates: s.itemIds.map((itemId) => {
+    candidates: s.itemIds.map((itemId, k) => {
       const o = outcomes.get(`${s.id}\u0000${itemId}`);
-      return { itemId, outcome: o?.action ?? null, outcomeAt: o?.at ?? null };
+      const truth = s.trueProbabilities[k];
+      return {
+        itemId,
+        outcome: o?.action ?? null,
+        outcomeAt: o?.at ?? null,
+        // A simulator's impressions know each position's truth: the oracle scores them.
+        ...(truth ? { trueProbabilities: truth } : {}),
+      };
     }),
   }));
   const ids = (list: EvalList) => list.candidates.map((c) => c.itemId);

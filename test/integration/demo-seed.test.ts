@@ -4,25 +4,42 @@ import {
   DEMO_COUNTS,
   DEMO_LOGGING_MODEL,
   type DemoSeedReport,
-  demoAffinity,
-  demoOutcomeProbabilities,
+  demoMarketplace,
   seedDemoData,
 } from "../../dev/demo-seed";
+import {
+  type Marketplace,
+  profileOnlyProbabilities,
+  rocAuc,
+  SIMULATED_JOB_APPLY,
+  summarizeMarketplace,
+  trueProbabilities,
+} from "../../dev/marketplace";
 import { createDb, type Db, sql } from "../../src/db/client";
 import { insertImpressions } from "../../src/db/impressions";
+import { upsertMembers } from "../../src/db/members";
 import { outcomesOf, type PositionOutcome } from "../../src/db/outcomes";
+import type { InteractionEvent } from "../../src/domain/events";
 import type { ImpressionRecord } from "../../src/domain/impression";
 import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
+import { impressionSource } from "../../src/evaluation/impression-source";
+import type { EvalSource } from "../../src/evaluation/lists";
+import { baselinesFor } from "../../src/evaluation/rankers";
+import { InteractionWriter } from "../../src/ingest/interactions";
+import type { TextTokenizer } from "../../src/prompt/tokenizer";
 import { promptVersion } from "../../src/prompt/version";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 
 const WEEK = 7 * 86_400_000;
 
-/** Every row the seed writes, in a fixed order, as text: equal data, equal snapshot. */
+/**
+ * Every row the seed writes, in a fixed order, as text: equal data, equal snapshot. Item.createdAt
+ * is left out: jobs come through the upsert path, which stamps the time they were written.
+ */
 async function snapshot(db: Db): Promise<string[]> {
   const tables = {
     Member: `SELECT "id", "currentPosition", "currentCompany", "location", "skills", "yearsOfExperience", "summary" FROM "Member" ORDER BY "id"`,
-    Item: `SELECT "id", "type", "title", "company", "location", "country", "description", "attributes", "createdAt" FROM "Item" ORDER BY "id"`,
+    Item: `SELECT "id", "type", "title", "company", "location", "country", "description", "attributes" FROM "Item" ORDER BY "id"`,
     Interaction: `SELECT "eventId", "memberId", "itemId", "action", "surface", "occurredAt", "impressionId" FROM "Interaction" ORDER BY "eventId"`,
     Impression: `SELECT "id", "requestId", "memberId", "taskName", "model", "promptVersion", "candidates", "createdAt" FROM "Impression" ORDER BY "id"`,
     ImpressionItem: `SELECT * FROM "ImpressionItem" ORDER BY "impressionId", "rank"`,
@@ -34,18 +51,52 @@ async function snapshot(db: Db): Promise<string[]> {
   return out;
 }
 
-describe("demo data: impressions and outcomes drawn from a known preference rule (real PostgreSQL)", {
-  timeout: 120_000,
+/** The stored job_apply impressions as `npm run eval` reads them (no prompt is built here). */
+function source(db: Db, to = new Date(Date.now() - WEEK)): Promise<EvalSource> {
+  return impressionSource({
+    db,
+    tokenizer: {} as TextTokenizer,
+    task: JOB_APPLY_TASK,
+    from: new Date(0),
+    to,
+    attributionWindowMs: WEEK,
+    maxPrefixTokens: 4096,
+    limit: 100_000,
+  });
+}
+
+/** Pooled AUC of a baseline's scores on the source's lists against "applied". */
+async function baselineAuc(src: EvalSource, name: string): Promise<number> {
+  const baseline = baselinesFor(src, 1).find((b) => b.name === name);
+  assert.ok(baseline, `no ${name} baseline`);
+  const scores: number[] = [];
+  const labels: boolean[] = [];
+  for (const list of src.lists) {
+    const s = await baseline.score(list);
+    scores.push(...s.scores);
+    labels.push(...list.candidates.map((c) => c.outcome === "APPLY"));
+  }
+  return rocAuc(scores, labels);
+}
+
+describe("demo data: a simulated marketplace with known truth, written through the product's paths (real PostgreSQL)", {
+  timeout: 240_000,
 }, () => {
   let pg: TestDatabase;
   let db: Db;
   let report: DemoSeedReport | null;
+  let world: Marketplace;
   let outcomes: PositionOutcome[];
+  const heard: InteractionEvent[] = [];
   before(async () => {
     pg = await createTestDatabase();
     db = createDb(pg.url);
+    world = demoMarketplace();
     // No ensureDefaultTasks here: the seed must make the job_apply row its impressions refer to.
-    report = await seedDemoData(db);
+    const writer = new InteractionWriter(db, [(events) => void heard.push(...events)], (err) => {
+      throw err;
+    });
+    report = await seedDemoData(db, DEMO_COUNTS, { writer });
     const ids = (await db.impression.findMany({ select: { id: true } })).map((i) => i.id);
     outcomes = await outcomesOf(db, ids, WEEK);
   });
@@ -54,26 +105,27 @@ describe("demo data: impressions and outcomes drawn from a known preference rule
     await pg?.drop();
   });
 
-  it("writes the configured counts, impressions of job_apply by the logging policy", async () => {
+  it("writes the configured counts, impressions of job_apply by the logging policy, interactions through InteractionWriter", async () => {
     assert.ok(report);
     const { outcomes: mix, ...rows } = report;
-    const { APPLY, VIEW, DISMISS } = mix;
+    const answered = mix.APPLY + mix.VIEW + mix.DISMISS;
     assert.deepEqual(rows, {
-      members: 25,
-      items: 150,
+      members: 50,
+      items: 300,
       interactions: 400,
-      impressions: 300,
-      shownPositions: 3000,
+      impressions: 400,
+      shownPositions: 4000,
     });
-    assert.equal(await db.member.count(), DEMO_COUNTS.members);
-    assert.equal(await db.item.count(), DEMO_COUNTS.items);
-    assert.equal(await db.impression.count(), DEMO_COUNTS.impressions);
-    assert.equal(await db.impressionItem.count(), DEMO_COUNTS.impressions * DEMO_COUNTS.shownPerImpression);
-    assert.equal(await db.interaction.count(), DEMO_COUNTS.interactions + APPLY + VIEW + DISMISS);
-    assert.equal(
-      await db.interaction.count({ where: { eventId: { startsWith: "demo-out-" } } }),
-      APPLY + VIEW + DISMISS,
-    );
+    // The demo data's size is chosen for its applications: enough that 0.05 of AUC is not noise.
+    assert.ok(mix.APPLY > 450 && mix.APPLY < 700, `${mix.APPLY} applications`);
+    assert.equal(await db.member.count(), 50);
+    assert.equal(await db.item.count(), 300);
+    assert.equal(await db.impression.count(), 400);
+    assert.equal(await db.impressionItem.count(), 4000);
+    assert.equal(await db.interaction.count(), 400 + answered);
+    // Every interaction went through the store-and-announce path, each announced once.
+    assert.equal(heard.length, 400 + answered);
+    assert.equal(new Set(heard.map((e) => e.eventId)).size, heard.length);
 
     const impressions = await db.impression.findMany({ orderBy: { createdAt: "asc" } });
     const version = promptVersion(JOB_APPLY_TASK);
@@ -84,7 +136,7 @@ describe("demo data: impressions and outcomes drawn from a known preference rule
       const shown = imp.candidates as ImpressionRecord["candidates"];
       assert.deepEqual(
         shown.map((c) => c.rank),
-        Array.from({ length: DEMO_COUNTS.shownPerImpression }, (_, k) => k + 1),
+        Array.from({ length: 10 }, (_, k) => k + 1),
       );
       assert.equal(new Set(shown.map((c) => c.itemId)).size, shown.length, `${imp.id} repeats a job`);
       for (const c of shown)
@@ -92,44 +144,37 @@ describe("demo data: impressions and outcomes drawn from a known preference rule
     }
     assert.deepEqual(
       impressions.map((i) => i.id),
-      impressions.map((_, n) => `demo-imp-${n + 1}`),
+      impressions.map((_, n) => `sim-imp-${n + 1}`),
       "ids are numbered in time order",
     );
   });
 
-  it("writes the ImpressionItem rows insertImpressions would write for the same impressions", async () => {
-    const positions = async () =>
-      (await db.impressionItem.findMany({ orderBy: [{ impressionId: "asc" }, { rank: "asc" }] })).map(
-        (p) => `${p.impressionId}/${p.rank}/${p.itemId}/${p.memberId}/${p.createdAt.toISOString()}`,
-      );
-    const seeded = await positions();
-    const records: ImpressionRecord[] = (await db.impression.findMany()).map((i) => ({
-      ...i,
-      candidates: i.candidates as ImpressionRecord["candidates"],
-    }));
-    // Rewritten by the production path (deleting an impression deletes its positions).
-    await db.impression.deleteMany({});
-    await insertImpressions(db, records);
-    assert.deepEqual(await positions(), seeded);
+  it("records each shown position's true probabilities, the rule's, in the candidates and ImpressionItem", async () => {
+    const members = new Map(world.members.map((m) => [m.profile.id, m]));
+    const jobs = new Map(world.jobs.map((j) => [j.item.id, j]));
+    const rows = await db.impressionItem.findMany({ include: { impression: true } });
+    assert.equal(rows.length, 4000);
+    for (const row of rows) {
+      const member = members.get(row.memberId);
+      const job = jobs.get(row.itemId);
+      assert.ok(member && job);
+      const truth = trueProbabilities(SIMULATED_JOB_APPLY, member, job);
+      assert.deepEqual(row.trueProbabilities, truth);
+      const shown = (row.impression.candidates as ImpressionRecord["candidates"])[row.rank - 1];
+      assert.deepEqual(shown.trueProbabilities, truth);
+      const total = Object.values(truth).reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(total - 1) < 1e-9, `${row.impressionId}/${row.rank} sums to ${total}`);
+    }
   });
 
-  it("writes nothing into a database that has members", async () => {
-    const before = await snapshot(db);
-    assert.equal(await seedDemoData(db), null);
-    assert.deepEqual(await snapshot(db), before);
-  });
-
-  it("gives outcomesOf outcomes of both attributions, some positive and most not", () => {
-    assert.equal(outcomes.length, 3000);
+  it("gives outcomesOf outcomes of both attributions, the seed's own answers", () => {
+    assert.equal(outcomes.length, 4000);
     const answered = outcomes.filter((o) => o.action !== null);
     const explicit = answered.filter((o) => o.attribution === "explicit").length;
     const window = answered.filter((o) => o.attribution === "window").length;
-    const applied = outcomes.filter((o) => o.action === "APPLY").length;
     assert.ok(explicit > 0.3 * answered.length, `${explicit} of ${answered.length} named their impression`);
     assert.ok(window > 0.3 * answered.length, `${window} of ${answered.length} joined by the window`);
-    assert.ok(applied > 0 && applied < outcomes.length, `${applied} of ${outcomes.length} applied`);
-    // The seed's own answers are what joins (a background interaction may rarely come first).
-    const own = answered.filter((o) => o.eventId === `demo-out-${o.impressionId.slice(9)}-${o.rank}`);
+    const own = answered.filter((o) => o.eventId === `sim-out-${o.impressionId.slice(8)}-${o.rank}`);
     assert.ok(own.length > 0.95 * answered.length, `${own.length} of ${answered.length} are the seed's own`);
     const total = report ? Object.values(report.outcomes).reduce((a, b) => a + b, 0) : 0;
     assert.ok(
@@ -138,79 +183,106 @@ describe("demo data: impressions and outcomes drawn from a known preference rule
     );
   });
 
-  it("draws the outcomes from the rule: applied positions had a higher true P(APPLY)", async () => {
-    const members = new Map((await db.member.findMany()).map((m) => [m.id, m]));
-    const items = new Map((await db.item.findMany()).map((i) => [i.id, i]));
-    const memberOf = new Map((await db.impression.findMany()).map((i) => [i.id, i.memberId]));
-    const p = (o: PositionOutcome) => {
-      const member = members.get(memberOf.get(o.impressionId) ?? "");
-      const item = items.get(o.itemId);
-      assert.ok(member && item);
-      return demoOutcomeProbabilities(member, item).APPLY;
-    };
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const applied = mean(outcomes.filter((o) => o.action === "APPLY").map(p));
-    const notApplied = mean(outcomes.filter((o) => o.action !== "APPLY").map(p));
-    // Sampled independently of the rule, the two means would be about equal.
-    assert.ok(
-      applied > 1.5 * notApplied,
-      `mean true P(APPLY): applied ${applied}, not applied ${notApplied}`,
+  it("is read back by offline evaluation with the truth: the oracle is scored, well above popularity", async () => {
+    const src = await source(db);
+    assert.equal(src.lists.length, 400);
+    assert.ok(src.lists.every((l) => l.candidates.every((c) => c.trueProbabilities?.APPLY !== undefined)));
+    assert.deepEqual(
+      baselinesFor(src, 1).map((b) => b.name),
+      ["random", "popularity", "recency", "oracle"],
     );
-
-    // The background histories follow the rule too: applied jobs fit better than dismissed ones.
-    const background = await db.interaction.findMany({
-      where: {
-        impressionId: null,
-        eventId: { startsWith: "demo-" },
-        NOT: { eventId: { startsWith: "demo-out-" } },
-      },
-    });
-    assert.equal(background.length, DEMO_COUNTS.interactions);
-    const affinity = (action: string) =>
-      mean(
-        background
-          .filter((i) => i.action === action)
-          .map((i) =>
-            demoAffinity(members.get(i.memberId) ?? { skills: [] }, items.get(i.itemId) ?? { title: "" }),
-          ),
-      );
-    assert.ok(
-      affinity("APPLY") > affinity("DISMISS") + 0.4,
-      `affinity: applied ${affinity("APPLY")}, dismissed ${affinity("DISMISS")}`,
-    );
+    const oracle = await baselineAuc(src, "oracle");
+    const popularity = await baselineAuc(src, "popularity");
+    assert.ok(oracle > 0.75, `oracle AUC ${oracle}`);
+    assert.ok(oracle > popularity + 0.2, `oracle ${oracle}, popularity ${popularity}`);
   });
 
-  it("is deterministic: the rule gives fixed values, a second database gets identical rows", async () => {
-    const member = {
-      currentPosition: "software engineer",
-      location: "Sunnyvale, California",
-      skills: ["Go", "Python", "C++"],
-      yearsOfExperience: 5,
-    };
-    const job = {
-      title: "Software Engineer",
-      location: "Sunnyvale, California",
-      description: "Google is hiring a Software Engineer to build products with Go and C++.",
-      attributes: { Seniority: "Mid-Senior level", Workplace: "Remote" },
-    };
-    // Title 1.5 + location 1 + Go 1 + C++ 1 ("Google" is not "Go") + seniority 0.5.
-    assert.equal(demoAffinity(member, job), 5);
-    const p = demoOutcomeProbabilities(member, job);
-    const e = { APPLY: Math.exp(2), VIEW: Math.exp(1.5), DISMISS: Math.exp(-4.75), NONE: 1 };
-    const z = e.APPLY + e.VIEW + e.DISMISS + e.NONE;
-    for (const a of ["APPLY", "VIEW", "DISMISS", "NONE"] as const)
-      assert.ok(Math.abs(p[a] - e[a] / z) < 1e-12, a);
-    assert.equal(
-      demoAffinity({ skills: [] }, { title: "Director of Sales", description: "Go to market." }),
-      0,
+  it("hides preferences that matter: the oracle beats the best profile-only ranker by a clear margin", async () => {
+    // On the stored data, with the outcomes as evaluation joins them.
+    const src = await source(db);
+    const members = new Map(world.members.map((m) => [m.profile.id, m]));
+    const jobs = new Map(world.jobs.map((j) => [j.item.id, j]));
+    const full: number[] = [];
+    const profile: number[] = [];
+    const labels: boolean[] = [];
+    for (const list of src.lists) {
+      for (const c of list.candidates) {
+        const member = members.get(list.memberId);
+        const job = jobs.get(c.itemId);
+        assert.ok(member && job && c.trueProbabilities);
+        full.push(c.trueProbabilities.APPLY);
+        profile.push(profileOnlyProbabilities(SIMULATED_JOB_APPLY, member.profile, job).APPLY);
+        labels.push(c.outcome === "APPLY");
+      }
+    }
+    const [fullAuc, profileAuc] = [rocAuc(full, labels), rocAuc(profile, labels)];
+    assert.ok(fullAuc > profileAuc + 0.1, `oracle ${fullAuc}, profile-only ${profileAuc}`);
+    assert.ok(profileAuc > 0.58, `profile-only ${profileAuc}: the profile says something too`);
+    // The simulator's own summary says the same of the world it generated.
+    const summary = summarizeMarketplace(world, SIMULATED_JOB_APPLY);
+    assert.ok(Math.abs(summary.auc.oracle - fullAuc) < 0.01, `${summary.auc.oracle} vs ${fullAuc}`);
+    assert.ok(
+      Math.abs(summary.auc.profileOnly - profileAuc) < 0.01,
+      `${summary.auc.profileOnly} vs ${profileAuc}`,
     );
+    assert.equal(summary.positives, report?.outcomes.APPLY);
+  });
+
+  it("keeps served rankings without truth: no true probabilities, no oracle", async () => {
+    const served: ImpressionRecord = {
+      id: "served-1",
+      requestId: "served-1",
+      memberId: "member-1",
+      taskName: "job_apply",
+      model: "m",
+      promptVersion: "p",
+      createdAt: new Date(Date.UTC(2030, 0, 1)),
+      candidates: ["job-1", "job-2"].map((itemId, k) => ({
+        itemId,
+        rank: k + 1,
+        score: 0.5,
+        probabilities: {},
+      })),
+    };
+    await insertImpressions(db, [served]);
+    try {
+      const rows = await db.impressionItem.findMany({ where: { impressionId: "served-1" } });
+      assert.deepEqual(
+        rows.map((r) => r.trueProbabilities),
+        [null, null],
+      );
+      const src = await source(db, new Date(Date.UTC(2031, 0, 1)));
+      assert.equal(src.lists.length, 401);
+      const last = src.lists.at(-1);
+      assert.equal(last?.id, "served-1");
+      assert.ok(last?.candidates.every((c) => c.trueProbabilities === undefined));
+      assert.ok(!baselinesFor(src, 1).some((b) => b.name === "oracle"), "an oracle over lists without truth");
+    } finally {
+      await db.impression.delete({ where: { id: "served-1" } });
+    }
+  });
+
+  it("writes nothing into a database that has members", async () => {
+    const before = await snapshot(db);
+    assert.equal(await seedDemoData(db), null);
+    assert.deepEqual(await snapshot(db), before);
+  });
+
+  it("is deterministic, and completes a seeding interrupted before its impressions", async () => {
+    const again = demoMarketplace();
+    assert.deepEqual(again, world);
+    assert.notDeepEqual(demoMarketplace({ ...DEMO_COUNTS, seed: 361 }).impressions, world.impressions);
 
     const other = await createTestDatabase();
     const db2 = createDb(other.url);
     try {
+      // Interrupted after the members: the next start completes it, to the same rows.
+      await upsertMembers(
+        db2,
+        world.members.slice(0, 10).map((m) => m.profile),
+      );
       const second = await seedDemoData(db2);
       assert.deepEqual(second, report);
-      // The first database's impressions were rewritten above, by the same rows.
       assert.deepEqual(await snapshot(db2), await snapshot(db));
     } finally {
       await db2.$disconnect();

@@ -354,8 +354,8 @@ describe("npm run eval as a person runs it (real PostgreSQL, real sidecar)", { t
       [j.source, j.lists, j.positions, j.skipped_lists],
       ["impressions", impressions, positions, 0],
     );
-    // Demo data has no true probabilities: no oracle.
-    assert.deepEqual(Object.keys(j.baselines), ["random", "popularity", "recency"]);
+    // Demo data is simulated: every shown position carries its true probabilities, so the oracle is scored.
+    assert.deepEqual(Object.keys(j.baselines), ["random", "popularity", "recency", "oracle"]);
     const [row] = await runsOf("impressions");
     assert.equal(row.id, j.run_id);
     assert.equal(row.impressions, impressions);
