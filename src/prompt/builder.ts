@@ -3,10 +3,12 @@ import { type CachedPrefix, PrefixCache } from "./prefix-cache";
 import {
   type HistoryEntry,
   type ItemFields,
+  LABEL_CONTEXT,
   type ProfileFields,
   renderLabel,
   renderPrefix,
   renderSuffix,
+  SUFFIX_CONTEXT,
 } from "./template";
 import { encodePieces, type TokenCache } from "./token-cache";
 import type { TextTokenizer } from "./tokenizer";
@@ -82,12 +84,15 @@ export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): 
   // can leave room for the longest of them within the model's context.
   const suffixTexts = input.candidates.map((c) => renderSuffix(task, c));
   const { prefixes, pieces } = input.caches ?? {};
+  // Each tokenized as it continues what precedes it in the prompt (the prefix's line break, the
+  // answer stem), so that the parts' ids are the whole prompt's ids.
   const [suffixIds, labelIds] = await Promise.all([
-    encodePieces(tokenizer, suffixTexts, pieces),
+    encodePieces(tokenizer, suffixTexts, pieces, SUFFIX_CONTEXT),
     encodePieces(
       tokenizer,
       task.actions.map((a) => renderLabel(a.answer)),
       pieces,
+      LABEL_CONTEXT,
     ),
   ]);
   let budget = input.maxPrefixTokens;

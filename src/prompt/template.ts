@@ -13,8 +13,11 @@ import type { TaskDefinition } from "../domain/task-definition";
  *
  * Everything up to the history is the shared prefix; the question and answer stem are one suffix
  * per candidate. The prefix ends with a newline so that tokenizing the two parts separately gives
- * the same tokens as tokenizing them together (byte-level BPE never merges across a line break
- * followed by a word).
+ * the same tokens as tokenizing them together: byte-level BPE never merges across a line break
+ * followed by a word, and SentencePiece-style tokenizers (whose merges do not cross a line break
+ * either) get each suffix tokenized after a line break (SUFFIX_CONTEXT) and each label after the
+ * answer stem (LABEL_CONTEXT), so that no dummy "▁" is added in front of them. split-check.ts
+ * verifies this for the tokenizer at hand.
  */
 
 export interface ProfileFields {
@@ -124,3 +127,13 @@ export function renderSuffix(task: TaskDefinition, item: ItemFields): string {
 export function renderLabel(answer: string): string {
   return ` ${answer}`;
 }
+
+/**
+ * What every candidate suffix follows: the end of the prefix. Suffixes are tokenized after it (and
+ * its ids dropped) so that they get the ids they get inside the whole prompt; tokenized alone, a
+ * SentencePiece tokenizer would start them with a dummy "▁" the whole prompt does not have.
+ */
+export const SUFFIX_CONTEXT = "\n";
+
+/** What every label follows: the end of each suffix, the answer stem on its own line. */
+export const LABEL_CONTEXT = `\n${ANSWER_STEM}`;

@@ -1,13 +1,18 @@
 import { Lru } from "../util/lru";
+import { SUFFIX_CONTEXT } from "./template";
 import type { TextTokenizer } from "./tokenizer";
 
-/** Token ids of every text, through `cache` when there is one. */
+/**
+ * Token ids of every text as it continues `after` in a prompt (TextTokenizer.encodeMany), through
+ * `cache` when there is one. Pieces follow the prompt prefix unless told otherwise.
+ */
 export function encodePieces(
   tokenizer: TextTokenizer,
   texts: string[],
   cache?: TokenCache,
+  after: string = SUFFIX_CONTEXT,
 ): Promise<number[][]> {
-  return cache ? cache.encodeMany(tokenizer, texts) : tokenizer.encodeMany(texts);
+  return cache ? cache.encodeMany(tokenizer, texts, after) : tokenizer.encodeMany(texts, after);
 }
 
 /**
@@ -23,20 +28,31 @@ export class TokenCache {
     this.lru = new Lru(maxEntries);
   }
 
-  /** Token ids of every text, in order; the misses are tokenized in one batch. */
-  async encodeMany(tokenizer: TextTokenizer, texts: string[]): Promise<number[][]> {
+  /**
+   * Token ids of every text as it continues `after`, in order; the misses are tokenized in one
+   * batch. Texts after the prompt prefix are keyed by themselves, others by context and text.
+   */
+  async encodeMany(
+    tokenizer: TextTokenizer,
+    texts: string[],
+    after: string = SUFFIX_CONTEXT,
+  ): Promise<number[][]> {
     const out: number[][] = new Array(texts.length);
     const missing: number[] = [];
-    texts.forEach((text, i) => {
-      const hit = this.lru.get(text);
+    const keys = after === SUFFIX_CONTEXT ? texts : texts.map((t) => `${after}\u0000${t}`);
+    keys.forEach((key, i) => {
+      const hit = this.lru.get(key);
       if (hit) out[i] = hit;
       else missing.push(i);
     });
     if (missing.length > 0) {
-      const ids = await tokenizer.encodeMany(missing.map((i) => texts[i]));
+      const ids = await tokenizer.encodeMany(
+        missing.map((i) => texts[i]),
+        after,
+      );
       missing.forEach((i, k) => {
         out[i] = ids[k];
-        this.lru.set(texts[i], ids[k]);
+        this.lru.set(keys[i], ids[k]);
       });
     }
     return out;
