@@ -76,6 +76,11 @@ export interface BuildInput {
  * Renders and tokenizes a 360Brew prompt. History is cut to the newest entries whose prefix fits
  * `maxPrefixTokens`, counted with the model's tokenizer on the exact text (a binary search over
  * the number of entries kept, since BPE counts are not additive across joins).
+ *
+ * The parts' ids are the whole prompt's ids (prefix + suffix + label tokenized in one go), for
+ * every tokenizer family that TextTokenizer.fromFile accepts: suffixes are tokenized after the
+ * prefix's closing line break and labels after the answer stem, so a SentencePiece tokenizer adds
+ * no dummy "▁" to them; the prefix is shared, and cached, across candidates.
  */
 export async function buildPrompt(tokenizer: TextTokenizer, input: BuildInput): Promise<BuiltPrompt> {
   const { task, member, history } = input;

@@ -19,6 +19,7 @@ const fixture = (name: string) => join(tokenizerFixtures(), name);
 
 const SPLITTABLE: [string, () => string][] = [
   ["byte-level BPE (Llama 3 style, the test model's)", () => join(testModel(), "tokenizer.json")],
+  ["byte-level BPE with Llama 3's split regex and BOS", () => fixture("bytelevel-llama3.json")],
   ["byte-level BPE with add_prefix_space (RoBERTa style)", () => fixture("bytelevel-prefix-space.json")],
   ["SentencePiece BPE, Llama 2 legacy normalizer", () => fixture("llama2-legacy.json")],
   ["SentencePiece BPE, Metaspace prepend first", () => fixture("metaspace-first.json")],
@@ -217,6 +218,8 @@ describe("where tokenizing the parts alone differs from the whole prompt", () =>
   it("leading special ids are the ones before the text (BERT's [SEP] after it is left out)", async () => {
     const tk = await TextTokenizer.fromFile(fixture("wordpiece.json"));
     assert.deepEqual(tk.tokens(tk.leadingSpecialIds), ["[CLS]"]);
+    const llama3 = await TextTokenizer.fromFile(fixture("bytelevel-llama3.json"));
+    assert.deepEqual(llama3.tokens(llama3.leadingSpecialIds), ["<|begin_of_text|>"]);
   });
 });
 

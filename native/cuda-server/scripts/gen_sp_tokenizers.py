@@ -25,6 +25,8 @@ deterministically on the recruiting corpus of gen_tokenizer.py plus a few accent
                          Metaspace(always, split true), scores learned as log frequencies.
   wordpiece.json         BERT: BertNormalizer (lowercase), BertPreTokenizer, WordPiece "##",
                          BertProcessing [CLS] $A [SEP].
+  bytelevel-llama3.json  byte-level BPE with Llama 3's Split regex before a ByteLevel step
+                         (use_regex false) and "<|begin_of_text|>" added by TemplateProcessing.
   bytelevel-prefix-space.json  GPT-2/RoBERTa byte-level BPE with add_prefix_space true (a text
                          given alone gets a leading space, like the dummy prefix of SentencePiece).
   sp-newline-merges.json a SentencePiece BPE trained with "\\n" as an ordinary character, so that
@@ -53,6 +55,11 @@ _EXTRA = """Café résumé naïve São Paulo Zürich Montréal Málaga Kraków D
 The member has applied to the following jobs: [Title: Ingénieur logiciel, Location: Montréal]
 Answer: The member will apply. Answer: The member will view. Answer: The member will dismiss.
 """
+
+
+# Llama 3's pre-tokenizer split (tokenizer.json of Meta-Llama-3-8B): "]\n" is one pre-token.
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
 def corpus():
@@ -230,7 +237,23 @@ def build_all():
     crossing, _ = sp_bpe_model(newline_is_char=True)
     bytelevel = gen_tokenizer.build(1024)
     bytelevel["pre_tokenizer"]["add_prefix_space"] = True
+    llama3 = gen_tokenizer.build(1024)
+    bos = gen_tokenizer.BOS_TOKEN
+    bos_id = next(t["id"] for t in llama3["added_tokens"] if t["content"] == bos)
+    llama3["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": LLAMA3_SPLIT}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+    ]}
+    llama3["post_processor"] = {"type": "Sequence", "processors": [
+        {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+        {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                  {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {bos: {"id": bos, "ids": [bos_id], "tokens": [bos]}}},
+    ]}
     return {
+        "bytelevel-llama3.json": llama3,
         "llama2-legacy.json": doc(bpe, legacy_norm, None, bos_template(), llama_decoder(), specials),
         "metaspace-first.json": doc(bpe, None, metaspace("first", False), bos_template(),
                                     llama_decoder(), specials),
