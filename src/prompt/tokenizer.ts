@@ -107,7 +107,8 @@ export class TextTokenizer {
         throw new TokenizerSplitError(
           `tokenizer ${this.path}: ${JSON.stringify(texts[i])} cannot be tokenized apart from the ` +
             `${JSON.stringify(after)} before it: alone that context is ${JSON.stringify(this.tokens(ctx))}, ` +
-            `followed by the text it begins ${JSON.stringify(this.tokens(ids.slice(0, ctx.length + 1)))}`,
+            `followed by the text it begins ${JSON.stringify(this.tokens(ids.slice(0, ctx.length + 1)))}: ` +
+            "a token joins the two, so the text's ids depend on what precedes it",
         );
       }
       return ids.slice(ctx.length);

@@ -229,7 +229,21 @@ describe("a tokenizer the builder cannot split", () => {
       assert.ok(err instanceof TokenizerSplitError, String(err));
       assert.match(err.message, /sp-newline-merges\.json cannot be split into a shared prompt prefix/);
       assert.match(err.message, /"\\nQ"/, "names the token that holds the line break");
+      assert.match(err.message, /a token joins the two/);
       return true;
     });
+  });
+
+  it("is refused when only the whole prompt shows the crossing (a merge of the prefix's last ']')", async () => {
+    await assert.rejects(
+      TextTokenizer.fromFile(fixture("sp-bracket-newline-merges.json")),
+      (err: unknown) => {
+        assert.ok(err instanceof TokenizerSplitError, String(err));
+        assert.match(err.message, /sp-bracket-newline-merges\.json cannot be split/);
+        assert.match(err.message, /"\]\\nQ"/, "names the token that crosses the cut");
+        assert.match(err.message, /a token crosses the line break where the prompt is cut/);
+        return true;
+      },
+    );
   });
 });

@@ -33,6 +33,8 @@ deterministically on the recruiting corpus of gen_tokenizer.py plus a few accent
                          merges such as "]\\n" and "\\nQuestion" join the end of the prefix to the
                          start of a suffix: no split at a line break is exact, and the gateway must
                          refuse it.
+  sp-bracket-newline-merges.json  the same with a "]\nQ" merge: only the joint tokenization of
+                         a whole prompt shows the crossing.
 
 Usage: gen_sp_tokenizers.py --out-dir DIR   (the tests call it through
 test/support/tokenizer-fixtures.ts, which caches the files under .cache/test-tokenizers)
@@ -81,8 +83,9 @@ def sp_words(text, newline_is_char=False):
     return words
 
 
-def train_bpe(words, n_merges, alphabet):
-    """Greedy BPE on word frequencies; ties broken by the pair's text. Returns merges."""
+def train_bpe(words, n_merges, alphabet, learn_newlines=True):
+    """Greedy BPE on word frequencies; ties broken by the pair's text. Returns merges (none that
+    holds a line break unless `learn_newlines`)."""
     freq = {}
     for w in words:
         freq[w] = freq.get(w, 0) + 1
@@ -93,7 +96,7 @@ def train_bpe(words, n_merges, alphabet):
         counts = {}
         for syms, c in table:
             for a, b in zip(syms, syms[1:]):
-                if a in known and b in known:
+                if a in known and b in known and (learn_newlines or "\n" not in a + b):
                     counts[(a, b)] = counts.get((a, b), 0) + c
         counts = {p: c for p, c in counts.items() if p[0] + p[1] not in known}
         if not counts:
@@ -120,16 +123,16 @@ def alphabet_of(words):
     return sorted({ch for w in words for ch in w if ord(ch) < 0x250 or ch == SP})
 
 
-def sp_bpe_model(newline_is_char=False, n_merges=700):
+def sp_bpe_model(newline_is_char=False, n_merges=700, crossing=(("\n", "Q"),), learn_newlines=True):
     words = sp_words(corpus(), newline_is_char)
     alphabet = alphabet_of(words)
     # Runs of spaces get their own pieces, as in Llama 2's vocabulary ("▁▁", "▁▁▁▁", ...).
     merges = [(SP, SP), (SP * 2, SP * 2)]
     if newline_is_char:
         # A line break that joins the next word, as a model trained on raw multi-line text may
-        # learn: "\nQ" ends the prefix's last token inside the candidate's first word.
-        merges.append(("\n", "Q"))
-    merges += [m for m in train_bpe(words, n_merges, alphabet + [a + b for a, b in merges])
+        # learn: "\nQ" puts the prefix's last character in the candidate's first token.
+        merges += list(crossing)
+    merges += [m for m in train_bpe(words, n_merges, alphabet + [a + b for a, b in merges], learn_newlines)
                if m not in merges]
     vocab = {UNK: 0, BOS: 1, EOS: 2}
     for t in BYTE_TOKENS:
@@ -235,6 +238,10 @@ def build_all():
         {"type": "Replace", "pattern": {"String": " "}, "content": SP},
     ]}
     crossing, _ = sp_bpe_model(newline_is_char=True)
+    # "]\nQ" only: a line break at the start of a text still splits cleanly, but after the "]"
+    # that ends every history line it does not.
+    bracket, _ = sp_bpe_model(newline_is_char=True, crossing=(("]", "\n"), ("]\n", "Q")),
+                             learn_newlines=False)
     bytelevel = gen_tokenizer.build(1024)
     bytelevel["pre_tokenizer"]["add_prefix_space"] = True
     llama3 = gen_tokenizer.build(1024)
@@ -265,6 +272,8 @@ def build_all():
         "bytelevel-prefix-space.json": bytelevel,
         "sp-newline-merges.json": doc(crossing, legacy_norm, None, bos_template(),
                                       llama_decoder(), specials),
+        "sp-bracket-newline-merges.json": doc(bracket, legacy_norm, None, bos_template(),
+                                              llama_decoder(), specials),
     }
 
 
