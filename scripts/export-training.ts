@@ -5,7 +5,7 @@ import { finished } from "node:stream/promises";
 import { ensureDemoModel } from "../dev/demo-model";
 import { loadConfig } from "../src/config";
 import { impressionSource } from "../src/evaluation/impression-source";
-import { examplesOf, SPLITS, type SplitName, splitByTime } from "../src/evaluation/training-export";
+import { exportList, SPLITS, type SplitName, splitByTime } from "../src/evaluation/training-export";
 import { readModelCard } from "../src/inference/model-card";
 import { TextTokenizer } from "../src/prompt/tokenizer";
 import { promptVersion } from "../src/prompt/version";
@@ -15,8 +15,12 @@ import { type OpenDatabase, openDatabase, stopOnSignals } from "./local-services
 
 const USAGE = `npm run export:training -- [options]
 
-Writes labelled impressions as 360Brew training examples (JSON Lines: the prompt as the model sees
-it and the answer the member gave), split by time into train / validation / test.
+Writes labelled impressions as 360Brew training examples, split by time into train / validation /
+test, in two JSON Lines files per split:
+  <split>.jsonl      one line per shown position: the prompt as text and the answer the member gave
+  <split>.ids.jsonl  one line per impression: the shared prefix's token ids (BOS included) once, each
+                     candidate's suffix ids and answer, and the ids of every answer label, exactly as
+                     the gateway sends them to the sidecar (what training/train.py reads)
 
   --task NAME            task (default job_apply)
   --from TIME --to TIME  impressions shown in [from, to) (ISO 8601; default: all whose attribution
@@ -112,27 +116,31 @@ async function main() {
     >;
     for (const name of SPLITS) {
       const file = createWriteStream(join(outDir, `${name}.jsonl`));
+      const idsFile = createWriteStream(join(outDir, `${name}.ids.jsonl`));
+      const write = async (stream: typeof file, value: unknown) => {
+        if (!stream.write(`${JSON.stringify(value)}\n`))
+          await new Promise<void>((r) => stream.once("drain", () => r()));
+      };
       const c = { impressions: 0, examples: 0, withAnswer: 0, positive: 0 };
       for (const list of split.lists[name]) {
-        let skipped = false;
-        const examples = await examplesOf(source, list, name, version).catch((err) => {
+        const exported = await exportList(source, list, name, version).catch((err) => {
           // As the served path would refuse it (a member or item gone, a prompt over budget).
           log(`impression ${list.id} left out: ${(err as Error).message}`);
-          skipped = true;
-          return [];
+          return null;
         });
-        if (skipped) continue;
+        if (!exported) continue;
         c.impressions++;
-        for (const e of examples) {
+        for (const e of exported.examples) {
           c.examples++;
           if (e.completion !== null) c.withAnswer++;
           if (e.positive) c.positive++;
-          if (!file.write(`${JSON.stringify(e)}\n`))
-            await new Promise<void>((r) => file.once("drain", () => r()));
+          await write(file, e);
         }
+        await write(idsFile, exported.impression);
       }
       file.end();
-      await finished(file);
+      idsFile.end();
+      await Promise.all([finished(file), finished(idsFile)]);
       counts[name] = c;
     }
     const manifest = {
@@ -148,8 +156,10 @@ async function main() {
         lateOutcomesDropped: split.lateOutcomes,
       },
       counts,
+      idsFormat:
+        "<split>.ids.jsonl, one JSON object per impression: prefixIds (the shared prefix as the sidecar gets it, the tokenizer's leading special ids included), labels (every answer of the task in its order: action, completion text, positive, ids), candidates (itemId, position, suffix text, suffixIds, action, answer = index into labels or null when the member gave no answer of the task, positive), and where it came from (impressionId, memberId, shownAt, historyUsed, historyAvailable)",
       format:
-        "one JSON object per line: prompt (the 360Brew prompt up to 'Answer: The member will'), completion (the member's answer as the model continues the prompt, e.g. ' apply'; null when the member did nothing with the item), action, positive, and where it came from (impressionId, memberId, itemId, position, shownAt)",
+        "<split>.jsonl, one JSON object per line: prompt (the 360Brew prompt up to 'Answer: The member will'), completion (the member's answer as the model continues the prompt, e.g. ' apply'; null when the member did nothing with the item), action, positive, and where it came from (impressionId, memberId, itemId, position, shownAt)",
       createdAt: new Date(),
     };
     await writeFile(join(outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);

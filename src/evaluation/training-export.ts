@@ -91,20 +91,79 @@ export interface TrainingExample {
   historyAvailable: number;
 }
 
-/** Every position of a list as training examples, prompted as the served path prompts them. */
-export async function examplesOf(
+/**
+ * One impression with its token ids exactly as the gateway sends them to the sidecar: the shared
+ * prefix once (the tokenizer's leading special ids, BOS where the model has one, included), each
+ * shown candidate's suffix, and every answer label of the task. Training reads these, so it needs
+ * no tokenizer of its own and can put all candidates of an impression behind one prefix, as
+ * serving does.
+ */
+export interface ImpressionExample {
+  id: string;
+  split: SplitName;
+  task: string;
+  promptVersion: string;
+  impressionId: string;
+  memberId: string;
+  shownAt: string;
+  prefix: string;
+  prefixIds: number[];
+  /** The task's answers in its order; `completion` is the label text the ids encode (" apply"). */
+  labels: { action: string; completion: string; positive: boolean; ids: number[] }[];
+  candidates: {
+    itemId: string;
+    /** 1 = shown first. */
+    position: number;
+    /** The item's question, ending in the answer stem; it continues `prefix`. */
+    suffix: string;
+    suffixIds: number[];
+    /** The action taken, or null when the member did nothing with the item. */
+    action: string | null;
+    /** Index into `labels` of the member's answer; null: no answer of the task (nothing, or another action). */
+    answer: number | null;
+    positive: boolean;
+  }[];
+  historyUsed: number;
+  historyAvailable: number;
+}
+
+/** A list as both export formats: one text example per position, and the impression as token ids. */
+export async function exportList(
   source: EvalSource,
   list: EvalList,
   split: SplitName,
   promptVersion: string,
-): Promise<TrainingExample[]> {
+): Promise<{ examples: TrainingExample[]; impression: ImpressionExample }> {
   const task: TaskDefinition = source.task;
   const prompt = await source.prompt(list);
-  const answers = new Map(task.actions.map((a) => [a.action, a]));
-  const suffixes = new Map(prompt.candidates.map((c) => [c.id, c.text]));
-  return list.candidates.map((c, i) => {
+  const answers = new Map(task.actions.map((a, i) => [a.action, { ...a, index: i }]));
+  const suffixes = new Map(prompt.candidates.map((c) => [c.id, c]));
+  const labelIds = new Map(prompt.labels.map((l) => [l.action, l.ids]));
+  const examples: TrainingExample[] = [];
+  const impression: ImpressionExample = {
+    id: list.id,
+    split,
+    task: task.name,
+    promptVersion,
+    impressionId: list.id,
+    memberId: list.memberId,
+    shownAt: list.at.toISOString(),
+    prefix: prompt.prefixText,
+    prefixIds: prompt.prefixIds,
+    labels: task.actions.map((a) => ({
+      action: a.action,
+      completion: renderLabel(a.answer),
+      positive: a.positive,
+      ids: labelIds.get(a.action) ?? [],
+    })),
+    candidates: [],
+    historyUsed: prompt.historyUsed,
+    historyAvailable: prompt.historyAvailable,
+  };
+  list.candidates.forEach((c, i) => {
     const answer = c.outcome ? answers.get(c.outcome) : undefined;
-    return {
+    const suffix = suffixes.get(c.itemId);
+    examples.push({
       id: `${list.id}:${c.itemId}`,
       split,
       task: task.name,
@@ -114,12 +173,32 @@ export async function examplesOf(
       itemId: c.itemId,
       position: i + 1,
       shownAt: list.at.toISOString(),
-      prompt: `${prompt.prefixText}${suffixes.get(c.itemId) ?? ""}`,
+      prompt: `${prompt.prefixText}${suffix?.text ?? ""}`,
       completion: answer ? renderLabel(answer.answer) : null,
       action: c.outcome,
       positive: answer?.positive ?? false,
       historyUsed: prompt.historyUsed,
       historyAvailable: prompt.historyAvailable,
-    };
+    });
+    impression.candidates.push({
+      itemId: c.itemId,
+      position: i + 1,
+      suffix: suffix?.text ?? "",
+      suffixIds: suffix?.ids ?? [],
+      action: c.outcome,
+      answer: answer ? answer.index : null,
+      positive: answer?.positive ?? false,
+    });
   });
+  return { examples, impression };
+}
+
+/** Every position of a list as training examples, prompted as the served path prompts them. */
+export async function examplesOf(
+  source: EvalSource,
+  list: EvalList,
+  split: SplitName,
+  promptVersion: string,
+): Promise<TrainingExample[]> {
+  return (await exportList(source, list, split, promptVersion)).examples;
 }

@@ -9,6 +9,7 @@ import { seedDemoData } from "../../dev/demo-seed";
 import { createDb, type Db, sql } from "../../src/db/client";
 import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
 import { ANSWER_STEM } from "../../src/prompt/template";
+import { TextTokenizer } from "../../src/prompt/tokenizer";
 import { REPO_ROOT, testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 
@@ -99,6 +100,43 @@ describe("npm run export:training (the CLI, real PostgreSQL)", { timeout: 180_00
     const all = Object.values(splits).flat();
     assert.ok(all.some((e) => e.completion === " apply"));
     assert.ok(all.some((e) => e.completion === null));
+  });
+
+  it("writes each impression once as token ids, as the gateway tokenizes its prompt", async () => {
+    const tk = await TextTokenizer.fromFile(join(testModel(), "tokenizer.json"));
+    for (const name of ["train", "validation", "test"]) {
+      const impressions = (await readFile(join(out, `${name}.ids.jsonl`), "utf8"))
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l));
+      const byImpression = new Map<string, Example[]>();
+      for (const e of splits[name])
+        byImpression.set(e.impressionId, [...(byImpression.get(e.impressionId) ?? []), e]);
+      assert.deepEqual(
+        impressions.map((i) => i.impressionId),
+        [...byImpression.keys()],
+      );
+      for (const imp of impressions) {
+        const examples = byImpression.get(imp.impressionId) ?? [];
+        assert.deepEqual(imp.prefixIds, [...tk.leadingSpecialIds, ...(await tk.encode(imp.prefix))]);
+        assert.deepEqual(
+          imp.labels.map((l: { action: string; completion: string }) => [l.action, l.completion]),
+          JOB_APPLY_TASK.actions.map((a) => [a.action, ` ${a.answer}`]),
+        );
+        for (const l of imp.labels) assert.deepEqual(l.ids, await tk.encode(l.completion));
+        assert.equal(imp.candidates.length, examples.length);
+        imp.candidates.forEach(
+          (c: { itemId: string; suffix: string; answer: number | null; positive: boolean }, i: number) => {
+            const e = examples[i];
+            assert.equal(c.itemId, e.itemId);
+            assert.equal(`${imp.prefix}${c.suffix}`, e.prompt);
+            assert.equal(c.answer === null ? null : imp.labels[c.answer].completion, e.completion);
+            assert.equal(c.positive, e.positive);
+          },
+        );
+        for (const c of imp.candidates) assert.deepEqual(c.suffixIds, await tk.encode(c.suffix));
+      }
+    }
   });
 
   it("splits by time: every train impression precedes every validation one, which precede test", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
 import type { EvalList, EvalSource } from "../../src/evaluation/lists";
-import { examplesOf, splitByTime } from "../../src/evaluation/training-export";
+import { examplesOf, exportList, splitByTime } from "../../src/evaluation/training-export";
 import type { BuiltPrompt } from "../../src/prompt/builder";
 
 const DAY = 86_400_000;
@@ -135,5 +135,63 @@ describe("examplesOf", { timeout: 10_000 }, () => {
     assert.equal(ex[0].split, "validation");
     assert.equal(ex[0].promptVersion, "v1");
     assert.equal(ex[0].historyUsed, 2);
+  });
+  it("writes the impression once as token ids: the prefix, each suffix, every answer label", async () => {
+    const list: EvalList = {
+      id: "imp-2",
+      memberId: "m1",
+      at: new Date(T0),
+      candidates: [
+        { itemId: "a", outcome: "VIEW" },
+        { itemId: "b", outcome: null },
+        { itemId: "c", outcome: "APPLY" },
+      ],
+    };
+    const prompt: BuiltPrompt = {
+      prefixText: "PREFIX\n",
+      prefixIds: [100, 1, 2],
+      candidates: [
+        { id: "a", text: "Q(a)", ids: [3, 4] },
+        { id: "b", text: "Q(b)", ids: [5] },
+        { id: "c", text: "Q(c)", ids: [6, 7, 8] },
+      ],
+      // Not in the task's order: the export follows the task's actions.
+      labels: [
+        { action: "DISMISS", answer: "dismiss", positive: false, ids: [13] },
+        { action: "APPLY", answer: "apply", positive: true, ids: [11] },
+        { action: "VIEW", answer: "view", positive: false, ids: [12] },
+      ],
+      historyUsed: 1,
+      historyAvailable: 1,
+    };
+    const source = { task: JOB_APPLY_TASK, prompt: async () => prompt } as unknown as EvalSource;
+    const { examples, impression } = await exportList(source, list, "train", "v2");
+    assert.equal(examples.length, 3);
+    assert.deepEqual(impression.prefixIds, [100, 1, 2]);
+    assert.equal(impression.prefix, "PREFIX\n");
+    const order = JOB_APPLY_TASK.actions.map((a) => a.action);
+    assert.deepEqual(
+      impression.labels.map((l) => l.action),
+      order,
+    );
+    const idOf: Record<string, number> = { APPLY: 11, VIEW: 12, DISMISS: 13 };
+    assert.deepEqual(
+      impression.labels.map((l) => [l.completion, l.positive, l.ids]),
+      JOB_APPLY_TASK.actions.map((a) => [` ${a.answer}`, a.positive, [idOf[a.action]]]),
+    );
+    assert.deepEqual(
+      impression.candidates.map((c) => [c.itemId, c.position, c.suffix, c.suffixIds, c.action, c.positive]),
+      [
+        ["a", 1, "Q(a)", [3, 4], "VIEW", false],
+        ["b", 2, "Q(b)", [5], null, false],
+        ["c", 3, "Q(c)", [6, 7, 8], "APPLY", true],
+      ],
+    );
+    const answerOf = (c: { answer: number | null }) =>
+      c.answer === null ? null : impression.labels[c.answer].action;
+    assert.deepEqual(impression.candidates.map(answerOf), ["VIEW", null, "APPLY"]);
+    assert.equal(impression.split, "train");
+    assert.equal(impression.promptVersion, "v2");
+    assert.equal(impression.shownAt, new Date(T0).toISOString());
   });
 });

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { seedDemoData } from "../../dev/demo-seed";
+import { startSidecar } from "../../dev/sidecar-process";
+import { createDb, type Db } from "../../src/db/client";
+import { InferenceClient } from "../../src/inference/client";
+import { REPO_ROOT, testModel } from "../support/models";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+
+const run = promisify(execFile);
+const EXPORT = join(REPO_ROOT, "dist", "scripts", "export-training.js");
+const TRAIN = join(REPO_ROOT, "training", "train.py");
+const SCORE = join(REPO_ROOT, "training", "score.py");
+const PYTHON = "/usr/bin/python3";
+
+// Both compute in float32, with different operation orders, over a few hundred tokens; the label
+// log-probs are around -8, so this bound is about 1e-5 relative. A wrong mask, position, rope
+// scaling or weight layout moves them by far more.
+const ATOL = 1e-4;
+
+function torchMissing(): string | false {
+  try {
+    execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
+    return false;
+  } catch {
+    return "python3-torch is not installed (apt-get install python3-torch libopenblas0-pthread)";
+  }
+}
+
+interface Impression {
+  prefixIds: number[];
+  labels: { completion: string; ids: number[] }[];
+  candidates: { itemId: string; suffixIds: number[] }[];
+}
+
+/** training/score.py's label log-probs: what the training code computes for the same tokens. */
+function torchLogprobs(modelDir: string, imp: Impression): Promise<number[][]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [SCORE, "--model", modelDir], { stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out).labelLogprobs) : reject(new Error(`score.py exited ${code}`)),
+    );
+    child.stdin.end(JSON.stringify(imp));
+  });
+}
+
+describe("training recipe: a checkpoint training/train.py writes scores the same in the sidecar", {
+  timeout: 240_000,
+  skip: torchMissing(),
+}, () => {
+  let pg: TestDatabase;
+  let db: Db;
+  let dir: string;
+  let validation: Impression[];
+
+  before(async () => {
+    pg = await createTestDatabase();
+    db = createDb(pg.url);
+    await seedDemoData(db, {
+      members: 6,
+      items: 30,
+      interactions: 80,
+      impressions: 40,
+      shownPerImpression: 4,
+    });
+    dir = await mkdtemp(join(tmpdir(), "brewgate-train-"));
+    await run(
+      process.execPath,
+      [EXPORT, "--model-dir", testModel(), "--split", "0.6,0.2,0.2", "--out", dir],
+      {
+        env: { ...process.env, DATABASE_URL: pg.url, ATTRIBUTION_WINDOW_MS: String(3_600_000) },
+        timeout: 120_000,
+      },
+    );
+    validation = (await readFile(join(dir, "validation.ids.jsonl"), "utf8"))
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l));
+  });
+
+  after(async () => {
+    await db?.$disconnect();
+    await pg?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Trains into `out`, then scores validation impressions in the sidecar and in PyTorch; the largest |difference|. */
+  async function trainAndCompare(out: string, args: string[]): Promise<number> {
+    const res = await run(
+      PYTHON,
+      [TRAIN, "--data", dir, "--out", out, "--batch", "2", "--eval-every", "0", "--seed", "5", ...args],
+      { timeout: 120_000 },
+    );
+    assert.match(res.stdout, /tokens\/s/);
+    assert.match(res.stdout, /val AUC/);
+    const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
+    assert.equal(config.brewgate_random_weights, undefined);
+    const sidecar = await startSidecar({ modelDir: out, threads: 1, kvBudgetMb: 64 });
+    const client = new InferenceClient({ addresses: [sidecar.address] });
+    let worst = 0;
+    try {
+      for (const imp of validation.slice(0, 2)) {
+        const served = await client.score({
+          requestId: "",
+          prefixIds: imp.prefixIds,
+          candidates: imp.candidates.map((c) => ({ id: c.itemId, ids: c.suffixIds })),
+          labels: imp.labels.map((l) => ({ name: l.completion, ids: l.ids })),
+          normalize: "FULL_VOCAB",
+        });
+        const trained = await torchLogprobs(out, imp);
+        assert.equal(served.candidates.length, trained.length);
+        served.candidates.forEach((c, i) => {
+          c.labelLogprobs.forEach((lp, j) => {
+            worst = Math.max(worst, Math.abs(lp - trained[i][j]));
+            assert.ok(
+              Math.abs(lp - trained[i][j]) <= ATOL,
+              `candidate ${i} label ${j}: sidecar ${lp}, PyTorch ${trained[i][j]}`,
+            );
+          });
+        });
+      }
+    } finally {
+      client.close();
+      await sidecar.stop();
+    }
+    return worst;
+  }
+
+  it("from scratch (a tiny llama with the export's tokenizer), three steps", async (t) => {
+    const worst = await trainAndCompare(join(dir, "scratch"), ["--preset", "tiny", "--steps", "3"]);
+    t.diagnostic(`largest |sidecar - PyTorch| label log-prob: ${worst.toExponential(2)}`);
+  });
+
+  it("fine-tuned from a checkpoint (llama3 rope_scaling), two steps", async (t) => {
+    const worst = await trainAndCompare(join(dir, "finetuned"), ["--init", testModel(), "--steps", "2"]);
+    t.diagnostic(`largest |sidecar - PyTorch| label log-prob: ${worst.toExponential(2)}`);
+  });
+
+  it("trains the same model twice from the same seed", async () => {
+    const args = ["--preset", "tiny", "--steps", "2", "--limit", "4"];
+    await run(PYTHON, [TRAIN, "--data", dir, "--out", join(dir, "a"), "--eval-every", "0", ...args]);
+    await run(PYTHON, [TRAIN, "--data", dir, "--out", join(dir, "b"), "--eval-every", "0", ...args]);
+    const [a, b] = await Promise.all([
+      readFile(join(dir, "a", "model.safetensors")),
+      readFile(join(dir, "b", "model.safetensors")),
+    ]);
+    assert.ok(a.equals(b), "two runs from the same seed wrote different weights");
+  });
+});

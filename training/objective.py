@@ -1,0 +1,77 @@
+"""What the gateway scores, and the loss and metric that train and judge it.
+
+The gateway asks the sidecar for the log-probability of every answer label (" apply", " view",
+" dismiss") after each candidate, renormalizes them over the task's answers, and ranks by the
+positive answers' mass, P(apply). With single-token labels that renormalized distribution is a
+softmax over the label tokens' logits, which is what `answer_logprobs` computes.
+"""
+import torch
+
+from data import answer_tokens, packed, separate, targets
+
+
+def candidate_hidden(model, imp, layout="packed", device="cpu"):
+    """(n, C) hidden state at each candidate's last suffix token, the one that predicts the answer."""
+    ids, pos, allowed, last = (packed if layout == "packed" else separate)(imp, device)
+    h = model.hidden(ids, pos, allowed)  # (B, T, C)
+    return h.reshape(-1, h.shape[-1])[last]
+
+
+def answer_logprobs(model, imp, layout="packed", device="cpu"):
+    """(n, L) log-probs of the task's answers per candidate, renormalized over the answers."""
+    label_ids, _ = answer_tokens(imp)
+    h = candidate_hidden(model, imp, layout, device)
+    logits = model.label_logits(h, torch.tensor(label_ids, device=device)).float()
+    return torch.log_softmax(logits, dim=-1)
+
+
+def vocab_logprobs(model, imp, device="cpu"):
+    """(n, L) log p(label token) over the full vocabulary, what the sidecar's Score (FULL_VOCAB)
+    returns for single-token labels."""
+    label_ids, _ = answer_tokens(imp)
+    logp = torch.log_softmax(model.logits(candidate_hidden(model, imp, "packed", device)).float(), dim=-1)
+    return logp[:, label_ids]
+
+
+def answer_loss(logp, imp):
+    """Mean over candidates of -log P(the member's answer), P renormalized over the answers.
+
+    A candidate the member did nothing with (or took an action the task has no answer for) has
+    no answer to imitate, but it is not a positive: its target is "any non-positive answer",
+    -log(1 - P(positive)), a binary cross-entropy on the mass the gateway ranks by. So it pushes
+    P(apply) down without claiming whether the member would have viewed or dismissed it.
+    """
+    _, positive = answer_tokens(imp)
+    answer, _ = targets(imp)
+    neg = torch.tensor([not p for p in positive], device=logp.device)
+    idx = torch.tensor([max(a, 0) for a in answer], device=logp.device)
+    has = torch.tensor([a >= 0 for a in answer], device=logp.device)
+    nll_answer = -logp.gather(1, idx[:, None])[:, 0]
+    nll_negative = -torch.logsumexp(logp.masked_fill(~neg, float("-inf")), dim=-1)
+    return torch.where(has, nll_answer, nll_negative).mean()
+
+
+def positive_mass(logp, imp):
+    """(n,) P(positive answers) per candidate: the gateway's ranking score."""
+    _, positive = answer_tokens(imp)
+    pos = torch.tensor(positive, device=logp.device)
+    return logp.exp().masked_fill(~pos, 0.0).sum(-1)
+
+
+def auc(scores, labels):
+    """ROC AUC of `scores` against boolean `labels` (Mann-Whitney, ties count half); None when one
+    class is missing."""
+    pairs = sorted(zip(scores, labels), key=lambda x: x[0])
+    n_pos = sum(1 for _, y in pairs if y)
+    n_neg = len(pairs) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    rank_sum, i = 0.0, 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        avg_rank = (i + 1 + j) / 2  # ranks i+1..j share their mean
+        rank_sum += avg_rank * sum(1 for _, y in pairs[i:j] if y)
+        i = j
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

@@ -1,0 +1,148 @@
+"""Tests of the training code: python3 -m unittest discover -s training (test/unit/training.test.ts runs them).
+
+The forward pass is checked against the sidecar's independent NumPy reference on generated
+checkpoints of every architecture the trainer takes, the packed multi-candidate layout against
+one prompt per candidate, and the loss, metric and checkpoint round trip on small cases.
+"""
+import json
+import os
+import random
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "..", "native", "cuda-server", "scripts")
+# The tree stays clean: no __pycache__ beside the sources.
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+sys.path.insert(0, SCRIPTS)
+
+import gen_model  # noqa: E402
+import reference  # noqa: E402
+from data import packed, separate, tokens  # noqa: E402
+from model import load_checkpoint, save_checkpoint  # noqa: E402
+from objective import answer_logprobs, answer_loss, auc, positive_mass, vocab_logprobs  # noqa: E402
+
+torch.set_num_threads(os.cpu_count())
+
+
+def generated(arch, tmp, **over):
+    out = os.path.join(tmp, arch)
+    gen_model.generate(arch, "tiny", "f32", 3, out, **over)
+    return out
+
+
+def impression(rng, vocab, n=4, prefix=30):
+    """A random impression: 3 single-token labels (the first positive), n candidates."""
+    labels = [{"action": a, "completion": f" {a.lower()}", "positive": i == 0, "ids": [rng.randrange(vocab)]}
+              for i, a in enumerate(["APPLY", "VIEW", "DISMISS"])]
+    cands = [{"itemId": f"i{i}", "position": i + 1, "suffix": "",
+              "suffixIds": [rng.randrange(vocab) for _ in range(rng.randrange(3, 9))],
+              "action": None, "answer": [0, 1, 2, None][i % 4], "positive": i % 4 == 0} for i in range(n)]
+    return {"prefixIds": [rng.randrange(vocab) for _ in range(prefix)], "labels": labels, "candidates": cands}
+
+
+class ForwardMatchesReference(unittest.TestCase):
+    def test_every_architecture_against_the_numpy_reference(self):
+        rng = random.Random(1)
+        ids = [rng.randrange(2048) for _ in range(40)]
+        cases = [("llama", {}), ("llama", {"rope_scaling": False, "tie": True}), ("mistral", {}),
+                 ("qwen2", {}), ("qwen3", {})]
+        with tempfile.TemporaryDirectory() as tmp:
+            for arch, over in cases:
+                with self.subTest(arch=arch, **over):
+                    d = generated(arch, os.path.join(tmp, str(len(over))), **over)
+                    cfg, w = reference.load(d)
+                    want = reference.forward(cfg, w, ids)  # (T, V) float64
+                    _, model = load_checkpoint(d)
+                    with torch.no_grad():
+                        t = torch.tensor([ids])
+                        h = model.hidden(t, torch.arange(len(ids))[None],
+                                         torch.ones(len(ids), len(ids), dtype=torch.bool).tril()[None])
+                        got = model.logits(h)[0].double().numpy()
+                    err = np.abs(got - want).max()
+                    self.assertLess(err, 2e-3 * max(1.0, np.abs(want).max()), f"max |diff| {err}")
+
+
+class PackedEqualsSeparate(unittest.TestCase):
+    def test_answer_logprobs_of_packed_candidates_equal_one_prompt_each(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, model = load_checkpoint(generated("llama", tmp))
+        rng = random.Random(2)
+        for n, prefix in [(1, 12), (5, 30), (9, 700)]:  # 700: more than one query block
+            imp = impression(rng, 2048, n, prefix)
+            with torch.no_grad():
+                a = answer_logprobs(model, imp, "packed")
+                b = answer_logprobs(model, imp, "separate")
+            self.assertEqual(a.shape, (n, 3))
+            self.assertLess((a - b).abs().max().item(), 1e-4)
+            self.assertEqual(tokens(imp, "packed"), prefix + sum(len(c["suffixIds"]) for c in imp["candidates"]))
+            self.assertEqual(tokens(imp, "separate"), n * prefix + sum(len(c["suffixIds"]) for c in imp["candidates"]))
+
+    def test_the_mask_and_positions_of_a_packed_sequence(self):
+        imp = {"prefixIds": [5, 6], "labels": [], "candidates": [{"suffixIds": [7, 8]}, {"suffixIds": [9]}]}
+        ids, pos, allowed, last = packed(imp)
+        self.assertEqual(ids.tolist(), [[5, 6, 7, 8, 9]])
+        self.assertEqual(pos.tolist(), [[0, 1, 2, 3, 2]])
+        self.assertEqual(last.tolist(), [3, 4])
+        self.assertEqual(allowed[0].int().tolist(), [[1, 0, 0, 0, 0],
+                                                     [1, 1, 0, 0, 0],
+                                                     [1, 1, 1, 0, 0],
+                                                     [1, 1, 1, 1, 0],
+                                                     [1, 1, 0, 0, 1]])
+        ids, pos, allowed, last = separate(imp)
+        self.assertEqual(ids.tolist(), [[5, 6, 7, 8], [5, 6, 9, 0]])
+        self.assertEqual(last.tolist(), [3, 6])
+
+    def test_vocab_logprobs_renormalized_are_the_answer_logprobs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, model = load_checkpoint(generated("llama", tmp))
+        imp = impression(random.Random(3), 2048)
+        with torch.no_grad():
+            full = vocab_logprobs(model, imp)
+            self.assertTrue((full < 0).all())
+            renorm = torch.log_softmax(full, dim=-1)
+            self.assertLess((renorm - answer_logprobs(model, imp)).abs().max().item(), 1e-5)
+
+
+class Objective(unittest.TestCase):
+    def test_loss_is_the_answer_or_any_negative_answer(self):
+        imp = {"labels": [{"ids": [1], "positive": True}, {"ids": [2], "positive": False},
+                          {"ids": [3], "positive": False}],
+               "candidates": [{"answer": 0, "positive": True}, {"answer": 2, "positive": False},
+                              {"answer": None, "positive": False}]}
+        p = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.7, 0.2, 0.1]])
+        want = -(np.log(0.5) + np.log(0.3) + np.log(0.2 + 0.1)) / 3
+        self.assertAlmostEqual(answer_loss(p.log(), imp).item(), want, places=5)
+        self.assertEqual([round(x, 5) for x in positive_mass(p.log(), imp).tolist()], [0.5, 0.1, 0.7])
+
+    def test_auc(self):
+        self.assertEqual(auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]), 0.75)
+        self.assertEqual(auc([0.5, 0.5], [True, False]), 0.5)
+        self.assertEqual(auc([1, 2, 3], [False, True, True]), 1.0)
+        self.assertIsNone(auc([1, 2], [True, True]))
+
+
+class Checkpoint(unittest.TestCase):
+    def test_save_then_load_gives_the_same_model_and_a_config_without_the_random_weights_mark(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = generated("llama", tmp)
+            cfg, model = load_checkpoint(src)
+            out = os.path.join(tmp, "out")
+            save_checkpoint(model, out, src, {"brewgate_training": {"steps": 0}})
+            _, again = load_checkpoint(out)
+            for (n, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+                self.assertTrue(torch.equal(a, b), n)
+            with open(os.path.join(out, "config.json")) as f:
+                saved = json.load(f)
+            self.assertNotIn("brewgate_random_weights", saved)
+            self.assertEqual(saved["rope_scaling"], cfg["rope_scaling"])
+            self.assertTrue(os.path.exists(os.path.join(out, "tokenizer.json")))
+
+
+if __name__ == "__main__":
+    unittest.main()
