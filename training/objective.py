@@ -5,6 +5,8 @@ The gateway asks the sidecar for the log-probability of every answer label (" ap
 positive answers' mass, P(apply). With single-token labels that renormalized distribution is a
 softmax over the label tokens' logits, which is what `answer_logprobs` computes.
 """
+import contextlib
+
 import torch
 
 from data import answer_tokens, packed, separate, targets
@@ -49,6 +51,24 @@ def answer_loss(logp, imp):
     nll_answer = -logp.gather(1, idx[:, None])[:, 0]
     nll_negative = -torch.logsumexp(logp.masked_fill(~neg, float("-inf")), dim=-1)
     return torch.where(has, nll_answer, nll_negative).mean()
+
+
+def backward_impression(model, imp, layout="packed", scale=1.0, device="cpu", autocast=contextlib.nullcontext):
+    """Backpropagates scale * answer_loss of one impression; returns the loss's value.
+
+    packed: one sequence. separate: one prompt per candidate, each its own forward and backward
+    (so memory stays that of one prompt), weighted so the gradient is that of the same mean.
+    `autocast` makes the context the forward passes run in (bf16 on CUDA).
+    """
+    parts = [imp] if layout == "packed" else [dict(imp, candidates=[c]) for c in imp["candidates"]]
+    total = 0.0
+    for part in parts:
+        weight = scale * len(part["candidates"]) / len(imp["candidates"])
+        with autocast():
+            loss = answer_loss(answer_logprobs(model, part, "packed", device), part) * weight
+        loss.backward()
+        total += loss.item()
+    return total
 
 
 def positive_mass(logp, imp):

@@ -25,7 +25,7 @@ import gen_model  # noqa: E402
 import reference  # noqa: E402
 from data import packed, separate, tokens  # noqa: E402
 from model import load_checkpoint, save_checkpoint  # noqa: E402
-from objective import answer_logprobs, answer_loss, auc, positive_mass, vocab_logprobs  # noqa: E402
+from objective import answer_logprobs, answer_loss, auc, backward_impression, positive_mass, vocab_logprobs  # noqa: E402
 
 torch.set_num_threads(os.cpu_count())
 
@@ -82,6 +82,19 @@ class PackedEqualsSeparate(unittest.TestCase):
             self.assertLess((a - b).abs().max().item(), 1e-4)
             self.assertEqual(tokens(imp, "packed"), prefix + sum(len(c["suffixIds"]) for c in imp["candidates"]))
             self.assertEqual(tokens(imp, "separate"), n * prefix + sum(len(c["suffixIds"]) for c in imp["candidates"]))
+
+    def test_one_prompt_per_candidate_trains_with_the_same_gradient(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, model = load_checkpoint(generated("llama", tmp))
+        imp = impression(random.Random(4), 2048, 6, 20)
+        grads, losses = {}, {}
+        for layout in ("packed", "separate"):
+            model.zero_grad(set_to_none=True)
+            losses[layout] = backward_impression(model, imp, layout, scale=0.5)
+            grads[layout] = torch.cat([p.grad.flatten() for p in model.parameters()])
+        self.assertAlmostEqual(losses["packed"], losses["separate"], places=5)
+        self.assertLess((grads["packed"] - grads["separate"]).abs().max().item(), 1e-5)
+        self.assertGreater(grads["packed"].abs().max().item(), 1e-3)
 
     def test_the_mask_and_positions_of_a_packed_sequence(self):
         imp = {"prefixIds": [5, 6], "labels": [], "candidates": [{"suffixIds": [7, 8]}, {"suffixIds": [9]}]}

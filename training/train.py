@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import resource
 import sys
 import time
 
@@ -28,7 +29,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import load_split, tokens  # noqa: E402
 from model import Decoder, load_checkpoint, save_checkpoint  # noqa: E402
-from objective import answer_logprobs, answer_loss, auc, positive_mass  # noqa: E402
+from objective import answer_logprobs, answer_loss, auc, backward_impression, positive_mass  # noqa: E402
 
 # Shapes for training from scratch; the vocabulary and special ids come from the tokenizer.
 PRESETS = {
@@ -186,10 +187,7 @@ def main(argv=None):
                 cursor, epoch = 0, epoch + 1
             imp = train[order[cursor]]
             cursor += 1
-            with autocast():
-                loss = answer_loss(answer_logprobs(model, imp, a.layout, device), imp) / a.batch
-            loss.backward()
-            loss_sum += loss.item()
+            loss_sum += backward_impression(model, imp, a.layout, 1.0 / a.batch, device, autocast)
             step_tokens += tokens(imp, a.layout)
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -217,7 +215,8 @@ def main(argv=None):
     with open(os.path.join(a.out, "training.json"), "w") as f:
         json.dump({"args": vars(a), "config": cfg, "epoch_tokens": epoch_tokens, "log": log}, f, indent=1)
     print(f"wrote {a.out} ({n_params / 1e6:.2f}M params, {seen_tokens:,} tokens in {time.time() - t_start:.0f}s, "
-          f"{eval_s:.0f}s of it validation)", flush=True)
+          f"{eval_s:.0f}s of it validation; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB)",
+          flush=True)
 
 
 if __name__ == "__main__":
