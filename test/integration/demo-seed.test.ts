@@ -113,15 +113,15 @@ describe("demo data: a simulated marketplace with known truth, written through t
       members: 50,
       items: 300,
       interactions: 400,
-      impressions: 400,
-      shownPositions: 4000,
+      impressions: 360,
+      shownPositions: 3600,
     });
     // The demo data's size is chosen for its applications: enough that 0.05 of AUC is not noise.
-    assert.ok(mix.APPLY > 450 && mix.APPLY < 700, `${mix.APPLY} applications`);
+    assert.ok(mix.APPLY > 400 && mix.APPLY < 650, `${mix.APPLY} applications`);
     assert.equal(await db.member.count(), 50);
     assert.equal(await db.item.count(), 300);
-    assert.equal(await db.impression.count(), 400);
-    assert.equal(await db.impressionItem.count(), 4000);
+    assert.equal(await db.impression.count(), 360);
+    assert.equal(await db.impressionItem.count(), 3600);
     assert.equal(await db.interaction.count(), 400 + answered);
     // Every interaction went through the store-and-announce path, each announced once.
     assert.equal(heard.length, 400 + answered);
@@ -153,7 +153,7 @@ describe("demo data: a simulated marketplace with known truth, written through t
     const members = new Map(world.members.map((m) => [m.profile.id, m]));
     const jobs = new Map(world.jobs.map((j) => [j.item.id, j]));
     const rows = await db.impressionItem.findMany({ include: { impression: true } });
-    assert.equal(rows.length, 4000);
+    assert.equal(rows.length, 3600);
     for (const row of rows) {
       const member = members.get(row.memberId);
       const job = jobs.get(row.itemId);
@@ -168,7 +168,7 @@ describe("demo data: a simulated marketplace with known truth, written through t
   });
 
   it("gives outcomesOf outcomes of both attributions, the seed's own answers", () => {
-    assert.equal(outcomes.length, 4000);
+    assert.equal(outcomes.length, 3600);
     const answered = outcomes.filter((o) => o.action !== null);
     const explicit = answered.filter((o) => o.attribution === "explicit").length;
     const window = answered.filter((o) => o.attribution === "window").length;
@@ -185,7 +185,7 @@ describe("demo data: a simulated marketplace with known truth, written through t
 
   it("is read back by offline evaluation with the truth: the oracle is scored, well above popularity", async () => {
     const src = await source(db);
-    assert.equal(src.lists.length, 400);
+    assert.equal(src.lists.length, 360);
     assert.ok(src.lists.every((l) => l.candidates.every((c) => c.trueProbabilities?.APPLY !== undefined)));
     assert.deepEqual(
       baselinesFor(src, 1).map((b) => b.name),
@@ -252,7 +252,7 @@ describe("demo data: a simulated marketplace with known truth, written through t
         [null, null],
       );
       const src = await source(db, new Date(Date.UTC(2031, 0, 1)));
-      assert.equal(src.lists.length, 401);
+      assert.equal(src.lists.length, 361);
       const last = src.lists.at(-1);
       assert.equal(last?.id, "served-1");
       assert.ok(last?.candidates.every((c) => c.trueProbabilities === undefined));
