@@ -349,6 +349,12 @@ export function simulateMarketplace(config: MarketplaceConfig): Marketplace {
   const end = start + config.weeks * 7 * DAY;
   const early = start - 28 * DAY;
 
+  // Jobs were posted over the four weeks before anyone met them (a stream of its own, so the rest
+  // of the world is the same with or without it).
+  const posting = rng(config.seed * 17 + 3);
+  for (const job of jobs)
+    job.item.postedAt = new Date(early - 28 * DAY + Math.floor(posting.next() * 28 * DAY));
+
   // Organic interactions: a member meets a job outside any ranking (a search, an email) and does
   // something with it, as the rule says given that they did something.
   const organic = rng(config.seed * 7 + 1);

@@ -13,10 +13,12 @@ function upsertArgs(i: ItemEvent) {
     description: i.description,
   };
   const attributes = (i.attributes === null ? {} : i.attributes) as Prisma.InputJsonValue | undefined;
+  // A posting time, when the event has one, is the item's createdAt; else the row's first write is.
+  const createdAt = i.postedAt ?? undefined;
   return {
     where: { id: i.id },
-    create: { id: i.id, ...fields, attributes: attributes ?? {} },
-    update: { ...fields, attributes },
+    create: { id: i.id, ...fields, attributes: attributes ?? {}, createdAt },
+    update: { ...fields, attributes, createdAt },
   };
 }
 

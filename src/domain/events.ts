@@ -51,6 +51,8 @@ export const itemEvent = z.object({
   country: text(100).nullish(),
   description: text(20_000).nullish(),
   attributes: z.record(z.string().max(100), attributeValue).nullish(),
+  /** When the item was posted (its createdAt: retrieval offers the newest first); unset: when first stored. */
+  postedAt: z.coerce.date({ error: "must be a date-time" }).nullish(),
 });
 export type ItemEvent = z.infer<typeof itemEvent>;
 

@@ -29,4 +29,11 @@ export class ItemInput {
     description: "Flat map of string, number or boolean values.",
   })
   attributes?: Record<string, unknown> | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      "When the item was posted: its createdAt, by which retrieval offers the newest first. Unset: when it is first stored.",
+  })
+  postedAt?: Date | null;
 }

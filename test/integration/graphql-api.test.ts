@@ -103,6 +103,18 @@ describe("GraphQL API (real PostgreSQL)", () => {
       assert.equal(r.errors, undefined);
     }
     await gql(gw.url, `mutation { upsertItem(input: {id: "p1", type: "POST", title: "Hello"}) { id } }`);
+    // A posting time becomes the item's createdAt (what retrieval orders by); without one, the
+    // first write's time is kept, also when a later write gives none.
+    const posted = await gql<{ upsertItem: { createdAt: string } }>(
+      gw.url,
+      `mutation { upsertItem(input: {id: "p2", type: "POST", title: "Old", postedAt: "2025-06-01T00:00:00Z"}) { createdAt } }`,
+    );
+    assert.equal(posted.data?.upsertItem.createdAt, "2025-06-01T00:00:00.000Z");
+    const kept = await gql<{ upsertItem: { createdAt: string } }>(
+      gw.url,
+      `mutation { upsertItem(input: {id: "p2", type: "POST", title: "Old, edited"}) { createdAt } }`,
+    );
+    assert.equal(kept.data?.upsertItem.createdAt, "2025-06-01T00:00:00.000Z");
     const page1 = await gql<{
       items: {
         totalCount: number;

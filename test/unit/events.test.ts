@@ -32,6 +32,14 @@ describe("event schemas", () => {
     assert.match(text, /occurredAt:/);
   });
 
+  it("takes an item's posting time, and names the field when it is not a date-time", () => {
+    const ok = itemEvent.parse({ id: "j1", type: "JOB", title: "T", postedAt: "2026-01-02T03:04:05Z" });
+    assert.equal(ok.postedAt?.toISOString(), "2026-01-02T03:04:05.000Z");
+    assert.equal(itemEvent.parse({ id: "j1", type: "JOB", title: "T" }).postedAt, undefined);
+    const bad = itemEvent.safeParse({ id: "j1", type: "JOB", title: "T", postedAt: "last tuesday" });
+    assert.match(describeIssues(bad.error as never), /^postedAt: must be a date-time$/);
+  });
+
   it("rejects nested attribute values on items", () => {
     const r = itemEvent.safeParse({ id: "j1", type: "JOB", title: "T", attributes: { a: { b: 1 } } });
     assert.equal(r.success, false);
