@@ -20,15 +20,15 @@ export interface TimeSplit {
 /**
  * Splits lists by the time they were shown: the oldest `fractions[0]` of the lists train, the next
  * `fractions[1]` validate, the rest test. Nothing a split learns from happened after the next one
- * begins: a list whose attribution window reaches past the next split's start is left out (the
- * gap), and an outcome that happened after it (one that named its impression late) is dropped
- * with its position. Prompts are built as of each list's time, so no split's prompts see history
+ * begins: a list shown less than `gapMs` before the next split's start is left out (the gap: by
+ * default the attribution window, within which its outcomes could still come), and an outcome that
+ * happened after that start anyway is dropped with its position. Prompts are built as of each list's time, so no split's prompts see history
  * from after its own lists either.
  */
 export function splitByTime(
   lists: EvalList[],
   fractions: [number, number, number],
-  windowMs: number,
+  gapMs: number,
 ): TimeSplit {
   const total = fractions[0] + fractions[1] + fractions[2];
   if (fractions.some((f) => !(f >= 0)) || Math.abs(total - 1) > 1e-9) {
@@ -51,7 +51,7 @@ export function splitByTime(
     const next = split === "train" ? validationFrom : split === "validation" ? testFrom : null;
     if (next) {
       // The next split starts at its first list's time; lists shown at that same instant belong to it.
-      if (list.at.getTime() >= next.getTime() || list.at.getTime() + windowMs > next.getTime()) {
+      if (list.at.getTime() >= next.getTime() || list.at.getTime() + gapMs > next.getTime()) {
         out.inGap++;
         return;
       }

@@ -171,6 +171,30 @@ describe("npm run export:training (the CLI, real PostgreSQL)", { timeout: 180_00
     assert.ok(later.n > 0);
   });
 
+  it("--gap-ms sets the gap: none at 0, so every settled impression lands in a split", async () => {
+    const gapless = await mkdtemp(join(tmpdir(), "brewgate-export-"));
+    try {
+      const res = await run(
+        process.execPath,
+        [CLI, "--model-dir", testModel(), "--split", "0.6,0.2,0.2", "--gap-ms", "0", "--out", gapless],
+        {
+          env: { ...process.env, DATABASE_URL: pg.url, ATTRIBUTION_WINDOW_MS: String(3_600_000) },
+          timeout: 120_000,
+        },
+      );
+      const summary = JSON.parse(res.stdout.trim().split("\n").at(-1) as string);
+      const manifest = JSON.parse(await readFile(join(gapless, "manifest.json"), "utf8"));
+      assert.equal(summary.in_gap, 0);
+      assert.equal(manifest.split.gapMs, 0);
+      const withGap = JSON.parse(stdout.trim().split("\n").at(-1) as string);
+      const total = (x: Record<string, { impressions: number }>) =>
+        x.train.impressions + x.validation.impressions + x.test.impressions;
+      assert.equal(total(summary), total(withGap) + withGap.in_gap);
+    } finally {
+      await rm(gapless, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a bad --split with the usage and status 2", async () => {
     await assert.rejects(
       run(process.execPath, [CLI, "--split", "0.5,0.5,0.5"], {
