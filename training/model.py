@@ -16,10 +16,18 @@ import os
 import shutil
 import struct
 
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as nnf
 from torch import nn
+
+# The sidecar's own Python tooling: its NumPy reference's RoPE frequencies (so training and the
+# parity reference cannot drift apart) and its checkpoint writer.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "native", "cuda-server", "scripts"))
+from gen_model import write_safetensors  # noqa: E402
+from reference import inv_freq  # noqa: E402
 
 # Queries per block of attention: bounds the score matrix and skips keys after the block.
 QUERY_BLOCK = 512
@@ -41,28 +49,6 @@ def check_config(cfg):
     if cfg.get("sliding_window") and cfg.get("use_sliding_window", True):
         raise ValueError("sliding-window attention is not supported by the trainer")
     return arch
-
-
-def inv_freq(cfg, d):
-    """(D/2,) float64 RoPE inverse frequencies with llama3 / linear rope_scaling applied."""
-    base = cfg.get("rope_theta", 10000.0)
-    f = 1.0 / base ** (np.arange(0, d, 2, dtype=np.float64) / d)
-    rs = cfg.get("rope_scaling") or {}
-    kind = rs.get("rope_type", rs.get("type", "default"))
-    if kind == "linear":
-        f = f / rs["factor"]
-    elif kind == "llama3":
-        factor, lo, hi = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
-        old = rs["original_max_position_embeddings"]
-        wavelen = 2 * math.pi / f
-        scaled = np.where(wavelen > old / lo, f / factor, f)
-        smooth = (old / wavelen - lo) / (hi - lo)
-        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
-        medium = ~(wavelen < old / hi) & ~(wavelen > old / lo)
-        f = np.where(medium, smoothed, scaled)
-    elif kind != "default":
-        raise ValueError(f"rope_type {kind} is not supported by the trainer")
-    return f
 
 
 def rotate_half(x):  # x (..., D)
@@ -242,24 +228,6 @@ def read_safetensors(path):
     return out
 
 
-def write_safetensors(path, tensors):
-    """Writes {name: tensor} as F32 safetensors."""
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        raw = t.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    header["__metadata__"] = {"format": "pt"}
-    hb = json.dumps(header, separators=(",", ":")).encode()
-    hb += b" " * ((8 - len(hb) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)))
-        f.write(hb)
-        for b in blobs:
-            f.write(b)
-
-
 def load_checkpoint(model_dir):
     """(cfg, Decoder) from a Hugging Face checkpoint directory (one file or shards + index)."""
     with open(os.path.join(model_dir, "config.json")) as f:
@@ -295,7 +263,8 @@ def save_checkpoint(model, out, tokenizer_dir, extra_config=None):
     cfg = {k: v for k, v in model.cfg.items() if k != "brewgate_random_weights"}
     cfg["torch_dtype"] = "float32"
     cfg.update(extra_config or {})
-    write_safetensors(os.path.join(out, "model.safetensors"), model.state_dict())
+    state = {name: t.detach().to("cpu", torch.float32).contiguous().numpy() for name, t in model.state_dict().items()}
+    write_safetensors(os.path.join(out, "model.safetensors"), state, {name: "f32" for name in state})
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     with open(os.path.join(out, "generation_config.json"), "w") as f:
