@@ -62,7 +62,7 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
     ]);
     await produce(broker.brokers, config.KAFKA_TOPIC_ITEMS, [
       json("j1", { id: "j1", type: "JOB", title: "Backend engineer", attributes: { remote: true } }),
-      json("j2", { id: "j2", type: "JOB", title: "Data engineer" }),
+      json("j2", { id: "j2", type: "JOB", title: "Data engineer", postedAt: "2026-10-01T08:00:00Z" }),
     ]);
     await waitFor(
       "members and items",
@@ -70,6 +70,9 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
     );
     const member = await gw.db.member.findUniqueOrThrow({ where: { id: "m1" } });
     assert.deepEqual(member.skills, ["Go"]);
+    // An item event's posting time is the item's createdAt.
+    const j2 = await gw.db.item.findUniqueOrThrow({ where: { id: "j2" } });
+    assert.equal(j2.createdAt.toISOString(), "2026-10-01T08:00:00.000Z");
 
     await produce(broker.brokers, config.KAFKA_TOPIC_INTERACTIONS, [
       json("m1", interaction("e1", "m1", "j1")),
