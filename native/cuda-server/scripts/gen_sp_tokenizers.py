@@ -105,16 +105,7 @@ def train_bpe(words, n_merges, alphabet, learn_newlines=True):
         merged = best[0] + best[1]
         merges.append(best)
         known.add(merged)
-        for w in table:
-            syms, out, i = w[0], [], 0
-            while i < len(syms):
-                if i + 1 < len(syms) and syms[i] == best[0] and syms[i + 1] == best[1]:
-                    out.append(merged)
-                    i += 2
-                else:
-                    out.append(syms[i])
-                    i += 1
-            w[0] = out
+        gen_tokenizer.merge_pair(table, best)
     return merges
 
 

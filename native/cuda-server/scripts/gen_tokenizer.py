@@ -151,18 +151,24 @@ def train(vocab_size):
         merged = best[0] + best[1]
         merges.append(best)
         vocab[merged] = len(vocab)
-        for w in words:
-            syms, out, i = w[0], [], 0
-            while i < len(syms):
-                if i + 1 < len(syms) and syms[i] == best[0] and syms[i + 1] == best[1]:
-                    out.append(merged)
-                    i += 2
-                else:
-                    out.append(syms[i])
-                    i += 1
-            w[0] = out
+        merge_pair(words, best)
     _fill_merges(vocab, merges, n_merges)
     return vocab, merges
+
+
+def merge_pair(table, pair):
+    """Joins each adjacent occurrence of `pair` in the symbol list of every entry (entry[0])."""
+    merged = pair[0] + pair[1]
+    for w in table:
+        syms, out, i = w[0], [], 0
+        while i < len(syms):
+            if i + 1 < len(syms) and syms[i] == pair[0] and syms[i + 1] == pair[1]:
+                out.append(merged)
+                i += 2
+            else:
+                out.append(syms[i])
+                i += 1
+        w[0] = out
 
 
 def _fill_merges(vocab, merges, n_merges):
