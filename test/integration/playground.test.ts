@@ -376,4 +376,19 @@ describe("the playground and the evaluation report in a real browser", { timeout
     await list.page.close();
     assert.equal((await fetch(`${base}/report/nope`)).status, 404);
   });
+
+  it("IDE_ENABLED=false turns the IDE and the playground off; the report pages stay", async () => {
+    const plain = await startGateway(testConfig({ DATABASE_URL: pg.url, IDE_ENABLED: "false" }));
+    try {
+      const origin = plain.url.replace(/\/graphql$/, "");
+      assert.equal((await fetch(`${origin}/playground`)).status, 404);
+      assert.equal((await fetch(`${origin}/playground/playground.js`)).status, 404);
+      assert.notEqual((await fetch(`${origin}/`)).status, 200);
+      // The run stored by the test before: its report and the list are served without the IDE.
+      assert.equal((await fetch(`${origin}/report`)).status, 200);
+      assert.equal((await fetch(`${origin}/reports`)).status, 200);
+    } finally {
+      await plain.stop();
+    }
+  });
 });
