@@ -4,10 +4,15 @@ import { insertImpressions } from "../src/db/impressions";
 import { upsertItems } from "../src/db/items";
 import { upsertMembers } from "../src/db/members";
 import { ensureDefaultTasks } from "../src/db/tasks";
-import { JOB_APPLY_TASK } from "../src/domain/task-definition";
+import { JOB_APPLY_TASK, JOB_SAVE_TASK } from "../src/domain/task-definition";
 import { InteractionWriter } from "../src/ingest/interactions";
 import { promptVersion } from "../src/prompt/version";
-import { type Marketplace, SIMULATED_JOB_APPLY, simulateMarketplace } from "./marketplace";
+import {
+  type Marketplace,
+  SIMULATED_JOB_APPLY,
+  SIMULATED_JOB_SAVE,
+  simulateMarketplace,
+} from "./marketplace";
 
 /**
  * The demo data of `npm start`: a synthetic jobs marketplace (dev/marketplace.ts) in the spirit
@@ -36,6 +41,8 @@ export interface DemoCounts {
   interactions: number;
   /** Impressions of job_apply, each with its outcomes. */
   impressions: number;
+  /** Impressions of job_save (the saved-jobs surface), each with its outcomes (default 0: none). */
+  saveImpressions?: number;
   /** Distinct jobs each impression shows (at most `items`). */
   shownPerImpression: number;
   /** Impressions are shown over this many weeks from DEMO_START (default 12). */
@@ -47,13 +54,16 @@ export interface DemoCounts {
 /**
  * What `npm start` writes into an empty database: sized so that `npm run eval` on it takes about
  * as long as it did on the earlier demo data (the lists scored drive the cost) with about 500
- * applications, enough that AUC differences of 0.05 are outside noise.
+ * applications, enough that AUC differences of 0.05 are outside noise; and job_save impressions on
+ * a second surface in the same world, so `npm run eval -- --task job_save` has data too (its
+ * world's job_apply part is the same with or without them).
  */
 export const DEMO_COUNTS: DemoCounts = {
   members: 50,
   items: 300,
   interactions: 400,
   impressions: 360,
+  saveImpressions: 240,
   shownPerImpression: 10,
   weeks: 12,
 };
@@ -64,11 +74,14 @@ export interface DemoSeedReport {
   items: number;
   /** Background interactions. */
   interactions: number;
+  /** Impressions of all tasks. */
   impressions: number;
+  /** Impressions by task name (job_apply, job_save). */
+  impressionsByTask: Record<string, number>;
   /** ImpressionItem rows: shown positions. */
   shownPositions: number;
-  /** Interactions that answer a shown position, by action. */
-  outcomes: { APPLY: number; VIEW: number; DISMISS: number };
+  /** Interactions that answer a shown position, by action (over all tasks). */
+  outcomes: { APPLY: number; SAVE: number; VIEW: number; DISMISS: number };
 }
 
 /** The world the demo data is written from (the same counts give the same world). */
@@ -78,13 +91,24 @@ export function demoMarketplace(counts: DemoCounts = DEMO_COUNTS): Marketplace {
     members: counts.members,
     jobs: counts.items,
     background: counts.interactions,
-    impressions: counts.impressions,
     shownPerImpression: counts.shownPerImpression,
     weeks: counts.weeks ?? 12,
     start: DEMO_START,
-    task: SIMULATED_JOB_APPLY,
+    tasks: [
+      {
+        task: SIMULATED_JOB_APPLY,
+        impressions: counts.impressions,
+        surface: "JOBS_HOME",
+        promptVersion: promptVersion(JOB_APPLY_TASK),
+      },
+      {
+        task: SIMULATED_JOB_SAVE,
+        impressions: counts.saveImpressions ?? 0,
+        surface: "SAVED_JOBS",
+        promptVersion: promptVersion(JOB_SAVE_TASK),
+      },
+    ],
     loggingModel: DEMO_LOGGING_MODEL,
-    promptVersion: promptVersion(JOB_APPLY_TASK),
   });
 }
 
@@ -106,7 +130,7 @@ async function seedable(db: Db, world: Marketplace): Promise<boolean> {
  * database was not empty and nothing was written. `writer` is the InteractionWriter interactions
  * go through (the gateway's, so its listeners hear of them); by default one with no listeners.
  *
- * Order: the job_apply task, members, jobs, every interaction (background, then answers; an
+ * Order: the built-in tasks (job_apply, job_save), members, jobs, every interaction (background, then answers; an
  * answer that names its impression may precede it, as on the live path), and the impressions
  * last, so a seeding interrupted before them is completed by the next one.
  */
@@ -117,7 +141,7 @@ export async function seedDemoData(
 ): Promise<DemoSeedReport | null> {
   const world = demoMarketplace(counts);
   if (!(await seedable(db, world))) return null;
-  if (world.impressions.length > 0) await ensureDefaultTasks(db); // the job_apply row they refer to
+  if (world.impressions.length > 0) await ensureDefaultTasks(db); // the task rows they refer to
   await upsertMembers(
     db,
     world.members.map((m) => m.profile),
@@ -137,13 +161,17 @@ export async function seedDemoData(
   // Fresh planner statistics after a bulk load, as after any: without them PostgreSQL takes the
   // new tables for near-empty and plans the history join as a nested loop over every item.
   await db.$executeRaw`ANALYZE "Member", "Item", "Interaction", "Impression", "ImpressionItem"`;
-  const outcomes = { APPLY: 0, VIEW: 0, DISMISS: 0 };
+  const outcomes = { APPLY: 0, SAVE: 0, VIEW: 0, DISMISS: 0 };
   for (const a of world.answers) outcomes[a.action as keyof typeof outcomes]++;
+  const impressionsByTask: Record<string, number> = {};
+  for (const imp of world.impressions)
+    impressionsByTask[imp.taskName] = (impressionsByTask[imp.taskName] ?? 0) + 1;
   return {
     members: world.members.length,
     items: world.jobs.length,
     interactions: world.interactions.length - world.answers.length,
     impressions: world.impressions.length,
+    impressionsByTask,
     shownPositions: world.impressions.reduce((n, imp) => n + imp.candidates.length, 0),
     outcomes,
   };

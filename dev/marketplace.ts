@@ -35,7 +35,11 @@ export const MARKETPLACE_RULE =
   "the member favours, and 2 if the job asks for the member's hidden skill (one skill not in " +
   "their profile). Shown a job, the member applies, views, dismisses or does nothing with " +
   "softmax probabilities of the logits APPLY = affinity − 4.5, VIEW = 0.5·affinity − 2.5, " +
-  "DISMISS = −0.5·affinity − 1 and nothing = 0; the position it was shown at does not matter.";
+  "DISMISS = −0.5·affinity − 1 and nothing = 0; the position it was shown at does not matter. " +
+  "On the saved-jobs surface (job_save) the same affinity drives other answers: the member saves, " +
+  "views, dismisses or does nothing with softmax probabilities of the logits SAVE = 0.9·affinity " +
+  "− 4, VIEW = 0.5·affinity − 2.5, DISMISS = −0.5·affinity − 1 and nothing = 0. Organic " +
+  "interactions (searches, emails) follow job_apply's rule.";
 
 export const TITLES = [
   "Software Engineer",
@@ -95,11 +99,19 @@ const SENIORITY_YEARS: Record<string, [number, number]> = {
 const VISIBLE = { title: 1.5, location: 1, skill: 1, seniority: 0.5 } as const;
 const HIDDEN = { group: 1.5, workplace: 1.5, skill: 2 } as const;
 
-/** A task the marketplace simulates: its name and how each answer's logit follows the affinity. */
+/**
+ * A task the marketplace simulates: its name, how each answer's logit follows the affinity (the
+ * first answer is the positive one), and where its impressions come from: their own random
+ * stream and ids, so that adding a task to a world leaves the other tasks' impressions alone.
+ */
 export interface SimulatedTask {
   name: string;
   /** Logit of each answer: base + slope · affinity; doing nothing has logit 0. */
   responses: Record<string, { base: number; slope: number }>;
+  /** Its impressions' random stream is rng(seed · stream[0] + stream[1]). */
+  stream: readonly [number, number];
+  /** Prefix of its ids: `<ids>-imp-<n>`, `<ids>-req-<n>`, `<ids>-out-<n>-<rank>` (n in time order). */
+  ids: string;
 }
 
 export const SIMULATED_JOB_APPLY: SimulatedTask = {
@@ -109,6 +121,20 @@ export const SIMULATED_JOB_APPLY: SimulatedTask = {
     VIEW: { base: -2.5, slope: 0.5 },
     DISMISS: { base: -1, slope: -0.5 },
   },
+  stream: [13, 5],
+  ids: "sim",
+};
+
+/** Saving a job for later (the saved-jobs surface): rarer than a view, likelier than an application. */
+export const SIMULATED_JOB_SAVE: SimulatedTask = {
+  name: "job_save",
+  responses: {
+    SAVE: { base: -4, slope: 0.9 },
+    VIEW: { base: -2.5, slope: 0.5 },
+    DISMISS: { base: -1, slope: -0.5 },
+  },
+  stream: [19, 7],
+  ids: "sim-save",
 };
 
 export interface HiddenPreferences {
@@ -139,18 +165,27 @@ export interface MarketplaceConfig {
   seed: number;
   members: number;
   jobs: number;
-  /** Organic interactions (search, email), outside any impression, over all members. */
+  /** Organic interactions (search, email), outside any impression, over all members (job_apply's rule). */
   background: number;
-  /** Impressions of the task, over all members. */
-  impressions: number;
   /** Distinct jobs each impression shows (at most `jobs`). */
   shownPerImpression: number;
   /** Impressions are shown over this many weeks from `start`. */
   weeks: number;
   start: Date;
-  task: SimulatedTask;
+  /** The tasks shown, each on its surface; their impressions are interleaved in time. */
+  tasks: SimulatedSurface[];
   /** The model name impressions carry: the logging policy that chose them. */
   loggingModel: string;
+}
+
+/** One task of a world: how many impressions of it, on which surface, with which prompt version. */
+export interface SimulatedSurface {
+  task: SimulatedTask;
+  /** Impressions of the task, over all members. */
+  impressions: number;
+  /** The surface its answers are recorded on (e.g. JOBS_HOME). */
+  surface: string;
+  /** The prompt version its impressions carry (promptVersion of the task's definition). */
   promptVersion: string;
 }
 
@@ -160,10 +195,15 @@ export interface Marketplace {
   jobs: SimJob[];
   /** Background interactions, then answers, each in time order within its kind. */
   interactions: InteractionEvent[];
-  /** Answers to shown positions only (a subset of `interactions`). */
+  /** Answers to shown positions only (a subset of `interactions`), impression by impression. */
   answers: InteractionEvent[];
-  /** Impressions in time order; every candidate carries `trueProbabilities`. */
+  /** Impressions of every task in time order; every candidate carries `trueProbabilities`. */
   impressions: ImpressionRecord[];
+  /**
+   * The answers of each impression, by impression id (the same objects as in `answers`; whether
+   * an answer names its impression or not): what `summarizeMarketplace` joins outcomes by.
+   */
+  answersOf: Record<string, InteractionEvent[]>;
 }
 
 /** Park-Miller generator: small, seedable, the same sequence on every platform. */
@@ -287,8 +327,8 @@ const DAY = 86_400_000;
 
 /** Generates the marketplace: the same config gives the same world, bit for bit. */
 export function simulateMarketplace(config: MarketplaceConfig): Marketplace {
-  const { task } = config;
-  const actions = Object.keys(task.responses);
+  const organicTask = SIMULATED_JOB_APPLY;
+  const organicActions = Object.keys(organicTask.responses);
   // Separate streams: changing how many impressions there are leaves the people and jobs alone.
   const people = rng(config.seed);
   const members: SimMember[] = Array.from({ length: config.members }, (_, i) => {
@@ -363,8 +403,9 @@ export function simulateMarketplace(config: MarketplaceConfig): Marketplace {
     for (let i = 0; i < config.background; i++) {
       const member = organic.pick(members);
       const job = organic.pick(jobs);
-      const p = trueProbabilities(task, member, job);
-      const action = sample(p, actions, organic.next() * (1 - p.NONE)) ?? actions[actions.length - 1];
+      const p = trueProbabilities(organicTask, member, job);
+      const action =
+        sample(p, organicActions, organic.next() * (1 - p.NONE)) ?? organicActions[organicActions.length - 1];
       background.push({
         eventId: `sim-${i + 1}`,
         memberId: member.profile.id,
@@ -380,21 +421,51 @@ export function simulateMarketplace(config: MarketplaceConfig): Marketplace {
   }
 
   // Impressions by a random logging policy (uniformly random jobs in random order, every action
-  // scored alike), so the data favours no model; each position answered as the rule samples.
-  const shows = rng(config.seed * 13 + 5);
+  // scored alike), so the data favours no model; each position answered as its task's rule
+  // samples. Each task draws from its own stream, so a task added leaves the others' alone.
   const shown = Math.min(config.shownPerImpression, jobs.length);
+  const shows: Shown[] = [];
+  for (const [t, surface] of config.tasks.entries()) {
+    for (const one of showTask(config, surface, members, jobs, shown, start, end)) shows.push({ ...one, t });
+  }
+  // Interleaved in time; a tie keeps the tasks' order (the sort is stable).
+  shows.sort((a, b) => a.impression.createdAt.getTime() - b.impression.createdAt.getTime() || a.t - b.t);
+  const impressions = shows.map((s) => s.impression);
+  const answers = shows.flatMap((s) => s.answers);
+  const answersOf = Object.fromEntries(shows.map((s) => [s.impression.id, s.answers]));
+  return { members, jobs, interactions: [...background, ...answers], answers, impressions, answersOf };
+}
+
+interface Shown {
+  impression: ImpressionRecord;
+  answers: InteractionEvent[];
+  /** The task's index in the config. */
+  t: number;
+}
+
+/** One task's impressions, in its own time order, each with its answers. */
+function showTask(
+  config: MarketplaceConfig,
+  { task, impressions: count, surface, promptVersion }: SimulatedSurface,
+  members: SimMember[],
+  jobs: SimJob[],
+  shown: number,
+  start: number,
+  end: number,
+): Omit<Shown, "t">[] {
+  const actions = Object.keys(task.responses);
+  const shows = rng(config.seed * task.stream[0] + task.stream[1]);
   const times =
     members.length > 0
-      ? Array.from({ length: config.impressions }, () =>
-          Math.floor(start + shows.next() * (end - start)),
-        ).sort((a, b) => a - b)
+      ? Array.from({ length: count }, () => Math.floor(start + shows.next() * (end - start))).sort(
+          (a, b) => a - b,
+        )
       : [];
   const flat = Object.fromEntries(actions.map((a) => [a, 1 / actions.length]));
   const positive = actions[0];
-  const impressions: ImpressionRecord[] = [];
-  const answers: InteractionEvent[] = [];
+  const out: Omit<Shown, "t">[] = [];
   for (const [n, at] of times.entries()) {
-    const id = `sim-imp-${n + 1}`;
+    const id = `${task.ids}-imp-${n + 1}`;
     const member = shows.pick(members);
     const picked = choose(shows.next, jobs.length, shown).map((i) => jobs[i]);
     const candidates = picked.map((job, k) => ({
@@ -404,33 +475,35 @@ export function simulateMarketplace(config: MarketplaceConfig): Marketplace {
       probabilities: { ...flat },
       trueProbabilities: trueProbabilities(task, member, job),
     }));
-    impressions.push({
+    const impression: ImpressionRecord = {
       id,
-      requestId: `sim-req-${n + 1}`,
+      requestId: `${task.ids}-req-${n + 1}`,
       memberId: member.profile.id,
       taskName: task.name,
       model: config.loggingModel,
-      promptVersion: config.promptVersion,
+      promptVersion,
       createdAt: new Date(at),
       candidates,
-    });
+    };
+    const answers: InteractionEvent[] = [];
     for (const [k, c] of candidates.entries()) {
       const action = sample(c.trueProbabilities, actions, shows.next());
       const delay = 60_000 + Math.floor(shows.next() * 6 * 3_600_000);
       const named = shows.next() < 0.5;
       if (!action) continue;
       answers.push({
-        eventId: `sim-out-${n + 1}-${k + 1}`,
+        eventId: `${task.ids}-out-${n + 1}-${k + 1}`,
         memberId: member.profile.id,
         itemId: c.itemId,
         action,
-        surface: "JOBS_HOME",
+        surface,
         occurredAt: new Date(at + delay),
         ...(named ? { impressionId: id } : {}),
       });
     }
+    out.push({ impression, answers });
   }
-  return { members, jobs, interactions: [...background, ...answers], answers, impressions };
+  return out;
 }
 
 /** Pooled ROC AUC of `scores` against `labels` (ties count one half). */
@@ -474,11 +547,6 @@ export interface MarketplaceSummary {
  */
 export function summarizeMarketplace(world: Marketplace, task: SimulatedTask): MarketplaceSummary {
   const positive = Object.keys(task.responses)[0];
-  const outcome = new Map<string, string>();
-  for (const a of world.answers) {
-    const [, n, k] = /^sim-out-(\d+)-(\d+)$/.exec(a.eventId) ?? [];
-    outcome.set(`${n}-${k}`, a.action);
-  }
   const members = new Map(world.members.map((m) => [m.profile.id, m]));
   const jobs = new Map(world.jobs.map((j) => [j.item.id, j]));
   const events = [...world.interactions].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
@@ -496,18 +564,23 @@ export function summarizeMarketplace(world: Marketplace, task: SimulatedTask): M
   let history = 0;
   const seen = new Map<string, number>();
   let e = 0;
-  for (const [i, imp] of world.impressions.entries()) {
+  let count = 0;
+  for (const imp of world.impressions) {
     const at = imp.createdAt.getTime();
     while (e < events.length && events[e].occurredAt.getTime() < at) {
       seen.set(events[e].itemId, (seen.get(events[e].itemId) ?? 0) + 1);
       e++;
     }
+    if (imp.taskName !== task.name) continue;
+    count++;
     history += (byMember.get(imp.memberId) ?? []).filter((t) => t < at).length;
     const member = members.get(imp.memberId);
+    // An impression shows distinct jobs: its answer to a job is its answer at that position.
+    const outcome = new Map((world.answersOf[imp.id] ?? []).map((a) => [a.itemId, a.action]));
     for (const c of imp.candidates) {
       const job = jobs.get(c.itemId);
       if (!member || !job || !c.trueProbabilities) continue;
-      const action = outcome.get(`${i + 1}-${c.rank}`);
+      const action = outcome.get(c.itemId);
       if (action) answers[action]++;
       labels.push(action === positive);
       oracle.push(c.trueProbabilities[positive]);
@@ -517,12 +590,12 @@ export function summarizeMarketplace(world: Marketplace, task: SimulatedTask): M
   }
   const positives = labels.filter(Boolean).length;
   return {
-    impressions: world.impressions.length,
+    impressions: count,
     positions: labels.length,
     positives,
     positiveRate: labels.length > 0 ? positives / labels.length : 0,
     answers,
-    meanHistory: world.impressions.length > 0 ? history / world.impressions.length : 0,
+    meanHistory: count > 0 ? history / count : 0,
     auc: {
       oracle: rocAuc(oracle, labels),
       profileOnly: rocAuc(profile, labels),

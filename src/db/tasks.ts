@@ -1,6 +1,11 @@
 import type { Prisma, Task } from "@prisma/client";
 import { notFound } from "../domain/errors";
-import { JOB_APPLY_TASK, type TaskDefinition, taskDefinition } from "../domain/task-definition";
+import {
+  JOB_APPLY_TASK,
+  JOB_SAVE_TASK,
+  type TaskDefinition,
+  taskDefinition,
+} from "../domain/task-definition";
 import type { Db } from "./client";
 
 /** A stored task back into its definition; a row that no longer parses is a server bug. */
@@ -53,7 +58,7 @@ export async function upsertTask(db: Db, t: TaskDefinition): Promise<TaskDefinit
 
 /** Creates the built-in tasks that do not exist yet; never overwrites an edited one. */
 export async function ensureDefaultTasks(db: Db): Promise<void> {
-  for (const t of [JOB_APPLY_TASK]) {
+  for (const t of [JOB_APPLY_TASK, JOB_SAVE_TASK]) {
     await db.task.upsert({ where: { name: t.name }, create: { name: t.name, ...columns(t) }, update: {} });
   }
 }

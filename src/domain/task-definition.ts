@@ -77,3 +77,25 @@ export const JOB_APPLY_TASK: TaskDefinition = {
   ],
   historyPolicy: { maxItems: 100 },
 };
+
+/**
+ * Saving a job for later (a saved-jobs surface), in the paper's style: the same model, other
+ * words. Every answer is one token of the demo model's tokenizer (" save" and " skip" are not:
+ * three tokens each), so a member who saves a job "will interact" with it.
+ */
+export const JOB_SAVE_TASK: TaskDefinition = {
+  name: "job_save",
+  instruction:
+    "You are provided a member's profile and the jobs the member interacted with before: for each past job, the member saved it for later, viewed it or dismissed it. Your task is to analyze these interactions along with the member's profile to predict whether the member will interact with a new job referred to as the \"Question\" job by saving it for later, only view it, or dismiss it.",
+  note: "Members save jobs that fit them even when they are not ready to apply: weigh skills, location, company and workplace.",
+  itemType: "JOB",
+  itemNoun: "job",
+  itemNounPlural: "jobs",
+  questionVerb: "save",
+  actions: [
+    { action: "SAVE", historyPhrase: "saved", answer: "interact", positive: true },
+    { action: "VIEW", historyPhrase: "viewed", answer: "view", positive: false },
+    { action: "DISMISS", historyPhrase: "dismissed", answer: "dismiss", positive: false },
+  ],
+  historyPolicy: { maxItems: 100 },
+};

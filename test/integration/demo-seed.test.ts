@@ -12,6 +12,7 @@ import {
   profileOnlyProbabilities,
   rocAuc,
   SIMULATED_JOB_APPLY,
+  SIMULATED_JOB_SAVE,
   summarizeMarketplace,
   trueProbabilities,
 } from "../../dev/marketplace";
@@ -21,7 +22,7 @@ import { upsertMembers } from "../../src/db/members";
 import { outcomesOf, type PositionOutcome } from "../../src/db/outcomes";
 import type { InteractionEvent } from "../../src/domain/events";
 import type { ImpressionRecord } from "../../src/domain/impression";
-import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
+import { JOB_APPLY_TASK, JOB_SAVE_TASK, type TaskDefinition } from "../../src/domain/task-definition";
 import { impressionSource } from "../../src/evaluation/impression-source";
 import type { EvalSource } from "../../src/evaluation/lists";
 import { baselinesFor } from "../../src/evaluation/rankers";
@@ -51,12 +52,16 @@ async function snapshot(db: Db): Promise<string[]> {
   return out;
 }
 
-/** The stored job_apply impressions as `npm run eval` reads them (no prompt is built here). */
-function source(db: Db, to = new Date(Date.now() - WEEK)): Promise<EvalSource> {
+/** The stored impressions of a task as `npm run eval` reads them (no prompt is built here). */
+function source(
+  db: Db,
+  to = new Date(Date.now() - WEEK),
+  task: TaskDefinition = JOB_APPLY_TASK,
+): Promise<EvalSource> {
   return impressionSource({
     db,
     tokenizer: {} as TextTokenizer,
-    task: JOB_APPLY_TASK,
+    task,
     from: new Date(0),
     to,
     attributionWindowMs: WEEK,
@@ -65,8 +70,8 @@ function source(db: Db, to = new Date(Date.now() - WEEK)): Promise<EvalSource> {
   });
 }
 
-/** Pooled AUC of a baseline's scores on the source's lists against "applied". */
-async function baselineAuc(src: EvalSource, name: string): Promise<number> {
+/** Pooled AUC of a baseline's scores on the source's lists against the positive answer (applied). */
+async function baselineAuc(src: EvalSource, name: string, positive = "APPLY"): Promise<number> {
   const baseline = baselinesFor(src, 1).find((b) => b.name === name);
   assert.ok(baseline, `no ${name} baseline`);
   const scores: number[] = [];
@@ -74,7 +79,7 @@ async function baselineAuc(src: EvalSource, name: string): Promise<number> {
   for (const list of src.lists) {
     const s = await baseline.score(list);
     scores.push(...s.scores);
-    labels.push(...list.candidates.map((c) => c.outcome === "APPLY"));
+    labels.push(...list.candidates.map((c) => c.outcome === positive));
   }
   return rocAuc(scores, labels);
 }
@@ -105,60 +110,94 @@ describe("demo data: a simulated marketplace with known truth, written through t
     await pg?.drop();
   });
 
-  it("writes the configured counts, impressions of job_apply by the logging policy, interactions through InteractionWriter", async () => {
+  it("writes the configured counts, impressions of job_apply and job_save by the logging policy, interactions through InteractionWriter", async () => {
     assert.ok(report);
     const { outcomes: mix, ...rows } = report;
-    const answered = mix.APPLY + mix.VIEW + mix.DISMISS;
+    const answered = mix.APPLY + mix.SAVE + mix.VIEW + mix.DISMISS;
     assert.deepEqual(rows, {
       members: 50,
       items: 300,
       interactions: 400,
-      impressions: 360,
-      shownPositions: 3600,
+      impressions: 600,
+      impressionsByTask: { job_apply: 360, job_save: 240 },
+      shownPositions: 6000,
     });
     // The demo data's size is chosen for its applications: enough that 0.05 of AUC is not noise.
     assert.ok(mix.APPLY > 400 && mix.APPLY < 650, `${mix.APPLY} applications`);
+    assert.ok(mix.SAVE > 250 && mix.SAVE < 500, `${mix.SAVE} saves`);
     assert.equal(await db.member.count(), 50);
     assert.equal(await db.item.count(), 300);
-    assert.equal(await db.impression.count(), 360);
-    assert.equal(await db.impressionItem.count(), 3600);
+    assert.equal(await db.impression.count(), 600);
+    assert.equal(await db.impressionItem.count(), 6000);
+    assert.deepEqual(await db.task.findMany({ select: { name: true }, orderBy: { name: "asc" } }), [
+      { name: "job_apply" },
+      { name: "job_save" },
+    ]);
     assert.equal(await db.interaction.count(), 400 + answered);
     // Every interaction went through the store-and-announce path, each announced once.
     assert.equal(heard.length, 400 + answered);
     assert.equal(new Set(heard.map((e) => e.eventId)).size, heard.length);
 
-    const impressions = await db.impression.findMany({ orderBy: { createdAt: "asc" } });
-    const version = promptVersion(JOB_APPLY_TASK);
+    const impressions = await db.impression.findMany({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+    const tasks = {
+      job_apply: {
+        version: promptVersion(JOB_APPLY_TASK),
+        ids: "sim",
+        actions: ["APPLY", "DISMISS", "VIEW"],
+      },
+      job_save: {
+        version: promptVersion(JOB_SAVE_TASK),
+        ids: "sim-save",
+        actions: ["DISMISS", "SAVE", "VIEW"],
+      },
+    };
+    assert.notEqual(tasks.job_apply.version, tasks.job_save.version);
     for (const imp of impressions) {
-      assert.equal(imp.taskName, "job_apply");
+      const task = tasks[imp.taskName as keyof typeof tasks];
+      assert.ok(task, `${imp.id} is of ${imp.taskName}`);
       assert.equal(imp.model, DEMO_LOGGING_MODEL);
-      assert.equal(imp.promptVersion, version);
+      assert.equal(imp.promptVersion, task.version);
       const shown = imp.candidates as ImpressionRecord["candidates"];
       assert.deepEqual(
         shown.map((c) => c.rank),
         Array.from({ length: 10 }, (_, k) => k + 1),
       );
       assert.equal(new Set(shown.map((c) => c.itemId)).size, shown.length, `${imp.id} repeats a job`);
-      for (const c of shown)
-        assert.deepEqual(Object.keys(c.probabilities).sort(), ["APPLY", "DISMISS", "VIEW"]);
+      for (const c of shown) assert.deepEqual(Object.keys(c.probabilities).sort(), task.actions);
     }
-    assert.deepEqual(
-      impressions.map((i) => i.id),
-      impressions.map((_, n) => `sim-imp-${n + 1}`),
-      "ids are numbered in time order",
-    );
+    for (const [name, { ids }] of Object.entries(tasks)) {
+      const own = impressions.filter((i) => i.taskName === name);
+      assert.deepEqual(
+        own.map((i) => i.id),
+        own.map((_, n) => `${ids}-imp-${n + 1}`),
+        `${name}'s ids are numbered in time order`,
+      );
+    }
+    // The two tasks' impressions are interleaved in time, not one block after the other.
+    const firstSave = impressions.findIndex((i) => i.taskName === "job_save");
+    const lastApply = impressions.findLastIndex((i) => i.taskName === "job_apply");
+    assert.ok(firstSave >= 0 && firstSave < lastApply);
+    // job_save's answers: saves, views and dismissals on the saved-jobs surface, as many as reported.
+    const saveAnswers = await db.interaction.findMany({
+      where: { eventId: { startsWith: "sim-save-out-" } },
+    });
+    assert.deepEqual(new Set(saveAnswers.map((a) => a.action)), new Set(["SAVE", "VIEW", "DISMISS"]));
+    assert.ok(saveAnswers.every((a) => a.surface === "SAVED_JOBS"));
+    assert.equal(saveAnswers.filter((a) => a.action === "SAVE").length, mix.SAVE);
+    assert.equal(await db.interaction.count({ where: { action: "SAVE" } }), mix.SAVE);
   });
 
   it("records each shown position's true probabilities, the rule's, in the candidates and ImpressionItem", async () => {
     const members = new Map(world.members.map((m) => [m.profile.id, m]));
     const jobs = new Map(world.jobs.map((j) => [j.item.id, j]));
     const rows = await db.impressionItem.findMany({ include: { impression: true } });
-    assert.equal(rows.length, 3600);
+    assert.equal(rows.length, 6000);
     for (const row of rows) {
       const member = members.get(row.memberId);
       const job = jobs.get(row.itemId);
       assert.ok(member && job);
-      const truth = trueProbabilities(SIMULATED_JOB_APPLY, member, job);
+      const task = row.impression.taskName === "job_save" ? SIMULATED_JOB_SAVE : SIMULATED_JOB_APPLY;
+      const truth = trueProbabilities(task, member, job);
       assert.deepEqual(row.trueProbabilities, truth);
       const shown = (row.impression.candidates as ImpressionRecord["candidates"])[row.rank - 1];
       assert.deepEqual(shown.trueProbabilities, truth);
@@ -168,13 +207,14 @@ describe("demo data: a simulated marketplace with known truth, written through t
   });
 
   it("gives outcomesOf outcomes of both attributions, the seed's own answers", () => {
-    assert.equal(outcomes.length, 3600);
+    assert.equal(outcomes.length, 6000);
     const answered = outcomes.filter((o) => o.action !== null);
     const explicit = answered.filter((o) => o.attribution === "explicit").length;
     const window = answered.filter((o) => o.attribution === "window").length;
     assert.ok(explicit > 0.3 * answered.length, `${explicit} of ${answered.length} named their impression`);
     assert.ok(window > 0.3 * answered.length, `${window} of ${answered.length} joined by the window`);
-    const own = answered.filter((o) => o.eventId === `sim-out-${o.impressionId.slice(8)}-${o.rank}`);
+    // sim-imp-<n> is answered by sim-out-<n>-<rank>, sim-save-imp-<n> by sim-save-out-<n>-<rank>.
+    const own = answered.filter((o) => o.eventId === `${o.impressionId.replace("-imp-", "-out-")}-${o.rank}`);
     assert.ok(own.length > 0.95 * answered.length, `${own.length} of ${answered.length} are the seed's own`);
     const total = report ? Object.values(report.outcomes).reduce((a, b) => a + b, 0) : 0;
     assert.ok(
@@ -195,6 +235,29 @@ describe("demo data: a simulated marketplace with known truth, written through t
     const popularity = await baselineAuc(src, "popularity");
     assert.ok(oracle > 0.75, `oracle AUC ${oracle}`);
     assert.ok(oracle > popularity + 0.2, `oracle ${oracle}, popularity ${popularity}`);
+  });
+
+  it("reads job_save back for evaluation on its own: its answers, its truth, the oracle well above popularity", async () => {
+    const src = await source(db, undefined, JOB_SAVE_TASK);
+    assert.equal(src.lists.length, 240);
+    assert.ok(src.lists.every((l) => l.id.startsWith("sim-save-imp-")));
+    assert.ok(src.lists.every((l) => l.candidates.every((c) => c.trueProbabilities?.SAVE !== undefined)));
+    const joined = src.lists.flatMap((l) => l.candidates.map((c) => c.outcome)).filter((o) => o);
+    const ownAnswers = joined.filter((o) => o === "SAVE" || o === "VIEW" || o === "DISMISS");
+    assert.ok(
+      ownAnswers.length > 0.97 * joined.length,
+      `${ownAnswers.length} of ${joined.length} are job_save's answers`,
+    );
+    const saves = joined.filter((o) => o === "SAVE").length;
+    assert.ok(Math.abs(saves - (report?.outcomes.SAVE ?? 0)) <= 0.02 * saves, `${saves} saves joined`);
+    const oracle = await baselineAuc(src, "oracle", "SAVE");
+    const popularity = await baselineAuc(src, "popularity", "SAVE");
+    assert.ok(oracle > 0.72, `oracle AUC ${oracle}`);
+    assert.ok(oracle > popularity + 0.2, `oracle ${oracle}, popularity ${popularity}`);
+    const summary = summarizeMarketplace(world, SIMULATED_JOB_SAVE);
+    assert.equal(summary.impressions, 240);
+    assert.equal(summary.positives, report?.outcomes.SAVE);
+    assert.ok(Math.abs(summary.auc.oracle - oracle) < 0.01, `${summary.auc.oracle} vs ${oracle}`);
   });
 
   it("hides preferences that matter: the oracle beats the best profile-only ranker by a clear margin", async () => {

@@ -12,7 +12,10 @@ import { createTestDatabase, type TestDatabase } from "../support/postgres";
 
 const run = promisify(execFile);
 const CLI = join(REPO_ROOT, "dist", "scripts", "simulate.js");
-const SIZE = ["--members", "6", "--jobs", "30", "--background", "40", "--impressions", "20", "--shown", "4"];
+const SIZE = [
+  ...["--members", "6", "--jobs", "30", "--background", "40", "--impressions", "20"],
+  ...["--save-impressions", "12", "--shown", "4"],
+];
 
 /** The CLI's env without a DATABASE_URL the test runner may have. */
 function env(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -21,9 +24,9 @@ function env(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 type Result = { code: number; stdout: string; stderr: string };
-async function simulate(args: string[], extra: Record<string, string>): Promise<Result> {
+async function simulate(args: string[], extra: Record<string, string>, size = SIZE): Promise<Result> {
   try {
-    const r = await run(process.execPath, [CLI, ...SIZE, ...args], { env: env(extra), timeout: 120_000 });
+    const r = await run(process.execPath, [CLI, ...size, ...args], { env: env(extra), timeout: 120_000 });
     return { code: 0, ...r };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -55,6 +58,36 @@ describe("npm run simulate (the CLI)", { timeout: 180_000 }, () => {
     assert.deepEqual({ ...ja, seconds: 0 }, { ...jb, seconds: 0 });
     assert.ok(ja.auc.oracle > ja.auc.profileOnly, JSON.stringify(ja.auc));
     assert.match(a.stdout, /profile-only oracle/);
+    // Each task summarized on its own impressions; job_apply's (at the top too) the same without job_save.
+    const { tasks, seed: _seed, seconds: _seconds, ...top } = ja;
+    assert.deepEqual(top, tasks.job_apply);
+    assert.equal(ja.tasks.job_save.impressions, 12);
+    assert.equal(ja.tasks.job_save.positions, 48);
+    assert.deepEqual(Object.keys(ja.tasks.job_save.answers), ["SAVE", "VIEW", "DISMISS"]);
+    assert.match(a.stdout, /^12 job_save impressions, 48 shown positions/m);
+    const alone = await simulate(["--save-impressions", "0"], {});
+    assert.equal(alone.code, 0, alone.stderr);
+    const j0 = lastJson(alone.stdout);
+    assert.equal(j0.tasks.job_save.impressions, 0);
+    assert.deepEqual(j0.answers, ja.answers);
+    assert.equal(j0.auc.oracle, ja.auc.oracle);
+    assert.doesNotMatch(
+      alone.stdout.slice(0, alone.stdout.indexOf("\n{")),
+      /job_save/,
+      "a task with no impressions is not printed",
+    );
+  });
+
+  it("prints both tasks of the demo data by default: job_save's oracle well above popularity", async () => {
+    const r = await simulate([], {}, []);
+    assert.equal(r.code, 0, r.stderr);
+    const j = lastJson(r.stdout);
+    assert.equal(j.tasks.job_apply.impressions, 360);
+    assert.equal(j.tasks.job_save.impressions, 240);
+    assert.equal(j.tasks.job_save.positions, 2400);
+    const { oracle, popularity } = j.tasks.job_save.auc;
+    assert.ok(oracle > popularity + 0.2, JSON.stringify(j.tasks.job_save.auc));
+    assert.match(r.stdout, /job_save AUC of P\(SAVE\)/);
   });
 
   it("--write stores it through DATABASE_URL with each position's truth, and only into an empty database", async () => {
@@ -63,13 +96,14 @@ describe("npm run simulate (the CLI)", { timeout: 180_000 }, () => {
     assert.equal(lastJson(first.stdout).written, true);
     const db = createDb(pg.url, { max: 1 });
     try {
-      const [row] = await sql<{ impressions: number; truths: number }>(
+      const [row] = await sql<{ impressions: number; saves: number; truths: number }>(
         db,
         `SELECT (SELECT count(*)::int FROM "Impression") AS impressions,
+                (SELECT count(*)::int FROM "Impression" WHERE "taskName" = 'job_save') AS saves,
                 (SELECT count(*)::int FROM "ImpressionItem" WHERE "trueProbabilities" IS NOT NULL) AS truths`,
         [],
       );
-      assert.deepEqual(row, { impressions: 20, truths: 80 });
+      assert.deepEqual(row, { impressions: 32, saves: 12, truths: 128 });
     } finally {
       await db.$disconnect();
     }

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import {
   answerProbabilities,
   hiddenAffinity,
+  MARKETPLACE_RULE,
+  type Marketplace,
+  type MarketplaceConfig,
   profileOnlyProbabilities,
   rocAuc,
   SIMULATED_JOB_APPLY,
+  SIMULATED_JOB_SAVE,
   type SimJob,
   type SimMember,
   simulateMarketplace,
@@ -40,22 +45,32 @@ const job = (over: Partial<SimJob> = {}): SimJob => ({
   ...over,
 });
 
-const world = (seed: number) =>
-  simulateMarketplace({
-    seed,
-    members: 40,
-    jobs: 200,
-    background: 300,
-    impressions: 300,
-    shownPerImpression: 10,
-    weeks: 8,
-    start: new Date(Date.UTC(2026, 0, 5)),
-    task: SIMULATED_JOB_APPLY,
-    loggingModel: "policy",
-    promptVersion: "v",
-  });
+const config = (seed: number, saves = 0): MarketplaceConfig => ({
+  seed,
+  members: 40,
+  jobs: 200,
+  background: 300,
+  shownPerImpression: 10,
+  weeks: 8,
+  start: new Date(Date.UTC(2026, 0, 5)),
+  tasks: [
+    { task: SIMULATED_JOB_APPLY, impressions: 300, surface: "JOBS_HOME", promptVersion: "v" },
+    ...(saves > 0
+      ? [{ task: SIMULATED_JOB_SAVE, impressions: saves, surface: "SAVED_JOBS", promptVersion: "w" }]
+      : []),
+  ],
+  loggingModel: "policy",
+});
+const world = (seed: number, saves = 0) => simulateMarketplace(config(seed, saves));
 
-describe("the simulated marketplace", () => {
+/** The world's parts as the simulator made them before it had several tasks, hashed. */
+function fingerprint(w: Marketplace): string {
+  const { members, jobs, interactions, answers, impressions } = w;
+  const text = JSON.stringify({ members, jobs, interactions, answers, impressions });
+  return createHash("sha256").update(text).digest("hex");
+}
+
+describe("the simulated marketplace", { timeout: 120_000 }, () => {
   it("computes the documented rule", () => {
     // Title 1.5 + location 1 + Go 1 + C++ 1 + seniority 0.5.
     assert.equal(visibleAffinity(member.profile, job()), 5);
@@ -134,6 +149,125 @@ describe("the simulated marketplace", () => {
     // Members see impressions over the weeks: earlier answers are history for later impressions.
     const s = summarizeMarketplace(w, SIMULATED_JOB_APPLY);
     assert.ok(s.meanHistory > 5, `${s.meanHistory} history entries per impression`);
+  });
+
+  it("keeps a world of job_apply alone bit for bit the world the one-task simulator made", () => {
+    // Recorded from the simulator before it took several tasks (commit d1de326), with the same
+    // config: the demo data's counts on seed 360, and this file's world on seed 7.
+    const demo = simulateMarketplace({
+      ...config(360),
+      members: 50,
+      jobs: 300,
+      background: 400,
+      weeks: 12,
+      tasks: [{ task: SIMULATED_JOB_APPLY, impressions: 360, surface: "JOBS_HOME", promptVersion: "v" }],
+    });
+    assert.equal(fingerprint(demo), "bf379716ae1f703a365d155bb799a3d327eb000dcbba7392a88db33ca12c6219");
+    assert.equal(fingerprint(world(7)), "f20f71e862c13b1e9f24b5b178ae273a83975946b85f2b7b5b1f9a92ea75ea70");
+    const s = summarizeMarketplace(demo, SIMULATED_JOB_APPLY);
+    assert.deepEqual(s, {
+      impressions: 360,
+      positions: 3600,
+      positives: 492,
+      positiveRate: 0.13666666666666666,
+      answers: { APPLY: 492, VIEW: 634, DISMISS: 331 },
+      meanHistory: 19.244444444444444,
+      auc: { oracle: 0.8210299803287608, profileOnly: 0.668144952443733, popularity: 0.4797964340647268 },
+    });
+  });
+
+  it("computes job_save's documented rule", () => {
+    assert.match(
+      MARKETPLACE_RULE,
+      /SAVE = 0\.9·affinity − 4, VIEW = 0\.5·affinity − 2\.5, DISMISS = −0\.5·affinity − 1/,
+    );
+    const p = trueProbabilities(SIMULATED_JOB_SAVE, member, job());
+    const e = { SAVE: Math.exp(0.9 * 10 - 4), VIEW: Math.exp(5 - 2.5), DISMISS: Math.exp(-5 - 1), NONE: 1 };
+    const z = e.SAVE + e.VIEW + e.DISMISS + e.NONE;
+    for (const a of ["SAVE", "VIEW", "DISMISS", "NONE"] as const)
+      assert.ok(Math.abs(p[a] - e[a] / z) < 1e-12, a);
+  });
+
+  it("shows job_save next to job_apply in the same world, leaving job_apply's impressions and answers alone", () => {
+    const alone = world(7);
+    const both = world(7, 200);
+    const ofTask = (w: Marketplace, name: string) => w.impressions.filter((i) => i.taskName === name);
+    // The same people, jobs and organic interactions; job_apply's impressions and answers unchanged.
+    assert.deepEqual(both.members, alone.members);
+    assert.deepEqual(both.jobs, alone.jobs);
+    assert.deepEqual(ofTask(both, "job_apply"), alone.impressions);
+    const applyIds = new Set(alone.impressions.map((i) => i.id));
+    assert.deepEqual(
+      both.answers.filter((a) => !a.eventId.startsWith("sim-save-")),
+      alone.answers,
+    );
+    assert.deepEqual(
+      both.interactions.filter((a) => !a.eventId.startsWith("sim-save-")),
+      alone.interactions,
+    );
+    // job_save's impressions: its own task, prompt version, ids, surface and answers.
+    const saves = ofTask(both, "job_save");
+    assert.equal(saves.length, 200);
+    assert.equal(both.impressions.length, 500);
+    assert.deepEqual(
+      saves.map((i) => [i.id, i.requestId, i.promptVersion, i.model]),
+      saves.map((_, n) => [`sim-save-imp-${n + 1}`, `sim-save-req-${n + 1}`, "w", "policy"]),
+    );
+    for (const imp of saves) {
+      assert.ok(!applyIds.has(imp.id));
+      for (const c of imp.candidates) {
+        assert.deepEqual(Object.keys(c.probabilities).sort(), ["DISMISS", "SAVE", "VIEW"]);
+        assert.deepEqual(Object.keys(c.trueProbabilities ?? {}).sort(), ["DISMISS", "NONE", "SAVE", "VIEW"]);
+      }
+    }
+    // Interleaved in time order.
+    const times = both.impressions.map((i) => i.createdAt.getTime());
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+    );
+    const firstSave = both.impressions.findIndex((i) => i.taskName === "job_save");
+    const lastApply = both.impressions.findLastIndex((i) => i.taskName === "job_apply");
+    assert.ok(firstSave < lastApply, "the tasks' impressions are interleaved, not one after the other");
+    // Its answers: SAVE, VIEW or DISMISS on its surface, each with its impression known.
+    const saveAnswers = both.answers.filter((a) => a.eventId.startsWith("sim-save-out-"));
+    assert.ok(saveAnswers.length > 0);
+    assert.deepEqual(new Set(saveAnswers.map((a) => a.action)), new Set(["SAVE", "VIEW", "DISMISS"]));
+    assert.ok(saveAnswers.every((a) => a.surface === "SAVED_JOBS"));
+    assert.equal(new Set(both.interactions.map((a) => a.eventId)).size, both.interactions.length);
+    for (const imp of saves) {
+      for (const a of both.answersOf[imp.id]) {
+        assert.match(a.eventId, new RegExp(`^sim-save-out-${imp.id.slice("sim-save-imp-".length)}-\\d+$`));
+        assert.ok(a.impressionId === undefined || a.impressionId === imp.id);
+        assert.ok(imp.candidates.some((c) => c.itemId === a.itemId));
+      }
+    }
+  });
+
+  it("summarizes each task on its own impressions: job_save's oracle well above popularity", () => {
+    const alone = world(7);
+    const both = world(7, 300);
+    const apply = summarizeMarketplace(both, SIMULATED_JOB_APPLY);
+    const before = summarizeMarketplace(alone, SIMULATED_JOB_APPLY);
+    // job_apply's positions and answers are the same; history and popularity now count saves too.
+    assert.equal(apply.impressions, 300);
+    assert.equal(apply.positions, 3000);
+    assert.deepEqual(apply.answers, before.answers);
+    assert.deepEqual(apply.auc.oracle, before.auc.oracle);
+    assert.deepEqual(apply.auc.profileOnly, before.auc.profileOnly);
+    const save = summarizeMarketplace(both, SIMULATED_JOB_SAVE);
+    assert.equal(save.impressions, 300);
+    assert.equal(save.positions, 3000);
+    const saved = both.answers.filter((a) => a.eventId.startsWith("sim-save-out-"));
+    assert.deepEqual(save.answers, {
+      SAVE: saved.filter((a) => a.action === "SAVE").length,
+      VIEW: saved.filter((a) => a.action === "VIEW").length,
+      DISMISS: saved.filter((a) => a.action === "DISMISS").length,
+    });
+    assert.equal(save.positives, save.answers.SAVE);
+    assert.ok(save.positives > 200, `${save.positives} saves`);
+    assert.ok(save.auc.oracle > save.auc.popularity + 0.2, JSON.stringify(save.auc));
+    assert.ok(save.auc.oracle > save.auc.profileOnly + 0.08, JSON.stringify(save.auc));
   });
 
   it("computes a pooled AUC with ties counted one half", () => {
