@@ -8,6 +8,7 @@ softmax over the label tokens' logits, which is what `answer_logprobs` computes.
 import contextlib
 
 import torch
+import torch.nn.functional as nnf
 
 from data import answer_tokens, packed, separate, targets
 
@@ -53,13 +54,40 @@ def answer_loss(logp, imp):
     return torch.where(has, nll_answer, nll_negative).mean()
 
 
-def backward_impression(model, imp, layout="packed", scale=1.0, device="cpu", autocast=contextlib.nullcontext):
+def lm_targets(imp, device="cpu"):
+    """(T,) next-token targets of the packed sequence, -1 where there is none: each token of the
+    prefix predicts the next prefix token and each suffix token the next token of its own suffix
+    (the prefix's last token has ten continuations, a suffix's last one predicts the answer)."""
+    out = list(imp["prefixIds"][1:]) + [-1]
+    for c in imp["candidates"]:
+        out += list(c["suffixIds"][1:]) + [-1]
+    return torch.tensor(out, device=device)
+
+
+def backward_impression(model, imp, layout="packed", scale=1.0, device="cpu", autocast=contextlib.nullcontext,
+                        lm_weight=0.0):
     """Backpropagates scale * answer_loss of one impression; returns the loss's value.
 
     packed: one sequence. separate: one prompt per candidate, each its own forward and backward
     (so memory stays that of one prompt), weighted so the gradient is that of the same mean.
     `autocast` makes the context the forward passes run in (bf16 on CUDA).
+    lm_weight > 0 (packed only) adds that weight of the language-modelling loss on the prompt's own
+    tokens (lm_targets): a denser signal than ten answers per impression, which teaches a model
+    trained from scratch to copy and match what the prompt repeats (a job's company and title,
+    skills of the profile in a job) before the answers can. The returned value is the answer loss.
     """
+    if lm_weight:
+        if layout != "packed":
+            raise ValueError("lm_weight needs the packed layout")
+        with autocast():
+            ids, pos, allowed, last = packed(imp, device)
+            h = model.hidden(ids, pos, allowed)[0]  # (T, C)
+            label_ids, _ = answer_tokens(imp)
+            logp = torch.log_softmax(model.label_logits(h[last], torch.tensor(label_ids, device=device)).float(), -1)
+            answer = answer_loss(logp, imp)
+            lm = nnf.cross_entropy(model.logits(h).float(), lm_targets(imp, device), ignore_index=-1)
+        ((answer + lm_weight * lm) * scale).backward()
+        return answer.item() * scale
     parts = [imp] if layout == "packed" else [dict(imp, candidates=[c]) for c in imp["candidates"]]
     total = 0.0
     for part in parts:

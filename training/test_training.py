@@ -25,7 +25,8 @@ import gen_model  # noqa: E402
 import reference  # noqa: E402
 from data import packed, separate, tokens  # noqa: E402
 from model import load_checkpoint, save_checkpoint  # noqa: E402
-from objective import answer_logprobs, answer_loss, auc, backward_impression, positive_mass, vocab_logprobs  # noqa: E402
+from objective import (answer_logprobs, answer_loss, auc, backward_impression, lm_targets,  # noqa: E402
+                       positive_mass, vocab_logprobs)
 
 torch.set_num_threads(os.cpu_count())
 
@@ -132,6 +133,25 @@ class Objective(unittest.TestCase):
         want = -(np.log(0.5) + np.log(0.3) + np.log(0.2 + 0.1)) / 3
         self.assertAlmostEqual(answer_loss(p.log(), imp).item(), want, places=5)
         self.assertEqual([round(x, 5) for x in positive_mass(p.log(), imp).tolist()], [0.5, 0.1, 0.7])
+
+    def test_language_modelling_targets_stay_inside_each_segment(self):
+        imp = {"prefixIds": [5, 6, 4], "labels": [], "candidates": [{"suffixIds": [7, 8]}, {"suffixIds": [9]}]}
+        # prefix 5->6->4, the prefix's last token has no single next token; 7->8, then the answer.
+        self.assertEqual(lm_targets(imp).tolist(), [6, 4, -1, 8, -1, -1])
+
+    def test_the_language_modelling_term_adds_to_the_gradient_not_to_the_answer_loss(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, model = load_checkpoint(generated("llama", tmp))
+        imp = impression(random.Random(5), 2048, 4, 20)
+        grads, losses = [], []
+        for w in (0.0, 0.5):
+            model.zero_grad(set_to_none=True)
+            losses.append(backward_impression(model, imp, "packed", lm_weight=w))
+            grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+        self.assertAlmostEqual(losses[0], losses[1], places=5)
+        self.assertGreater((grads[0] - grads[1]).abs().max().item(), 1e-3)
+        with self.assertRaises(ValueError):
+            backward_impression(model, imp, "separate", lm_weight=0.5)
 
     def test_auc(self):
         self.assertEqual(auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]), 0.75)

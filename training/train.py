@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Trains a 360Brew-style ranker on the gateway's training export.
 
-  python3 training/train.py --data .data/training/job_apply --out DIR --steps N [--init DIR]
+  python3 training/train.py --data .data/training/job_apply[,DIR...] --out DIR --steps N [--init DIR]
 
 Reads <data>/train.ids.jsonl and validation.ids.jsonl (`npm run export:training` writes them:
-token ids exactly as the gateway sends them to the sidecar). Trains a decoder from scratch
-(--preset demo: the demo model's shape) or fine-tunes the checkpoint in --init, with the loss on
+token ids exactly as the gateway sends them to the sidecar); several exports (one per task) train
+one model on all their impressions, shuffled together, and validation reports each task's AUC.
+Trains a decoder from scratch (--preset demo or small) or fine-tunes the checkpoint in --init, with the loss on
 the answer tokens only (objective.py), every impression's candidates packed behind one prefix with
 the sidecar's item-aware mask (--layout separate: one prompt per candidate, for comparison).
 Prints progress (step, loss, tokens/s, ETA), evaluates validation AUC of P(apply) every
@@ -35,6 +36,8 @@ from objective import answer_logprobs, answer_loss, auc, backward_impression, po
 PRESETS = {
     "demo": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4,
                  intermediate_size=768),
+    "small": dict(hidden_size=192, num_hidden_layers=3, num_attention_heads=3, num_key_value_heads=1,
+                  intermediate_size=512),
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                  intermediate_size=128),
 }
@@ -74,7 +77,8 @@ def scratch_config(preset, tokenizer_dir, max_positions):
 def parse(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("--data", required=True, help="the export's directory (<split>.ids.jsonl, manifest.json)")
+    ap.add_argument("--data", required=True,
+                    help="the export's directory (<split>.ids.jsonl, manifest.json); several: comma-separated")
     ap.add_argument("--out", required=True, help="where to write the checkpoint")
     ap.add_argument("--steps", type=int, required=True, help="optimizer steps")
     ap.add_argument("--init", help="fine-tune this checkpoint directory (default: from scratch)")
@@ -87,9 +91,14 @@ def parse(argv):
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--layout", default="packed", choices=["packed", "separate"],
                     help="candidates behind one prefix (packed, as served) or one prompt each")
+    ap.add_argument("--lm-weight", type=float, default=0.0,
+                    help="weight of the language-modelling loss on the prompt tokens (packed; default 0: answers only)")
     ap.add_argument("--eval-every", type=int, default=50, help="validation every N steps (0: only at the end)")
     ap.add_argument("--log-every", type=int, default=1)
-    ap.add_argument("--limit", type=int, help="use at most N train and N validation impressions")
+    ap.add_argument("--limit", type=int, help="use at most N train and N validation impressions of each export")
+    ap.add_argument("--val-limit", type=int, help="validate on at most N impressions of each export")
+    ap.add_argument("--describe", help="what the model is, in words: config.json's brewgate_description, "
+                    "which the gateway prints when it serves the model")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (default: all)")
     ap.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
@@ -97,17 +106,43 @@ def parse(argv):
 
 
 def evaluate(model, imps, device, autocast):
-    """Validation loss and AUC of P(apply) against applied, over every candidate of `imps`."""
+    """Validation loss over `imps` and, per task, the AUC of P(positive answer) against the
+    positive outcome over every candidate (the ranking score the gateway uses)."""
     model.eval()
-    scores, labels, losses = [], [], []
+    by_task, losses = {}, []
     with torch.no_grad(), autocast():
         for imp in imps:
             logp = answer_logprobs(model, imp, "packed", device)
             losses.append(answer_loss(logp, imp).item())
+            scores, labels = by_task.setdefault(imp["task"], ([], []))
             scores += positive_mass(logp, imp).tolist()
             labels += [bool(c["positive"]) for c in imp["candidates"]]
     model.train()
-    return sum(losses) / max(len(losses), 1), auc(scores, labels)
+    return sum(losses) / max(len(losses), 1), {t: auc(s, y) for t, (s, y) in by_task.items()}
+
+
+def load_exports(dirs, limit, val_limit):
+    """Train and validation impressions of every export in `dirs`, each tagged with its task."""
+    train, val = [], []
+    for d in dirs:
+        with open(os.path.join(d, "manifest.json")) as f:
+            task = json.load(f)["task"]
+        t, v = load_split(d, "train"), load_split(d, "validation")
+        if limit:
+            t, v = t[:limit], v[:limit]
+        if val_limit:
+            v = v[:val_limit]
+        for imp in t + v:
+            imp["task"] = task
+        if not t:
+            raise SystemExit(f"{d}: no train impressions")
+        train += t
+        val += v
+    return train, val
+
+
+def fmt_aucs(aucs):
+    return ", ".join(f"{t} {'n/a' if v is None else round(v, 4)}" for t, v in aucs.items()) or "n/a"
 
 
 def main(argv=None):
@@ -121,12 +156,8 @@ def main(argv=None):
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
-    train = load_split(a.data, "train")
-    val = load_split(a.data, "validation")
-    if a.limit:
-        train, val = train[:a.limit], val[:a.limit]
-    if not train:
-        raise SystemExit(f"{a.data}: no train impressions")
+    data_dirs = [d for d in a.data.split(",") if d]
+    train, val = load_exports(data_dirs, a.limit, a.val_limit)
 
     if a.init:
         cfg, model = load_checkpoint(a.init)
@@ -135,7 +166,7 @@ def main(argv=None):
     else:
         tokenizer_dir = a.tokenizer_dir
         if tokenizer_dir is None:
-            with open(os.path.join(a.data, "manifest.json")) as f:
+            with open(os.path.join(data_dirs[0], "manifest.json")) as f:
                 tokenizer_dir = os.path.dirname(json.load(f)["tokenizer"])
         cfg = scratch_config(a.preset, tokenizer_dir, a.max_positions)
         model = Decoder(cfg)
@@ -169,9 +200,9 @@ def main(argv=None):
     order_rng = random.Random(a.seed)
     order, cursor, epoch = [], 0, 0
     log = []
-    val_loss, val_auc = evaluate(model, val, device, autocast) if val else (None, None)
+    val_loss, val_auc = evaluate(model, val, device, autocast) if val else (None, {})
     print(f"step {0:5d} | val loss {val_loss if val_loss is None else round(val_loss, 4)} | "
-          f"val AUC {val_auc if val_auc is None else round(val_auc, 4)}", flush=True)
+          f"val AUC {fmt_aucs(val_auc)}", flush=True)
     log.append({"step": 0, "val_loss": val_loss, "val_auc": val_auc})
     model.train()
     seen_tokens, t_start, eval_s = 0, time.time(), 0.0
@@ -187,7 +218,7 @@ def main(argv=None):
                 cursor, epoch = 0, epoch + 1
             imp = train[order[cursor]]
             cursor += 1
-            loss_sum += backward_impression(model, imp, a.layout, 1.0 / a.batch, device, autocast)
+            loss_sum += backward_impression(model, imp, a.layout, 1.0 / a.batch, device, autocast, a.lm_weight)
             step_tokens += tokens(imp, a.layout)
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -204,14 +235,17 @@ def main(argv=None):
             t_eval = time.time()
             val_loss, val_auc = evaluate(model, val, device, autocast)
             eval_s += time.time() - t_eval
-            print(f"step {done:5d} | val loss {val_loss:.4f} | val AUC "
-                  f"{val_auc if val_auc is None else round(val_auc, 4)} | {time.time() - t_eval:.0f}s", flush=True)
+            print(f"step {done:5d} | val loss {val_loss:.4f} | val AUC {fmt_aucs(val_auc)} | "
+                  f"{time.time() - t_eval:.0f}s", flush=True)
             log.append({"step": done, "val_loss": val_loss, "val_auc": val_auc})
 
     model.to("cpu")
-    save_checkpoint(model, a.out, tokenizer_dir, {"brewgate_training": {
-        "source": source, "data": os.path.abspath(a.data), "steps": a.steps, "seed": a.seed,
-        "val_auc": val_auc}})
+    extra = {"brewgate_training": {
+        "source": source, "tasks": sorted({i["task"] for i in train}), "steps": a.steps, "seed": a.seed,
+        "val_auc": val_auc}}
+    if a.describe:
+        extra["brewgate_description"] = a.describe
+    save_checkpoint(model, a.out, tokenizer_dir, extra)
     with open(os.path.join(a.out, "training.json"), "w") as f:
         json.dump({"args": vars(a), "config": cfg, "epoch_tokens": epoch_tokens, "log": log}, f, indent=1)
     print(f"wrote {a.out} ({n_params / 1e6:.2f}M params, {seen_tokens:,} tokens in {time.time() - t_start:.0f}s, "
