@@ -272,7 +272,9 @@ async function main() {
       ? [
           "The model has random weights: its AUC is expected near 0.5. Point --model-dir (or MODEL_DIR) at a trained checkpoint.",
         ]
-      : [];
+      : model.description
+        ? [`The model is ${model.description}.`]
+        : [];
     const history = (await listEvaluationRuns(db, { taskName: task.name, limit: 30 })).map(pastRun);
     const html = renderReport({ runId, createdAt, result, history, notes });
     const out = resolve(

@@ -91,6 +91,8 @@ export interface OpenModel {
   /** The checkpoint directory, when known here. */
   modelDir: string | null;
   randomWeights: boolean;
+  /** What the model is, in words (its config.json's brewgate_description), when known here. */
+  description: string | null;
   describe: string;
   close(): Promise<void>;
 }
@@ -136,6 +138,7 @@ export async function openModel(
     client.close();
     await sidecar?.stop();
   };
+  const card = modelDir ? readModelCard(modelDir) : null;
   try {
     const info = await client.modelInfo();
     return {
@@ -143,7 +146,8 @@ export async function openModel(
       tokenizer,
       info,
       modelDir,
-      randomWeights: modelDir ? readModelCard(modelDir).randomWeights : false,
+      randomWeights: card?.randomWeights ?? false,
+      description: card?.description ?? null,
       describe: `${info.modelId} (${sidecar ? `sidecar started on ${modelDir}` : `sidecar ${addresses.join(",")}`})`,
       close,
     };

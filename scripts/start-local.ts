@@ -8,8 +8,9 @@ import { startGateway } from "../src/gateway";
 import { createLogger } from "../src/observability/logger";
 import { exitOnSignals } from "../src/signals";
 
-// `npm start`: the whole system on one machine. A demo model (random weights, generated once,
-// deterministically) unless MODEL_DIR names a checkpoint; a sidecar process unless
+// `npm start`: the whole system on one machine. The demo model (dev/demo-model.ts: the trained one
+// in models/demo, else random weights generated once, deterministically) unless MODEL_DIR names a
+// checkpoint; a sidecar process unless
 // INFERENCE_ADDRESSES names running ones; the embedded database unless DATABASE_URL is set;
 // demo data in an empty database; Kafka only when KAFKA_BROKERS is set.
 
@@ -68,6 +69,9 @@ async function main() {
     `  try          recommendations(memberId: "${DEMO_MEMBER_ID}", task: "job_apply")`,
     `  evaluate     npm run eval in another terminal, then ${base}/report`,
   ];
+  if (gateway.modelDescription && !gateway.randomWeights) {
+    lines.push("", `  The model is ${gateway.modelDescription}.`);
+  }
   if (gateway.randomWeights) {
     lines.push(
       "",

@@ -30,6 +30,8 @@ export interface Gateway {
   url: string;
   /** From the checkpoint's config.json, when MODEL_DIR is set. */
   randomWeights: boolean;
+  /** What the served model is, in words, when its config.json says (brewgate_description). */
+  modelDescription: string | null;
   db: Db;
   databaseUrl: string;
   logger: Logger;
@@ -101,6 +103,8 @@ export async function startGateway(
         { modelDir: config.MODEL_DIR },
         "the model has random weights: rankings and explanations are meaningless",
       );
+    } else if (modelCard?.description) {
+      logger.info({ modelDir: config.MODEL_DIR }, `the model is ${modelCard.description}`);
     }
     const tokenizer = config.TOKENIZER_PATH ? await TextTokenizer.fromFile(config.TOKENIZER_PATH) : null;
     if (!tokenizer) logger.warn("no tokenizer configured (TOKENIZER_PATH): prompts cannot be built");
@@ -179,6 +183,7 @@ export async function startGateway(
       ide: config.IDE_ENABLED
         ? {
             randomWeights: modelCard?.randomWeights ?? false,
+            modelDescription: modelCard?.description ?? null,
             exampleMemberId: config.IDE_EXAMPLE_MEMBER_ID,
             exampleTask: JOB_APPLY_TASK.name,
           }
@@ -190,6 +195,7 @@ export async function startGateway(
     return {
       url,
       randomWeights: modelCard?.randomWeights ?? false,
+      modelDescription: modelCard?.description ?? null,
       db,
       databaseUrl,
       logger,

@@ -5,6 +5,8 @@ export interface ModelCard {
   architecture: string | null;
   /** Set by the project's own checkpoint generator: the weights are random, the answers meaningless. */
   randomWeights: boolean;
+  /** What the model is, in words (config.json's brewgate_description, written by training/train.py). */
+  description: string | null;
   /** The longest sequence the model takes (max_position_embeddings), when config.json says. */
   maxContext: number | null;
 }
@@ -12,7 +14,12 @@ export interface ModelCard {
 /** What the gateway reads from a checkpoint's config.json (the sidecar reads the rest). */
 export function readModelCard(modelDir: string): ModelCard {
   const path = join(modelDir, "config.json");
-  let cfg: { architectures?: string[]; brewgate_random_weights?: boolean; max_position_embeddings?: number };
+  let cfg: {
+    architectures?: string[];
+    brewgate_random_weights?: boolean;
+    brewgate_description?: unknown;
+    max_position_embeddings?: number;
+  };
   try {
     cfg = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
@@ -21,6 +28,7 @@ export function readModelCard(modelDir: string): ModelCard {
   return {
     architecture: cfg.architectures?.[0] ?? null,
     randomWeights: cfg.brewgate_random_weights === true,
+    description: typeof cfg.brewgate_description === "string" ? cfg.brewgate_description : null,
     maxContext: typeof cfg.max_position_embeddings === "number" ? cfg.max_position_embeddings : null,
   };
 }

@@ -4,6 +4,8 @@ import type { Express } from "express";
 export interface IdeOptions {
   /** The served model has random weights: every example says its results mean nothing. */
   randomWeights: boolean;
+  /** What the served model is, in words (its config.json's brewgate_description), when known. */
+  modelDescription?: string | null;
   /** Member and task the example operations use. */
   exampleMemberId: string;
   exampleTask: string;

@@ -35,7 +35,9 @@ function page(o: IdeOptions): string {
   const random = o.randomWeights
     ? `<p class="warning" id="random-weights">This model has <strong>random weights</strong>: its rankings and
 explanations mean nothing until MODEL_DIR points at a real checkpoint. Everything else here is real.</p>`
-    : "";
+    : o.modelDescription
+      ? `<p class="note" id="model-description">The model is ${escapeHtml(o.modelDescription)}.</p>`
+      : "";
   return `<!doctype html>
 <html lang="en">
 <head>

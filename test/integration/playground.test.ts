@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -375,6 +376,35 @@ describe("the playground and the evaluation report in a real browser", { timeout
     assert.equal(list.page.url(), `${base}/report/pg-run-1`);
     await list.page.close();
     assert.equal((await fetch(`${base}/report/nope`)).status, 404);
+  });
+
+  it("says what a described model is (config.json's brewgate_description) where a random one gets the warning", async () => {
+    const origin = gw.url.replace(/\/graphql$/, "");
+    const random = await (await fetch(`${origin}/playground`)).text();
+    assert.match(random, /id="random-weights"/);
+    assert.doesNotMatch(random, /id="model-description"/);
+
+    const dir = await mkdtemp(join(tmpdir(), "brewgate-described-"));
+    const model = join(dir, "model");
+    await cp(testModel(), model, { recursive: true });
+    const config = JSON.parse(readFileSync(join(model, "config.json"), "utf8"));
+    delete config.brewgate_random_weights;
+    config.brewgate_description = "a toy model trained on <synthetic> data";
+    await writeFile(join(model, "config.json"), JSON.stringify(config));
+    const described = await startGateway(testConfig({ DATABASE_URL: pg.url, MODEL_DIR: model }));
+    try {
+      assert.equal(described.modelDescription, "a toy model trained on <synthetic> data");
+      assert.equal(described.randomWeights, false);
+      const html = await (await fetch(`${described.url.replace(/\/graphql$/, "")}/playground`)).text();
+      assert.match(
+        html,
+        /id="model-description">The model is a toy model trained on &lt;synthetic&gt; data\./,
+      );
+      assert.doesNotMatch(html, /id="random-weights"/);
+    } finally {
+      await described.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("IDE_ENABLED=false turns the IDE and the playground off; the report pages stay", async () => {
