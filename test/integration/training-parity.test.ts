@@ -9,6 +9,7 @@ import { seedDemoData } from "../../dev/demo-seed";
 import { startSidecar } from "../../dev/sidecar-process";
 import { createDb, type Db } from "../../src/db/client";
 import { InferenceClient } from "../../src/inference/client";
+import { TextTokenizer } from "../../src/prompt/tokenizer";
 import { REPO_ROOT, testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 
@@ -16,6 +17,7 @@ const run = promisify(execFile);
 const EXPORT = join(REPO_ROOT, "dist", "scripts", "export-training.js");
 const TRAIN = join(REPO_ROOT, "training", "train.py");
 const SCORE = join(REPO_ROOT, "training", "score.py");
+const TRAIN_DEMO = join(REPO_ROOT, "dist", "scripts", "train-demo.js");
 const PYTHON = "/usr/bin/python3";
 
 // Both compute in float32, with different operation orders, over a few hundred tokens; the label
@@ -55,7 +57,7 @@ function torchLogprobs(modelDir: string, imp: Impression): Promise<number[][]> {
 }
 
 describe("training recipe: a checkpoint training/train.py writes scores the same in the sidecar", {
-  timeout: 240_000,
+  timeout: 420_000,
   skip: torchMissing(),
 }, () => {
   let pg: TestDatabase;
@@ -103,13 +105,18 @@ describe("training recipe: a checkpoint training/train.py writes scores the same
     );
     assert.match(res.stdout, /tokens\/s/);
     assert.match(res.stdout, /val AUC/);
+    return compareWithSidecar(out, validation);
+  }
+
+  /** Scores two of `imps` with the checkpoint in `out` in the sidecar and in PyTorch; the largest |difference|. */
+  async function compareWithSidecar(out: string, imps: Impression[]): Promise<number> {
     const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
     assert.equal(config.brewgate_random_weights, undefined);
     const sidecar = await startSidecar({ modelDir: out, threads: 1, kvBudgetMb: 64 });
     const client = new InferenceClient({ addresses: [sidecar.address] });
     let worst = 0;
     try {
-      for (const imp of validation.slice(0, 2)) {
+      for (const imp of imps.slice(0, 2)) {
         const served = await client.score({
           requestId: "",
           prefixIds: imp.prefixIds,
@@ -143,6 +150,36 @@ describe("training recipe: a checkpoint training/train.py writes scores the same
 
   it("fine-tuned from a checkpoint (llama3 rope_scaling), two steps", async (t) => {
     const worst = await trainAndCompare(join(dir, "finetuned"), ["--init", testModel(), "--steps", "2"]);
+    t.diagnostic(`largest |sidecar - PyTorch| label log-prob: ${worst.toExponential(2)}`);
+  });
+
+  it("npm run train:demo at 5% of its size: one command from nothing to a served checkpoint of both tasks", async (t) => {
+    const work = join(dir, "demo-work");
+    const out = join(dir, "demo-model");
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const res = await run(
+      process.execPath,
+      [TRAIN_DEMO, "--scale", "0.05", "--steps", "2", "--batch", "2", "--work", work, "--out", out],
+      { env: { ...env, DATA_DIR: join(dir, "demo-data") }, timeout: 200_000 },
+    );
+    assert.match(res.stdout, /val AUC job_apply [0-9.]+, job_save [0-9.]+/);
+    assert.match(res.stdout.trim().split("\n").pop() ?? "", /^\{"out":/);
+    const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
+    assert.match(config.brewgate_description, /^a toy model trained on synthetic data/);
+    assert.deepEqual(config.brewgate_training.tasks, ["job_apply", "job_save"]);
+    assert.equal(config.max_position_embeddings, 848);
+    // The tokenizer is fitted to the marketplace: its words are single tokens.
+    const tokenizer = await TextTokenizer.fromFile(join(out, "tokenizer.json"));
+    for (const word of [" Kubernetes", " Databricks", " Hybrid", " interact"]) {
+      assert.equal((await tokenizer.encode(word)).length, 1, word);
+    }
+    const imps = (await readFile(join(work, "export", "job_save", "validation.ids.jsonl"), "utf8"))
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as Impression);
+    assert.ok(imps.length > 0);
+    const worst = await compareWithSidecar(out, imps);
     t.diagnostic(`largest |sidecar - PyTorch| label log-prob: ${worst.toExponential(2)}`);
   });
 
