@@ -47,7 +47,7 @@ on: npm run eval judges the model there.
 
   --out DIR        where to write the checkpoint (default models/demo, what npm start serves)
   --work DIR       scratch directory: database, tokenizer, export (default DATA_DIR/train-demo)
-  --steps N        optimizer steps (default 700: about 45 minutes on 2 cores)
+  --steps N        optimizer steps (default 600: about 55 minutes in all on 2 cores)
   --batch N        impressions per step (default 8)
   --seed N         the training run's seed (default 1)
   --scale F        the training marketplace at this fraction of its size (default 1; a quick check of
@@ -70,7 +70,7 @@ function parse(argv: string[]) {
   return {
     out: resolve(v.out ?? DEMO_MODEL_DIR),
     work: v.work ? resolve(v.work) : undefined,
-    steps: positiveInt("steps", v.steps, 700),
+    steps: positiveInt("steps", v.steps, 600),
     batch: positiveInt("batch", v.batch, 8),
     seed: positiveInt("seed", v.seed, 1),
     scale: scaleOf(v.scale),

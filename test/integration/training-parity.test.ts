@@ -153,14 +153,14 @@ describe("training recipe: a checkpoint training/train.py writes scores the same
     t.diagnostic(`largest |sidecar - PyTorch| label log-prob: ${worst.toExponential(2)}`);
   });
 
-  it("npm run train:demo at 5% of its size: one command from nothing to a served checkpoint of both tasks", async (t) => {
+  it("npm run train:demo at 2% of its size: one command from nothing to a served checkpoint of both tasks", async (t) => {
     const work = join(dir, "demo-work");
     const out = join(dir, "demo-model");
     const env = { ...process.env };
     delete env.DATABASE_URL;
     const res = await run(
       process.execPath,
-      [TRAIN_DEMO, "--scale", "0.05", "--steps", "2", "--batch", "2", "--work", work, "--out", out],
+      [TRAIN_DEMO, "--scale", "0.02", "--steps", "2", "--batch", "2", "--work", work, "--out", out],
       { env: { ...env, DATA_DIR: join(dir, "demo-data") }, timeout: 200_000 },
     );
     assert.match(res.stdout, /val AUC job_apply [0-9.]+, job_save [0-9.]+/);
