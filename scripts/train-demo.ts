@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { DEMO_MODEL_DIR } from "../dev/demo-model";
 import { type DemoCounts, demoMarketplace, seedDemoData } from "../dev/demo-seed";
+import { freePort } from "../dev/kafka-broker";
 import { SIDECAR_DIR } from "../dev/sidecar-process";
 import { marketplaceCorpus } from "../dev/tokenizer-corpus";
 import { loadConfig } from "../src/config";
@@ -98,17 +98,6 @@ export function trainingCounts(scale = 1): DemoCounts {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
-
 /** Runs a child to the end with its output shown; rejects naming it when it fails. */
 function run(what: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   return new Promise((ok, fail) => {
@@ -141,10 +130,14 @@ async function main() {
   const opened = await openDatabase(
     loadConfig({ ...process.env, DATABASE_URL: undefined, DATA_DIR: work, EMBEDDED_DB_PORT: String(port) }),
   );
-  stopOnSignals(
-    (line) => log(line),
-    () => opened.close(),
-  );
+  let open = true;
+  const closeDb = async () => {
+    if (open) {
+      open = false;
+      await closeDb();
+    }
+  };
+  stopOnSignals(log, closeDb);
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
   const tasks = [JOB_APPLY_TASK, JOB_SAVE_TASK];
   const counts = trainingCounts(args.scale);
@@ -203,7 +196,7 @@ async function main() {
       exportDirs.push(out);
     }
   } finally {
-    await opened.close();
+    await closeDb();
   }
 
   // 4. One model for both tasks.

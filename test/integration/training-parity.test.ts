@@ -183,6 +183,35 @@ describe("training recipe: a checkpoint training/train.py writes scores the same
     t.diagnostic(`largest |sidecar - PyTorch| label log-prob: ${worst.toExponential(2)}`);
   });
 
+  it("npm run train:demo stops when asked, its trainer with it", async () => {
+    const work = join(dir, "stop-work");
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const child = spawn(
+      process.execPath,
+      [TRAIN_DEMO, "--scale", "0.02", "--steps", "5000", "--work", work, "--out", join(dir, "stop-model")],
+      { env: { ...env, DATA_DIR: join(dir, "stop-data") }, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    const training = new Promise<void>((resolve) =>
+      child.stdout.on("data", (d) => {
+        out += d;
+        if (/^step +\d+\//m.test(out)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await training;
+    child.kill("SIGTERM");
+    assert.equal(await exited, 130);
+    assert.match(out, /train:demo: stopping/);
+    // The trainer it started is gone too.
+    await new Promise((r) => setTimeout(r, 1000));
+    const left = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.includes("train.py") && l.includes(work));
+    assert.deepEqual(left, []);
+  });
+
   it("trains the same model twice from the same seed", async () => {
     const args = ["--preset", "tiny", "--steps", "2", "--limit", "4"];
     await run(PYTHON, [TRAIN, "--data", dir, "--out", join(dir, "a"), "--eval-every", "0", ...args]);
