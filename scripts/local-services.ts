@@ -138,8 +138,8 @@ export async function openModel(
     client.close();
     await sidecar?.stop();
   };
-  const card = modelDir ? readModelCard(modelDir) : null;
   try {
+    const card = modelDir ? readModelCard(modelDir) : null;
     const info = await client.modelInfo();
     return {
       client,
