@@ -134,7 +134,7 @@ async function main() {
   const closeDb = async () => {
     if (open) {
       open = false;
-      await closeDb();
+      await opened.close();
     }
   };
   stopOnSignals(log, closeDb);
