@@ -6,7 +6,9 @@ Two layouts of one impression, P prefix tokens and candidate suffixes of S_i tok
             sidecar's multi-item scoring does. P + sum(S_i) tokens.
   separate  one sequence per candidate [prefix | suffix_i], right-padded to a batch.
             n*P + sum(S_i) tokens.
-Both give each candidate's answer logits at its suffix's last token, and the same numbers.
+Both give each candidate's answer logits at its suffix's last token, and the same numbers. The
+packed layout runs as prefix_and_suffixes: the prefix once and the suffixes as a padded batch behind
+it, so attention costs P^2 + n*S*(P+S) rather than the packed sequence's (P + n*S)^2.
 """
 import json
 import os
@@ -67,6 +69,18 @@ def packed(imp, device="cpu"):
     allowed = causal & same_or_prefix
     return (torch.tensor([ids], device=device), torch.tensor([pos], device=device), allowed[None],
             torch.tensor(last, device=device))
+
+
+def prefix_and_suffixes(imp, device="cpu"):
+    """The packed layout as Decoder.hidden_packed takes it: prefix (P,) ids, suffixes (n, S) ids
+    right-padded with 0, and each suffix's length (n,)."""
+    suffixes = [c["suffixIds"] for c in imp["candidates"]]
+    s = max(len(x) for x in suffixes)
+    padded = torch.zeros(len(suffixes), s, dtype=torch.long)
+    for i, x in enumerate(suffixes):
+        padded[i, :len(x)] = torch.tensor(x)
+    return (torch.tensor(imp["prefixIds"], device=device), padded.to(device),
+            torch.tensor([len(x) for x in suffixes], device=device))
 
 
 def separate(imp, device="cpu"):

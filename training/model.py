@@ -84,8 +84,8 @@ class Attention(nn.Module):
         else:
             self.q_norm = self.k_norm = None
 
-    def forward(self, x, cos, sin, bias):
-        # x (B, T, C); cos, sin (B, 1, T, D); bias (B, 1, T, T) additive, -inf where not allowed
+    def qkv(self, x, cos, sin):
+        """x (B, T, C) -> q, k, v (B, H, T, D): rotated, k and v repeated to the query heads, q scaled."""
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, self.nh, self.d)
         k = self.k_proj(x).view(b, t, self.nkv, self.d)
@@ -99,16 +99,52 @@ class Attention(nn.Module):
         if rep > 1:
             k = k.repeat_interleave(rep, dim=1)
             v = v.repeat_interleave(rep, dim=1)
-        q = q * (1.0 / math.sqrt(self.d))
-        # Every mask here allows only keys at or before the query, so a block of queries needs only
-        # the keys up to its end: about half the (T, T) work of a full score matrix.
+        return q * (1.0 / math.sqrt(self.d)), k, v
+
+    def out(self, y):  # y (B, H, T, D) -> (B, T, C)
+        b, _, t, _ = y.shape
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, self.nh * self.d))
+
+    @staticmethod
+    def attend(q, k, v, bias):
+        """softmax(q k^T + bias) v in blocks of queries. Every mask here allows only keys at or before
+        the query, so a block of queries needs only the keys up to its end: about half the (T, T)
+        work of a full score matrix."""
+        t = q.shape[2]
         ys = []
         for t0 in range(0, t, QUERY_BLOCK):
             t1 = min(t, t0 + QUERY_BLOCK)
             s = q[:, :, t0:t1] @ k[:, :, :t1].transpose(-1, -2) + bias[..., t0:t1, :t1]  # (B, H, t1-t0, t1)
             ys.append(torch.softmax(s.float(), dim=-1).to(v.dtype) @ v[:, :, :t1])  # (B, H, t1-t0, D)
-        y = torch.cat(ys, dim=2)  # (B, H, T, D)
-        return self.o_proj(y.transpose(1, 2).reshape(b, t, self.nh * self.d))
+        return torch.cat(ys, dim=2)  # (B, H, T, D)
+
+    def forward(self, x, cos, sin, bias):
+        # x (B, T, C); cos, sin (B, 1, T, D); bias (B, 1, T, T) additive, -inf where not allowed
+        return self.out(self.attend(*self.qkv(x, cos, sin), bias))
+
+    def forward_packed(self, xp, xs, rope_p, rope_s, bias_p, bias_s):
+        """A shared prefix and n candidates behind it, each seeing the prefix and itself only.
+
+        xp (1, P, C) the prefix; xs (n, S, C) the candidates' suffixes, right-padded to S; rope_p,
+        rope_s their (cos, sin) at positions 0..P-1 and P..P+S-1; bias_p (1, 1, P, P) causal,
+        bias_s (1, 1, S, S) causal. The same numbers as forward() on the packed sequence with its
+        item-aware mask, without computing the (T, T) scores that mask throws away: P^2 + n*S*(P+S)
+        instead of (P + n*S)^2.
+        """
+        qp, kp, vp = self.qkv(xp, *rope_p)  # (1, H, P, D)
+        qs, ks, vs = self.qkv(xs, *rope_s)  # (n, H, S, D)
+        yp = self.attend(qp, kp, vp, bias_p)
+        n, h, s, d = qs.shape
+        p = kp.shape[2]
+        # Against the prefix every candidate's queries form one (H, n*S, D) batch: one matmul with
+        # the prefix's keys, no copy of them per candidate.
+        q_flat = qs.transpose(0, 1).reshape(1, h, n * s, d)
+        s_pre = (q_flat @ kp.transpose(-1, -2)).view(h, n, s, p).transpose(0, 1)  # (n, H, S, P)
+        scores = torch.cat([s_pre, qs @ ks.transpose(-1, -2) + bias_s], dim=-1)  # (n, H, S, P+S)
+        a = torch.softmax(scores.float(), dim=-1).to(vs.dtype)
+        a_pre = a[..., :p].transpose(0, 1).reshape(1, h, n * s, p)
+        ys = (a_pre @ vp).view(h, n, s, d).transpose(0, 1) + a[..., p:] @ vs  # (n, H, S, D)
+        return self.out(yp), self.out(ys)
 
 
 class MLP(nn.Module):
@@ -135,6 +171,12 @@ class Layer(nn.Module):
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, bias)
         return x + self.mlp(self.post_attention_layernorm(x))
 
+    def forward_packed(self, xp, xs, rope_p, rope_s, bias_p, bias_s):
+        ap, as_ = self.self_attn.forward_packed(self.input_layernorm(xp), self.input_layernorm(xs), rope_p, rope_s,
+                                                bias_p, bias_s)
+        xp, xs = xp + ap, xs + as_
+        return xp + self.mlp(self.post_attention_layernorm(xp)), xs + self.mlp(self.post_attention_layernorm(xs))
+
 
 class Body(nn.Module):
     def __init__(self, cfg, arch):
@@ -160,18 +202,44 @@ class Decoder(nn.Module):
     def head_weight(self):  # (V, C)
         return self.model.embed_tokens.weight if self.tied else self.lm_head.weight
 
+    def rope(self, pos, dtype):
+        """(cos, sin), each (B, 1, T, D), of positions pos (B, T)."""
+        ang = pos.to(torch.float64)[..., None] * self.inv_freq  # (B, T, D/2)
+        ang = torch.cat([ang, ang], dim=-1)[:, None]  # (B, 1, T, D)
+        return ang.cos().to(dtype), ang.sin().to(dtype)
+
+    @staticmethod
+    def mask_bias(allowed, dtype):
+        """(B, 1, T, T) additive bias of a (B, T, T) bool mask: 0 where allowed, -inf elsewhere."""
+        bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+        return bias.masked_fill(~allowed, float("-inf"))[:, None]
+
     def hidden(self, ids, pos, allowed):
         """(B, T, C) final-normed hidden states. ids, pos (B, T) int64; allowed (B, T, T) bool:
         query t may attend to key s, only ever for s <= t (causal, or narrower)."""
         x = self.model.embed_tokens(ids)
-        ang = pos.to(torch.float64)[..., None] * self.inv_freq  # (B, T, D/2)
-        ang = torch.cat([ang, ang], dim=-1)[:, None]  # (B, 1, T, D)
-        cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
-        bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
-        bias = bias.masked_fill(~allowed, float("-inf"))[:, None]  # (B, 1, T, T)
+        cos, sin = self.rope(pos, x.dtype)
+        bias = self.mask_bias(allowed, x.dtype)
         for layer in self.model.layers:
             x = layer(x, cos, sin, bias)
         return self.model.norm(x)
+
+    def hidden_packed(self, prefix, suffixes):
+        """Final-normed hidden states of a shared prefix and candidates behind it (the sidecar's
+        multi-item scoring: each candidate sees the prefix and itself, at positions after the
+        prefix), computed without the packed sequence's (T, T) mask: prefix (P,) int64 ids,
+        suffixes (n, S) int64 ids right-padded (what the padding holds never reaches a real token).
+        Returns hp (P, C) and hs (n, S, C)."""
+        p, s = prefix.shape[0], suffixes.shape[1]
+        dev = prefix.device
+        xp, xs = self.model.embed_tokens(prefix[None]), self.model.embed_tokens(suffixes)
+        rope_p = self.rope(torch.arange(p, device=dev)[None], xp.dtype)
+        rope_s = self.rope(torch.arange(p, p + s, device=dev)[None], xp.dtype)
+        bias_p = self.mask_bias(torch.ones(p, p, dtype=torch.bool, device=dev).tril()[None], xp.dtype)
+        bias_s = self.mask_bias(torch.ones(s, s, dtype=torch.bool, device=dev).tril()[None], xp.dtype)
+        for layer in self.model.layers:
+            xp, xs = layer.forward_packed(xp, xs, rope_p, rope_s, bias_p, bias_s)
+        return self.model.norm(xp)[0], self.model.norm(xs)
 
     def label_logits(self, h, label_ids):
         """(N, L) logits of the label tokens only, from hidden states h (N, C): the rows of lm_head

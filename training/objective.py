@@ -10,12 +10,23 @@ import contextlib
 import torch
 import torch.nn.functional as nnf
 
-from data import answer_tokens, packed, separate, targets
+from data import answer_tokens, prefix_and_suffixes, separate, targets
+
+
+def packed_hidden(model, imp, device="cpu"):
+    """Hidden states of the packed layout: hp (P, C) of the prefix, hs (n, S, C) of the suffixes
+    (padded), and each suffix's length (n,)."""
+    prefix, suffixes, lengths = prefix_and_suffixes(imp, device)
+    hp, hs = model.hidden_packed(prefix, suffixes)
+    return hp, hs, lengths
 
 
 def candidate_hidden(model, imp, layout="packed", device="cpu"):
     """(n, C) hidden state at each candidate's last suffix token, the one that predicts the answer."""
-    ids, pos, allowed, last = (packed if layout == "packed" else separate)(imp, device)
+    if layout == "packed":
+        _, hs, lengths = packed_hidden(model, imp, device)
+        return hs[torch.arange(hs.shape[0], device=hs.device), lengths - 1]
+    ids, pos, allowed, last = separate(imp, device)
     h = model.hidden(ids, pos, allowed)  # (B, T, C)
     return h.reshape(-1, h.shape[-1])[last]
 
@@ -80,10 +91,11 @@ def backward_impression(model, imp, layout="packed", scale=1.0, device="cpu", au
         if layout != "packed":
             raise ValueError("lm_weight needs the packed layout")
         with autocast():
-            ids, pos, allowed, last = packed(imp, device)
-            h = model.hidden(ids, pos, allowed)[0]  # (T, C)
+            hp, hs, lengths = packed_hidden(model, imp, device)
+            h = torch.cat([hp] + [hs[i, :n] for i, n in enumerate(lengths.tolist())])  # (T, C), packed order
+            last = hs[torch.arange(hs.shape[0], device=hs.device), lengths - 1]
             label_ids, _ = answer_tokens(imp)
-            logp = torch.log_softmax(model.label_logits(h[last], torch.tensor(label_ids, device=device)).float(), -1)
+            logp = torch.log_softmax(model.label_logits(last, torch.tensor(label_ids, device=device)).float(), -1)
             answer = answer_loss(logp, imp)
             lm = nnf.cross_entropy(model.logits(h).float(), lm_targets(imp, device), ignore_index=-1)
         ((answer + lm_weight * lm) * scale).backward()

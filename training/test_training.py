@@ -23,7 +23,7 @@ sys.path.insert(0, SCRIPTS)
 
 import gen_model  # noqa: E402
 import reference  # noqa: E402
-from data import packed, separate, tokens  # noqa: E402
+from data import packed, prefix_and_suffixes, separate, tokens  # noqa: E402
 from model import load_checkpoint, save_checkpoint  # noqa: E402
 from objective import (answer_logprobs, answer_loss, auc, backward_impression, lm_targets,  # noqa: E402
                        positive_mass, vocab_logprobs)
@@ -83,6 +83,23 @@ class PackedEqualsSeparate(unittest.TestCase):
             self.assertLess((a - b).abs().max().item(), 1e-4)
             self.assertEqual(tokens(imp, "packed"), prefix + sum(len(c["suffixIds"]) for c in imp["candidates"]))
             self.assertEqual(tokens(imp, "separate"), n * prefix + sum(len(c["suffixIds"]) for c in imp["candidates"]))
+
+    def test_prefix_and_padded_suffixes_equal_the_packed_sequence_with_its_mask(self):
+        # hidden_packed (what training runs) against hidden on the packed sequence and its
+        # item-aware mask (what the sidecar computes), for every architecture's attention.
+        rng = random.Random(3)
+        with tempfile.TemporaryDirectory() as tmp:
+            for arch in ("llama", "qwen2", "qwen3"):
+                with self.subTest(arch=arch):
+                    _, model = load_checkpoint(generated(arch, os.path.join(tmp, arch)))
+                    imp = impression(rng, 2048, 5, 600)  # 600 + suffixes: more than one query block
+                    with torch.no_grad():
+                        ids, pos, allowed, last = packed(imp)
+                        dense = model.hidden(ids, pos, allowed)[0]
+                        hp, hs = model.hidden_packed(torch.tensor(imp["prefixIds"]), prefix_and_suffixes(imp)[1])
+                    got = torch.cat([hp] + [hs[i, :len(c["suffixIds"])] for i, c in enumerate(imp["candidates"])])
+                    self.assertEqual(got.shape, dense.shape)
+                    self.assertLess((got - dense).abs().max().item(), 1e-4)
 
     def test_one_prompt_per_candidate_trains_with_the_same_gradient(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -43,7 +43,7 @@ PRESETS = {
 }
 
 
-def scratch_config(preset, tokenizer_dir, max_positions):
+def scratch_config(preset, tokenizer_dir, max_positions, rope_theta=10000.0):
     """A llama config.json for `preset` whose vocabulary and special ids are the tokenizer's."""
     with open(os.path.join(tokenizer_dir, "tokenizer.json")) as f:
         tok = json.load(f)
@@ -67,7 +67,7 @@ def scratch_config(preset, tokenizer_dir, max_positions):
     return {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama",
         **p, "head_dim": p["hidden_size"] // p["num_attention_heads"], "hidden_act": "silu",
-        "max_position_embeddings": max_positions, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+        "max_position_embeddings": max_positions, "rms_norm_eps": 1e-5, "rope_theta": rope_theta,
         "rope_scaling": None, "vocab_size": max(base.get("vocab_size", 0), max(ids) + 1),
         "tie_word_embeddings": False, "bos_token_id": special_id("bos_token"),
         "eos_token_id": special_id("eos_token"), "torch_dtype": "float32", "attention_bias": False,
@@ -85,6 +85,9 @@ def parse(argv):
     ap.add_argument("--preset", default="demo", choices=sorted(PRESETS), help="shape from scratch (default demo)")
     ap.add_argument("--tokenizer-dir", help="from scratch: directory of tokenizer.json (default: the export's)")
     ap.add_argument("--max-positions", type=int, default=4096, help="from scratch: max_position_embeddings")
+    ap.add_argument("--rope-theta", type=float, default=10000.0,
+                    help="from scratch: RoPE base (default 10000; larger keeps more of each head's dimensions "
+                    "slow enough to match a token with one hundreds of positions back)")
     ap.add_argument("--batch", type=int, default=4, help="impressions per step (default 4)")
     ap.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 1e-4 fine-tuning)")
     ap.add_argument("--warmup", type=int, help="warm-up steps (default steps/20)")
@@ -168,7 +171,7 @@ def main(argv=None):
         if tokenizer_dir is None:
             with open(os.path.join(data_dirs[0], "manifest.json")) as f:
                 tokenizer_dir = os.path.dirname(json.load(f)["tokenizer"])
-        cfg = scratch_config(a.preset, tokenizer_dir, a.max_positions)
+        cfg = scratch_config(a.preset, tokenizer_dir, a.max_positions, a.rope_theta)
         model = Decoder(cfg)
         model.init_weights(a.seed)
         source = f"from scratch, preset {a.preset}"
