@@ -21,11 +21,21 @@ def packed_hidden(model, imp, device="cpu"):
     return hp, hs, lengths
 
 
+def last_tokens(hs, lengths):
+    """(n, C) of padded suffix states hs (n, S, C): each suffix's last real token."""
+    return hs[torch.arange(hs.shape[0], device=hs.device), lengths - 1]
+
+
+def packed_order(hp, hs, lengths):
+    """(T, C): prefix and suffix states as one packed sequence, padding dropped."""
+    return torch.cat([hp] + [hs[i, :n] for i, n in enumerate(lengths.tolist())])
+
+
 def candidate_hidden(model, imp, layout="packed", device="cpu"):
     """(n, C) hidden state at each candidate's last suffix token, the one that predicts the answer."""
     if layout == "packed":
         _, hs, lengths = packed_hidden(model, imp, device)
-        return hs[torch.arange(hs.shape[0], device=hs.device), lengths - 1]
+        return last_tokens(hs, lengths)
     ids, pos, allowed, last = separate(imp, device)
     h = model.hidden(ids, pos, allowed)  # (B, T, C)
     return h.reshape(-1, h.shape[-1])[last]
@@ -92,8 +102,8 @@ def backward_impression(model, imp, layout="packed", scale=1.0, device="cpu", au
             raise ValueError("lm_weight needs the packed layout")
         with autocast():
             hp, hs, lengths = packed_hidden(model, imp, device)
-            h = torch.cat([hp] + [hs[i, :n] for i, n in enumerate(lengths.tolist())])  # (T, C), packed order
-            last = hs[torch.arange(hs.shape[0], device=hs.device), lengths - 1]
+            h = packed_order(hp, hs, lengths)
+            last = last_tokens(hs, lengths)
             label_ids, _ = answer_tokens(imp)
             logp = torch.log_softmax(model.label_logits(last, torch.tensor(label_ids, device=device)).float(), -1)
             answer = answer_loss(logp, imp)

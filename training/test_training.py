@@ -26,7 +26,7 @@ import reference  # noqa: E402
 from data import packed, prefix_and_suffixes, separate, tokens  # noqa: E402
 from model import load_checkpoint, save_checkpoint  # noqa: E402
 from objective import (answer_logprobs, answer_loss, auc, backward_impression, lm_targets,  # noqa: E402
-                       positive_mass, vocab_logprobs)
+                       packed_order, positive_mass, vocab_logprobs)
 
 torch.set_num_threads(os.cpu_count())
 
@@ -96,8 +96,9 @@ class PackedEqualsSeparate(unittest.TestCase):
                     with torch.no_grad():
                         ids, pos, allowed, last = packed(imp)
                         dense = model.hidden(ids, pos, allowed)[0]
-                        hp, hs = model.hidden_packed(torch.tensor(imp["prefixIds"]), prefix_and_suffixes(imp)[1])
-                    got = torch.cat([hp] + [hs[i, :len(c["suffixIds"])] for i, c in enumerate(imp["candidates"])])
+                        prefix, suffixes, lengths = prefix_and_suffixes(imp)
+                        hp, hs = model.hidden_packed(prefix, suffixes)
+                    got = packed_order(hp, hs, lengths)
                     self.assertEqual(got.shape, dense.shape)
                     self.assertLess((got - dense).abs().max().item(), 1e-4)
 

@@ -143,8 +143,11 @@ describe("training recipe: a checkpoint training/train.py writes scores the same
     return worst;
   }
 
-  it("from scratch (a tiny llama with the export's tokenizer), three steps", async (t) => {
-    const worst = await trainAndCompare(join(dir, "scratch"), ["--preset", "tiny", "--steps", "3"]);
+  it("from scratch (a tiny llama with the export's tokenizer, --rope-theta), three steps", async (t) => {
+    const out = join(dir, "scratch");
+    const worst = await trainAndCompare(out, ["--preset", "tiny", "--steps", "3", "--rope-theta", "500000"]);
+    // The RoPE base reaches config.json, and the sidecar reading it scores as PyTorch does (above).
+    assert.equal(JSON.parse(await readFile(join(out, "config.json"), "utf8")).rope_theta, 500000);
     t.diagnostic(`largest |sidecar - PyTorch| label log-prob: ${worst.toExponential(2)}`);
   });
 
