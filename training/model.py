@@ -224,12 +224,13 @@ class Decoder(nn.Module):
             x = layer(x, cos, sin, bias)
         return self.model.norm(x)
 
-    def hidden_packed(self, prefix, suffixes):
+    def hidden_packed(self, prefix, suffixes, layer_states=None):
         """Final-normed hidden states of a shared prefix and candidates behind it (the sidecar's
         multi-item scoring: each candidate sees the prefix and itself, at positions after the
         prefix), computed without the packed sequence's (T, T) mask: prefix (P,) int64 ids,
         suffixes (n, S) int64 ids right-padded (what the padding holds never reaches a real token).
-        Returns hp (P, C) and hs (n, S, C)."""
+        Returns hp (P, C) and hs (n, S, C). A list given as layer_states gets the suffixes'
+        residual stream (n, S, C) after each layer, before the final norm."""
         p, s = prefix.shape[0], suffixes.shape[1]
         dev = prefix.device
         xp, xs = self.model.embed_tokens(prefix[None]), self.model.embed_tokens(suffixes)
@@ -239,6 +240,8 @@ class Decoder(nn.Module):
         bias_s = self.mask_bias(torch.ones(s, s, dtype=torch.bool, device=dev).tril()[None], xp.dtype)
         for layer in self.model.layers:
             xp, xs = layer.forward_packed(xp, xs, rope_p, rope_s, bias_p, bias_s)
+            if layer_states is not None:
+                layer_states.append(xs)
         return self.model.norm(xp)[0], self.model.norm(xs)
 
     def label_logits(self, h, label_ids):

@@ -13,11 +13,11 @@ import torch.nn.functional as nnf
 from data import answer_tokens, prefix_and_suffixes, separate, targets
 
 
-def packed_hidden(model, imp, device="cpu"):
+def packed_hidden(model, imp, device="cpu", layer_states=None):
     """Hidden states of the packed layout: hp (P, C) of the prefix, hs (n, S, C) of the suffixes
-    (padded), and each suffix's length (n,)."""
+    (padded), and each suffix's length (n,); layer_states as Decoder.hidden_packed takes it."""
     prefix, suffixes, lengths = prefix_and_suffixes(imp, device)
-    hp, hs = model.hidden_packed(prefix, suffixes)
+    hp, hs = model.hidden_packed(prefix, suffixes, layer_states)
     return hp, hs, lengths
 
 
@@ -86,7 +86,7 @@ def lm_targets(imp, device="cpu"):
 
 
 def backward_impression(model, imp, layout="packed", scale=1.0, device="cpu", autocast=contextlib.nullcontext,
-                        lm_weight=0.0):
+                        lm_weight=0.0, occurrence=None):
     """Backpropagates scale * answer_loss of one impression; returns the loss's value.
 
     packed: one sequence. separate: one prompt per candidate, each its own forward and backward
@@ -95,20 +95,30 @@ def backward_impression(model, imp, layout="packed", scale=1.0, device="cpu", au
     lm_weight > 0 (packed only) adds that weight of the language-modelling loss on the prompt's own
     tokens (lm_targets): a denser signal than ten answers per impression, which teaches a model
     trained from scratch to copy and match what the prompt repeats (a job's company and title,
-    skills of the profile in a job) before the answers can. The returned value is the answer loss.
+    skills of the profile in a job) before the answers can. `occurrence` (packed only), a pair
+    (weight, fn), adds weight * fn(states, hs, lengths, imp): the occurrence loss of
+    occurrence.py, from the suffixes' states after every layer and the final ones. The returned
+    value is the answer loss.
     """
-    if lm_weight:
+    if lm_weight or occurrence:
         if layout != "packed":
-            raise ValueError("lm_weight needs the packed layout")
+            raise ValueError("lm_weight and occurrence need the packed layout")
         with autocast():
-            hp, hs, lengths = packed_hidden(model, imp, device)
-            h = packed_order(hp, hs, lengths)
+            states = []
+            hp, hs, lengths = packed_hidden(model, imp, device, states)
             last = last_tokens(hs, lengths)
             label_ids, _ = answer_tokens(imp)
             logp = torch.log_softmax(model.label_logits(last, torch.tensor(label_ids, device=device)).float(), -1)
             answer = answer_loss(logp, imp)
-            lm = nnf.cross_entropy(model.logits(h).float(), lm_targets(imp, device), ignore_index=-1)
-        ((answer + lm_weight * lm) * scale).backward()
+            total = answer
+            if lm_weight:
+                h = packed_order(hp, hs, lengths)
+                lm = nnf.cross_entropy(model.logits(h).float(), lm_targets(imp, device), ignore_index=-1)
+                total = total + lm_weight * lm
+            if occurrence:
+                weight, fn = occurrence
+                total = total + weight * fn(states, hs, lengths, imp)
+        (total * scale).backward()
         return answer.item() * scale
     parts = [imp] if layout == "packed" else [dict(imp, candidates=[c]) for c in imp["candidates"]]
     total = 0.0

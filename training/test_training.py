@@ -25,6 +25,7 @@ import gen_model  # noqa: E402
 import reference  # noqa: E402
 from data import packed, prefix_and_suffixes, separate, tokens  # noqa: E402
 from model import load_checkpoint, save_checkpoint  # noqa: E402
+from occurrence import OccurrenceHead, Vocabulary, line_kinds, occurrence_targets  # noqa: E402
 from objective import (answer_logprobs, answer_loss, auc, backward_impression, lm_targets,  # noqa: E402
                        packed_order, positive_mass, vocab_logprobs)
 
@@ -176,6 +177,61 @@ class Objective(unittest.TestCase):
         self.assertEqual(auc([0.5, 0.5], [True, False]), 0.5)
         self.assertEqual(auc([1, 2, 3], [False, True, True]), 1.0)
         self.assertIsNone(auc([1, 2], [True, True]))
+
+
+class OccurrenceTargets(unittest.TestCase):
+    TOKENS = ["Member", "\u0120Profile", ":", "\u0120has", "\u0120applied", "\u0120software", "\u0120Software",
+              "\u0120London", "\u0120Paris", "\u010a", "Question", "\u0120Seattle"]
+
+    def vocabulary(self, tmp):
+        with open(os.path.join(tmp, "tokenizer.json"), "w") as f:
+            json.dump({"model": {"vocab": {t: i for i, t in enumerate(self.TOKENS)}},
+                       "added_tokens": [{"id": 12, "content": "<s>"}]}, f)
+        return Vocabulary(tmp)
+
+    def test_each_suffix_word_is_looked_up_in_each_kind_of_prompt_line_without_case(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            v = self.vocabulary(tmp)
+        # Member Profile: software London \n Member has applied Paris London \n
+        prefix = [0, 1, 2, 5, 7, 9, 0, 3, 4, 8, 7, 9]
+        self.assertEqual(v.lines(prefix), [[0, 1, 2, 5, 7], [0, 3, 4, 8, 7]])
+        imp = {"prefixIds": prefix, "candidates": [{"suffixIds": [10, 6, 8]}, {"suffixIds": [11, 7]}]}
+        kinds = line_kinds([imp, {"prefixIds": [0, 1, 2, 9]}], v)
+        self.assertEqual(kinds, [(0, 1, 2), (0, 3, 4)])  # the profile's kind is the more frequent
+        got, own, summary = occurrence_targets(imp, v, kinds, 4)
+        self.assertEqual(own.tolist(), [[1, 1, 1, 0], [1, 1, 0, 0]])
+        self.assertEqual(got.shape, (2, 4, 2))
+        # " Software" is the profile's " software"; " Paris" only in the applied line; " London" in both.
+        self.assertEqual(got[0].tolist(), [[0, 0], [1, 0], [0, 1], [0, 0]])
+        self.assertEqual(got[1].tolist(), [[0, 0], [1, 1], [0, 0], [0, 0]])
+        # Shares of each candidate's own words; a word in every candidate (" Seattle" here) is not its own.
+        self.assertEqual([[round(x, 4) for x in r] for r in summary.tolist()], [[0.3333, 0.3333], [0.5, 0.5]])
+        imp = {"prefixIds": prefix, "candidates": [{"suffixIds": [11, 6, 8]}, {"suffixIds": [11, 7]}]}
+        _, own, summary = occurrence_targets(imp, v, kinds, 3)
+        self.assertEqual(own.tolist(), [[0, 1, 1], [0, 1, 0]])
+        self.assertEqual(summary.tolist(), [[0.5, 0.5], [1.0, 1.0]])
+
+    def test_the_occurrence_term_trains_the_layers_and_leaves_the_answer_loss_alone(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, model = load_checkpoint(generated("llama", tmp))
+        imp = impression(random.Random(6), 2048, 4, 20)
+        head = OccurrenceHead(model.cfg["hidden_size"], 3, 0)
+        targets = torch.zeros(4, 8, 3)
+        targets[:, ::2, 1] = 1.0
+
+        def occurrence_loss(states, hs, lengths, one):
+            self.assertEqual(len(states), model.cfg["num_hidden_layers"])
+            return head.loss(states, hs, lengths, (targets[:, :hs.shape[1]], torch.ones(4, hs.shape[1]),
+                                                   torch.full((4, 3), 0.25)))
+        grads, losses = [], []
+        for occ in (None, (0.5, occurrence_loss)):
+            model.zero_grad(set_to_none=True)
+            losses.append(backward_impression(model, imp, "packed", occurrence=occ))
+            grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+        self.assertAlmostEqual(losses[0], losses[1], places=5)
+        self.assertGreater((grads[0] - grads[1]).abs().max().item(), 1e-4)
+        self.assertIsNotNone(head.tokens.weight.grad)
+        self.assertIsNotNone(head.summary.weight.grad)
 
 
 class Checkpoint(unittest.TestCase):

@@ -30,6 +30,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import load_split, tokens  # noqa: E402
 from model import Decoder, load_checkpoint, save_checkpoint  # noqa: E402
+from occurrence import OccurrenceHead, Vocabulary, line_kinds, occurrence_targets  # noqa: E402
 from objective import answer_logprobs, answer_loss, auc, backward_impression, positive_mass  # noqa: E402
 
 # Shapes for training from scratch; the vocabulary and special ids come from the tokenizer.
@@ -96,6 +97,8 @@ def parse(argv):
                     help="candidates behind one prefix (packed, as served) or one prompt each")
     ap.add_argument("--lm-weight", type=float, default=0.0,
                     help="weight of the language-modelling loss on the prompt tokens (packed; default 0: answers only)")
+    ap.add_argument("--occurrence-weight", type=float, default=0.0,
+                    help="weight of the occurrence loss (occurrence.py; packed; default 0: answers only)")
     ap.add_argument("--eval-every", type=int, default=50, help="validation every N steps (0: only at the end)")
     ap.add_argument("--log-every", type=int, default=1)
     ap.add_argument("--limit", type=int, help="use at most N train and N validation impressions of each export")
@@ -175,6 +178,17 @@ def main(argv=None):
         model = Decoder(cfg)
         model.init_weights(a.seed)
         source = f"from scratch, preset {a.preset}"
+    occurrence, aux_params, head = None, [], None
+    if a.occurrence_weight:
+        vocab = Vocabulary(tokenizer_dir)
+        kinds = line_kinds(train, vocab)
+        head = OccurrenceHead(cfg["hidden_size"], len(kinds), max(0, cfg["num_hidden_layers"] - 2)).to(device)
+        aux_params = list(head.parameters())
+        print(f"occurrence targets: {len(kinds)} kinds of prompt line, weight {a.occurrence_weight}", flush=True)
+
+        def occurrence_loss(states, hs, lengths, imp):
+            return head.loss(states, hs, lengths, occurrence_targets(imp, vocab, kinds, hs.shape[1]))
+        occurrence = (a.occurrence_weight, occurrence_loss)
     model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
     lr = a.lr or (1e-4 if a.init else 1e-3)
@@ -182,7 +196,7 @@ def main(argv=None):
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95))
+                             {"params": no_decay + aux_params, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95))
 
     def lr_at(step):  # linear warm-up, cosine to 10%
         if step < warmup:
@@ -221,7 +235,8 @@ def main(argv=None):
                 cursor, epoch = 0, epoch + 1
             imp = train[order[cursor]]
             cursor += 1
-            loss_sum += backward_impression(model, imp, a.layout, 1.0 / a.batch, device, autocast, a.lm_weight)
+            loss_sum += backward_impression(model, imp, a.layout, 1.0 / a.batch, device, autocast, a.lm_weight,
+                                            occurrence)
             step_tokens += tokens(imp, a.layout)
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -230,7 +245,8 @@ def main(argv=None):
         done = step + 1
         if done % a.log_every == 0 or done == a.steps:
             eta = elapsed / done * (a.steps - done)
-            print(f"step {done:5d}/{a.steps} | epoch {epoch} | loss {loss_sum:.4f} | grad norm {float(norm):.3f} | "
+            occ = " | occurrence tokens {:.4f} summary +{:.4f}".format(*head.drain()) if head else ""
+            print(f"step {done:5d}/{a.steps} | epoch {epoch} | loss {loss_sum:.4f}{occ} | grad norm {float(norm):.3f} | "
                   f"lr {lr_at(step):.2e} | {seen_tokens / elapsed:,.0f} tokens/s | training {elapsed:.0f}s | "
                   f"ETA {eta:.0f}s", flush=True)
         log.append({"step": done, "loss": loss_sum, "tokens": seen_tokens, "elapsed_s": round(elapsed, 2)})
