@@ -8,6 +8,7 @@ import { datasetSource } from "../src/evaluation/dataset-source";
 import { impressionSource } from "../src/evaluation/impression-source";
 import { pastRun, renderReport } from "../src/evaluation/report";
 import { type EvaluationResult, runEvaluation } from "../src/evaluation/run";
+import { prefixBudget } from "../src/inference/model-card";
 import { readTask } from "../src/ranking/task-cache";
 import { isoTime, parseFlags, positiveInt, runCommand, UsageError } from "./cli";
 import { type OpenDatabase, type OpenModel, openDatabase, openModel, stopOnSignals } from "./local-services";
@@ -226,7 +227,7 @@ async function main() {
     const common = {
       tokenizer: model.tokenizer,
       task,
-      maxPrefixTokens: config.PROMPT_MAX_TOKENS,
+      maxPrefixTokens: prefixBudget(config.PROMPT_MAX_TOKENS, model.prefixTokens),
       maxContextTokens: model.info.maxContext,
     };
     let source: Awaited<ReturnType<typeof impressionSource>>;

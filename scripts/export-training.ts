@@ -6,7 +6,7 @@ import { ensureDemoModel } from "../dev/demo-model";
 import { loadConfig } from "../src/config";
 import { impressionSource } from "../src/evaluation/impression-source";
 import { exportList, SPLITS, type SplitName, splitByTime } from "../src/evaluation/training-export";
-import { readModelCard } from "../src/inference/model-card";
+import { prefixBudget, readModelCard } from "../src/inference/model-card";
 import { TextTokenizer } from "../src/prompt/tokenizer";
 import { promptVersion } from "../src/prompt/version";
 import { readTask } from "../src/ranking/task-cache";
@@ -105,7 +105,7 @@ async function main() {
       from: args.from ?? new Date(0),
       to: args.to && args.to < settled ? args.to : settled,
       attributionWindowMs: config.ATTRIBUTION_WINDOW_MS,
-      maxPrefixTokens: config.PROMPT_MAX_TOKENS,
+      maxPrefixTokens: prefixBudget(config.PROMPT_MAX_TOKENS, card.prefixTokens),
       maxContextTokens: card.maxContext ?? undefined,
       limit: args.limit,
     });

@@ -93,6 +93,8 @@ export interface OpenModel {
   randomWeights: boolean;
   /** What the model is, in words (its config.json's brewgate_description), when known here. */
   description: string | null;
+  /** The prefix budget it was trained with (brewgate_prefix_tokens), when known here. */
+  prefixTokens: number | null;
   describe: string;
   close(): Promise<void>;
 }
@@ -148,6 +150,7 @@ export async function openModel(
       modelDir,
       randomWeights: card?.randomWeights ?? false,
       description: card?.description ?? null,
+      prefixTokens: card?.prefixTokens ?? null,
       describe: `${info.modelId} (${sidecar ? `sidecar started on ${modelDir}` : `sidecar ${addresses.join(",")}`})`,
       close,
     };

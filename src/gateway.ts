@@ -12,7 +12,7 @@ import { JOB_APPLY_TASK } from "./domain/task-definition";
 import { startImpressionPublisher } from "./impressions/kafka-publisher";
 import { ImpressionLog } from "./impressions/log";
 import { InferenceClient } from "./inference/client";
-import { readModelCard } from "./inference/model-card";
+import { prefixBudget, readModelCard } from "./inference/model-card";
 import { InferenceService } from "./inference/service";
 import { type Ingestion, startIngestion } from "./ingest/consumer";
 import { type InteractionsListener, InteractionWriter } from "./ingest/interactions";
@@ -106,6 +106,13 @@ export async function startGateway(
     } else if (modelCard?.description) {
       logger.info({ modelDir: config.MODEL_DIR }, `the model is ${modelCard.description}`);
     }
+    const prefixTokens = prefixBudget(config.PROMPT_MAX_TOKENS, modelCard?.prefixTokens);
+    if (prefixTokens < config.PROMPT_MAX_TOKENS) {
+      logger.info(
+        { modelDir: config.MODEL_DIR, prefixTokens },
+        `prompt prefixes are cut to ${prefixTokens} tokens, what the model was trained on (brewgate_prefix_tokens)`,
+      );
+    }
     const tokenizer = config.TOKENIZER_PATH ? await TextTokenizer.fromFile(config.TOKENIZER_PATH) : null;
     if (!tokenizer) logger.warn("no tokenizer configured (TOKENIZER_PATH): prompts cannot be built");
 
@@ -164,7 +171,7 @@ export async function startGateway(
     const server = await createGatewayServer({
       schema: await createSchema(bus.pubSub),
       services: {
-        config,
+        config: { ...config, PROMPT_MAX_TOKENS: prefixTokens },
         db,
         logger,
         tokenizer,

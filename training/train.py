@@ -105,6 +105,9 @@ def parse(argv):
     ap.add_argument("--val-limit", type=int, help="validate on at most N impressions of each export")
     ap.add_argument("--describe", help="what the model is, in words: config.json's brewgate_description, "
                     "which the gateway prints when it serves the model")
+    ap.add_argument("--prefix-tokens", type=int,
+                    help="the prompt prefix budget the exports were cut to: config.json's brewgate_prefix_tokens, "
+                    "which the gateway then serves the model with (at most)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (default: all)")
     ap.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
@@ -264,6 +267,8 @@ def main(argv=None):
         "val_auc": val_auc}}
     if a.describe:
         extra["brewgate_description"] = a.describe
+    if a.prefix_tokens:
+        extra["brewgate_prefix_tokens"] = a.prefix_tokens
     save_checkpoint(model, a.out, tokenizer_dir, extra)
     with open(os.path.join(a.out, "training.json"), "w") as f:
         json.dump({"args": vars(a), "config": cfg, "epoch_tokens": epoch_tokens, "log": log}, f, indent=1)

@@ -9,6 +9,12 @@ export interface ModelCard {
   description: string | null;
   /** The longest sequence the model takes (max_position_embeddings), when config.json says. */
   maxContext: number | null;
+  /**
+   * The prompt prefix budget the model was trained with (brewgate_prefix_tokens, written by
+   * training/train.py --prefix-tokens): served prompts are cut to it, since a model trained on
+   * short prompts ranks worse on longer ones.
+   */
+  prefixTokens: number | null;
 }
 
 /** What the gateway reads from a checkpoint's config.json (the sidecar reads the rest). */
@@ -19,6 +25,7 @@ export function readModelCard(modelDir: string): ModelCard {
     brewgate_random_weights?: boolean;
     brewgate_description?: unknown;
     max_position_embeddings?: number;
+    brewgate_prefix_tokens?: unknown;
   };
   try {
     cfg = JSON.parse(readFileSync(path, "utf8"));
@@ -30,5 +37,14 @@ export function readModelCard(modelDir: string): ModelCard {
     randomWeights: cfg.brewgate_random_weights === true,
     description: typeof cfg.brewgate_description === "string" ? cfg.brewgate_description : null,
     maxContext: typeof cfg.max_position_embeddings === "number" ? cfg.max_position_embeddings : null,
+    prefixTokens:
+      Number.isInteger(cfg.brewgate_prefix_tokens) && (cfg.brewgate_prefix_tokens as number) > 0
+        ? (cfg.brewgate_prefix_tokens as number)
+        : null,
   };
+}
+
+/** The prefix budget to serve a model with: `configured` (PROMPT_MAX_TOKENS), or the model's own (ModelCard.prefixTokens) when smaller. */
+export function prefixBudget(configured: number, modelPrefixTokens: number | null | undefined): number {
+  return modelPrefixTokens ? Math.min(configured, modelPrefixTokens) : configured;
 }

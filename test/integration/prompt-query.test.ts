@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { JOB_APPLY_TASK } from "../../src/domain/task-definition";
@@ -107,6 +109,33 @@ describe("prompt query: profile and history from PostgreSQL into a 360Brew promp
       assert.doesNotMatch(cut.data?.prompt.prefixText ?? "", /Intern/);
     } finally {
       await upsert(JOB_APPLY_TASK.historyPolicy);
+    }
+  });
+
+  it("cuts the history to the prefix budget the served model was trained with (brewgate_prefix_tokens)", async () => {
+    const full = await gql<PromptData>(gw.url, query, { m: "m1", c: ["apple"] });
+    assert.equal(full.data?.prompt.historyUsed, 3);
+    const budget = (full.data?.prompt.prefixTokenIds.length ?? 0) - 5;
+    const dir = await mkdtemp(join(tmpdir(), "brewgate-card-"));
+    const cfg = JSON.parse(await readFile(join(testModel(), "config.json"), "utf8"));
+    await writeFile(join(dir, "config.json"), JSON.stringify({ ...cfg, brewgate_prefix_tokens: budget }));
+    const served = await startGateway(
+      testConfig({
+        DATABASE_URL: pg.url,
+        MODEL_DIR: dir,
+        TOKENIZER_PATH: join(testModel(), "tokenizer.json"),
+        PROMPT_MAX_TOKENS: "4096",
+      }),
+    );
+    try {
+      const cut = await gql<PromptData>(served.url, query, { m: "m1", c: ["apple"] });
+      assert.equal(cut.errors, undefined, JSON.stringify(cut.errors));
+      assert.equal(cut.data?.prompt.historyUsed, 2);
+      assert.ok((cut.data?.prompt.prefixTokenIds.length ?? Infinity) <= budget);
+      assert.doesNotMatch(cut.data?.prompt.prefixText ?? "", /Intern/);
+    } finally {
+      await served.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

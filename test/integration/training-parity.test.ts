@@ -172,6 +172,9 @@ describe("training recipe: a checkpoint training/train.py writes scores the same
     assert.match(config.brewgate_description, /^a toy model trained on synthetic data/);
     assert.deepEqual(config.brewgate_training.tasks, ["job_apply", "job_save"]);
     assert.equal(config.max_position_embeddings, 848);
+    // Trained with the occurrence targets, on the prompts it is served with (prefixes of 200 tokens).
+    assert.match(res.stdout, /occurrence tokens [0-9.]+ summary/);
+    assert.equal(config.brewgate_prefix_tokens, 200);
     // The tokenizer is fitted to the marketplace: its words are single tokens.
     const tokenizer = await TextTokenizer.fromFile(join(out, "tokenizer.json"));
     for (const word of [" Kubernetes", " Databricks", " Hybrid", " interact"]) {
