@@ -91,6 +91,8 @@ describe("the shipped demo model (models/demo) on held-out demo data", {
     const card = readModelCard(DEMO_MODEL_DIR);
     assert.equal(card.randomWeights, false);
     assert.match(card.description ?? "", /^a toy model trained on synthetic data/);
+    // Trained on profile-only prompts, and served them (README, "Training the demo model").
+    assert.equal(card.prefixTokens, 200);
     const cfg = JSON.parse(readFileSync(join(DEMO_MODEL_DIR, "config.json"), "utf8"));
     assert.deepEqual(cfg.brewgate_training.tasks, ["job_apply", "job_save"]);
   });
