@@ -13,8 +13,9 @@ no label, no field name, no rule. Words compare without case, so " Software" in 
 " software" in a profile.
 
 A line's kind is its first KEY_TOKENS token ids; the trainer keeps the most frequent kinds of its
-training data (`line_kinds`). The targets are predicted by a linear head on the final hidden
-states (OccurrenceHead) that the checkpoint does not keep: only what it taught the layers stays.
+training data (`line_kinds`). Besides each token's answers, the answer position predicts the
+share of the candidate's own words found in each kind. Both are predicted by linear heads
+(OccurrenceHead) that the checkpoint does not keep: only what they taught the layers stays.
 """
 import json
 import os

@@ -31,6 +31,7 @@ interface EvalJson {
   lists: number;
   positions: number;
   baselines: Record<string, { auc: number }>;
+  history_sweep: { budget: number | "full"; history_used: number }[];
 }
 
 /** `node dist/scripts/eval.js` as a person runs it, with no MODEL_DIR: the demo model. */
@@ -107,7 +108,7 @@ describe("the shipped demo model (models/demo) on held-out demo data", {
         "--to",
         HELD_OUT.to,
         "--history-budgets",
-        "none",
+        "full",
         "--no-save",
         "--out",
         join(dir, `${task}.html`),
@@ -116,6 +117,11 @@ describe("the shipped demo model (models/demo) on held-out demo data", {
       const lines = r.stdout.trim().split("\n");
       const j = JSON.parse(lines[lines.length - 1]) as EvalJson;
       assert.ok(j.lists >= 60, `held-out lists: ${j.lists}`);
+      // Served as trained: the checkpoint's prefix budget (200 tokens) leaves no room for history.
+      assert.deepEqual(
+        j.history_sweep.map((p) => [p.budget, p.history_used]),
+        [["full", 0]],
+      );
       const popularity = j.baselines.popularity.auc;
       assert.ok(
         j.auc >= popularity + MARGIN,

@@ -133,7 +133,17 @@ describe("prompt query: profile and history from PostgreSQL into a 360Brew promp
       assert.equal(cut.data?.prompt.historyUsed, 2);
       assert.ok((cut.data?.prompt.prefixTokenIds.length ?? Infinity) <= budget);
       assert.doesNotMatch(cut.data?.prompt.prefixText ?? "", /Intern/);
+      // A task's own budget is the task owner's choice, and wins over the model's.
+      const own = await gql(served.url, `mutation($t: TaskInput!) { upsertTask(input: $t) { name } }`, {
+        t: { ...JOB_APPLY_TASK, historyPolicy: { maxItems: 100, maxTokens: 4096 } },
+      });
+      assert.equal(own.errors, undefined, JSON.stringify(own.errors));
+      const whole = await gql<PromptData>(served.url, query, { m: "m1", c: ["apple"] });
+      assert.equal(whole.data?.prompt.historyUsed, 3);
     } finally {
+      await gql(served.url, `mutation($t: TaskInput!) { upsertTask(input: $t) { name } }`, {
+        t: JOB_APPLY_TASK,
+      });
       await served.stop();
       await rm(dir, { recursive: true, force: true });
     }
