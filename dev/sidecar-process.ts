@@ -13,6 +13,8 @@ export interface SidecarOptions {
   threads?: number;
   kvBudgetMb?: number;
   binary?: string;
+  /** Further flags, passed as they are (e.g. `--tls-cert FILE --tls-key FILE`). */
+  args?: string[];
   /** Where the sidecar's own log lines go. @default discarded */
   onLog?: (line: string) => void;
   /** @default 60000 */
@@ -37,14 +39,19 @@ export function startSidecar(opts: SidecarOptions): Promise<SidecarProcess> {
   const args = ["--model", opts.modelDir, "--listen", opts.listen ?? "127.0.0.1:0"];
   if (opts.threads) args.push("--threads", String(opts.threads));
   if (opts.kvBudgetMb) args.push("--kv-budget-mb", String(opts.kvBudgetMb));
+  if (opts.args) args.push(...opts.args);
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stderrTail: string[] = [];
-  createInterface({ input: child.stderr }).on("line", (line) => {
+  const stderrLines = createInterface({ input: child.stderr });
+  stderrLines.on("line", (line) => {
     stderrTail.push(line);
     if (stderrTail.length > 20) stderrTail.shift();
     opts.onLog?.(line);
   });
+  // "exit" can come before the last lines of stderr are read; a sidecar that stops at start
+  // says why in those lines.
+  const stderrClosed = new Promise<void>((resolve) => stderrLines.once("close", () => resolve()));
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -55,8 +62,9 @@ export function startSidecar(opts: SidecarOptions): Promise<SidecarProcess> {
         ),
       );
     }, opts.readyTimeoutMs ?? 60_000);
-    exited.then((code) => {
+    exited.then(async (code) => {
       clearTimeout(timer);
+      await stderrClosed;
       reject(new Error(`sidecar exited with code ${code} before it was ready: ${stderrTail.join(" | ")}`));
     });
     createInterface({ input: child.stdout }).on("line", (line) => {

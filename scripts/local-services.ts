@@ -9,6 +9,7 @@ import { migrate } from "../src/db/migrate";
 import { ensureDefaultTasks } from "../src/db/tasks";
 import { InferenceClient } from "../src/inference/client";
 import { readModelCard } from "../src/inference/model-card";
+import { readInferenceTls } from "../src/inference/tls";
 import type { ModelInfo } from "../src/inference/types";
 import { TextTokenizer } from "../src/prompt/tokenizer";
 
@@ -135,6 +136,8 @@ export async function openModel(
   const client = new InferenceClient({
     addresses,
     scoreTimeoutMs: choice.scoreTimeoutMs ?? config.SCORE_TIMEOUT_MS,
+    // A sidecar started here listens on loopback in plaintext; running ones get the gateway's TLS.
+    tls: sidecar ? undefined : readInferenceTls(config),
   });
   const close = async () => {
     client.close();

@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { INFERENCE } from "../config/limits";
 import { badInput, unavailable } from "../domain/errors";
+import type { InferenceTls } from "./tls";
 import type { GenerateEvent, GenerateRequest, ModelInfo, ScoreRequest, ScoreResponse } from "./types";
 
 export const PROTO_PATH = join(__dirname, "..", "..", "..", "proto", "inference.proto");
@@ -23,6 +24,11 @@ export interface InferenceClientOptions {
    * @default INFERENCE.keepaliveMs
    */
   keepaliveMs?: number;
+  /**
+   * TLS to sidecars started with --tls-cert, mutual TLS with `tls.client` (readInferenceTls in
+   * ./tls.ts reads the files). Unset: plaintext.
+   */
+  tls?: InferenceTls;
 }
 
 export interface CallOptions {
@@ -92,6 +98,20 @@ export function toGatewayError(err: grpc.ServiceError): Error {
   }
 }
 
+function channelCredentials(tls: InferenceTls | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(tls.ca, tls.client?.key ?? null, tls.client?.cert ?? null);
+}
+
+/**
+ * The name checked in the sidecars' certificates (and sent as SNI), in place of the target's host;
+ * the authority (HTTP/2 :authority) follows it, as it would had the target been that name.
+ */
+function serverNameOptions(serverName: string | undefined): grpc.ChannelOptions {
+  if (!serverName) return {};
+  return { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName };
+}
+
 /** gRPC client of the inference sidecars (round robin, retries on UNAVAILABLE, cancellation). */
 export class InferenceClient {
   private readonly stub: InferenceStub;
@@ -125,7 +145,8 @@ export class InferenceClient {
     // calls over every resolved address that is connected.
     const target = opts.addresses.length === 1 ? opts.addresses[0] : `ipv4:${opts.addresses.join(",")}`;
     const Ctor = serviceCtor();
-    this.stub = new Ctor(target, grpc.credentials.createInsecure(), {
+    this.stub = new Ctor(target, channelCredentials(opts.tls), {
+      ...serverNameOptions(opts.tls?.serverName),
       "grpc.service_config": JSON.stringify(serviceConfig),
       "grpc.keepalive_time_ms": opts.keepaliveMs ?? INFERENCE.keepaliveMs,
       "grpc.keepalive_timeout_ms": INFERENCE.keepaliveTimeoutMs,

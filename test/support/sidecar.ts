@@ -3,13 +3,14 @@ import { testModel } from "./models";
 
 /** A real sidecar process on a generated model, on a free port. */
 export function startTestSidecar(
-  opts: { arch?: string; listen?: string; threads?: number } = {},
+  opts: { arch?: string; listen?: string; threads?: number; args?: string[] } = {},
 ): Promise<SidecarProcess> {
   return startSidecar({
     modelDir: testModel(opts.arch ?? "llama"),
     listen: opts.listen,
     threads: opts.threads ?? 1,
     kvBudgetMb: 64,
+    args: opts.args,
     onLog: process.env.TEST_SIDECAR_LOG ? (l) => process.stderr.write(`[sidecar] ${l}\n`) : undefined,
   });
 }

@@ -3,6 +3,7 @@
 //   brewgate-sidecar --model DIR [--listen 127.0.0.1:50051] [--threads N] [--kv-budget-mb M]
 //                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
 //                    [--shutdown-grace-ms G] [--request-timeout-ms T] [--backend cpu|cuda]
+//                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //
 // --backend: cpu, or cuda in a build with BREWGATE_CUDA=ON (the default there when a CUDA
 // device is present; cpu otherwise). --threads applies to the CPU backend.
@@ -11,6 +12,10 @@
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
 // --request-timeout-ms is the deadline of requests that set neither timeout_ms nor a gRPC
 // deadline (default 10 minutes).
+// --tls-cert/--tls-key (PEM certificate chain and private key) serve over TLS instead of
+// plaintext; --tls-client-ca (PEM CA bundle) adds mutual TLS: a client must present a
+// certificate that CA signed, or its handshake fails. The files are read before the model is
+// loaded, so a missing one stops the sidecar at once (exit 1, naming the flag and the file).
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
@@ -49,7 +54,11 @@ void on_signal(int sig) {
             << "usage: brewgate-sidecar --model DIR [--listen HOST:PORT] [--threads N]\n"
                "         [--kv-budget-mb M] [--max-batch R] [--max-batch-tokens T]\n"
                "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n"
-               "         [--backend cpu|cuda]\n";
+               "         [--backend cpu|cuda]\n"
+               "         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+               "  --tls-cert, --tls-key: PEM server certificate chain and private key: serve TLS\n"
+               "  --tls-client-ca: PEM CA bundle: clients must present a certificate it signed\n"
+               "                   (mutual TLS)\n";
   std::exit(2);
 }
 
@@ -80,6 +89,7 @@ bool cuda_device_present() {
 
 int main(int argc, char** argv) {
   std::string model_dir, listen = "127.0.0.1:50051", backend_name;
+  std::string tls_cert, tls_key, tls_client_ca;
   const unsigned hw = std::thread::hardware_concurrency();
   long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 512,
        block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
@@ -98,6 +108,9 @@ int main(int argc, char** argv) {
     else if (a == "--shutdown-grace-ms") grace_ms = parse_int(a, v, 0, 3600000);
     else if (a == "--request-timeout-ms") timeout_ms = parse_int(a, v, 1, 86400000);
     else if (a == "--backend") backend_name = v;
+    else if (a == "--tls-cert") tls_cert = v;
+    else if (a == "--tls-key") tls_key = v;
+    else if (a == "--tls-client-ca") tls_client_ca = v;
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
@@ -120,6 +133,19 @@ int main(int argc, char** argv) {
 #endif
   if (listen.find(':') == std::string::npos)
     usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
+  if (tls_cert.empty() != tls_key.empty())
+    usage_error(tls_cert.empty() ? "--tls-key '" + tls_key + "' needs --tls-cert"
+                                 : "--tls-cert '" + tls_cert + "' needs --tls-key");
+  if (!tls_client_ca.empty() && tls_cert.empty())
+    usage_error("--tls-client-ca needs --tls-cert and --tls-key");
+  // Read before the model loads (which can take minutes), so a wrong path fails at once.
+  bg::ServerTls tls;
+  try {
+    tls = bg::read_server_tls(tls_cert, tls_key, tls_client_ca);
+  } catch (const bg::Error& e) {
+    std::cerr << "brewgate-sidecar: cannot set up TLS: " << e.what() << "\n";
+    return 1;
+  }
 
   // gRPC starts threads of its own (some before main), so blocking signals and sigwait-ing
   // cannot catch them reliably. A handler on every thread writes to a pipe instead, and one
@@ -181,11 +207,22 @@ int main(int argc, char** argv) {
   bg::InferenceService service(*engine, model_name, num_params,
                                static_cast<uint32_t>(timeout_ms));
   int port = 0;
-  std::unique_ptr<grpc::Server> server = bg::start_server(service, listen, &port);
+  std::unique_ptr<grpc::Server> server = bg::start_server(service, listen, &port, tls);
   if (!server) {
-    std::cerr << "brewgate-sidecar: cannot listen on " << listen << "\n";
+    std::cerr << "brewgate-sidecar: cannot listen on " << listen;
+    // gRPC refuses a certificate or key it cannot parse, or a key of another certificate, only
+    // here, with its reason in its own log line above.
+    if (!tls_cert.empty())
+      std::cerr << " with TLS (is '" << tls_key << "' the key of '" << tls_cert << "'?)";
+    std::cerr << "\n";
     return 1;
   }
+  if (!tls_cert.empty())
+    std::cerr << "tls: certificate " << tls_cert
+              << (tls_client_ca.empty() ? std::string("; client certificates not requested")
+                                        : "; clients must present a certificate signed by " +
+                                              tls_client_ca)
+              << "\n";
   auto* health = server->GetHealthCheckService();
   std::string addr = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
   std::cout << "listening on " << addr << std::endl;

@@ -3,7 +3,13 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "error.h"
 
 namespace bg {
 
@@ -52,6 +58,33 @@ void fill_timings(const Timings& t, pb::Timings* out) {
 }
 
 constexpr auto kPoll = std::chrono::milliseconds(20);
+
+// Whether `pem` has a block labelled `label` ("CERTIFICATE"), or ending in it ("PRIVATE KEY"
+// also matches "RSA PRIVATE KEY" and "EC PRIVATE KEY").
+bool has_pem_block(const std::string& pem, const std::string& label) {
+  const std::string begin = "-----BEGIN ";
+  for (size_t at = pem.find(begin); at != std::string::npos; at = pem.find(begin, at + 1)) {
+    const size_t end = pem.find("-----", at + begin.size());
+    if (end == std::string::npos) return false;
+    const std::string got = pem.substr(at + begin.size(), end - at - begin.size());
+    if (got == label || got.ends_with(" " + label)) return true;
+  }
+  return false;
+}
+
+// The contents of `file`, given on `flag`, which must hold a PEM block of kind `label`. The
+// check only catches the wrong file given to a flag; gRPC parses the PEM when the server starts.
+std::string read_pem(const std::string& flag, const std::string& file, const std::string& label) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(flag + ": cannot read '" + file + "': " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string pem = text.str();
+  if (!has_pem_block(pem, label))
+    throw Error(flag + ": expected a PEM file with a " + label + " block in '" + file +
+                "', got none");
+  return pem;
+}
 
 }  // namespace
 
@@ -161,11 +194,39 @@ grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelIn
   return grpc::Status::OK;
 }
 
+ServerTls read_server_tls(const std::string& cert_file, const std::string& key_file,
+                          const std::string& client_ca_file) {
+  if (cert_file.empty() != key_file.empty())
+    throw Error(cert_file.empty() ? "--tls-key '" + key_file + "' needs --tls-cert"
+                                  : "--tls-cert '" + cert_file + "' needs --tls-key");
+  if (!client_ca_file.empty() && cert_file.empty())
+    throw Error("--tls-client-ca '" + client_ca_file +
+                "' needs --tls-cert and --tls-key (mutual TLS is on top of server TLS)");
+  ServerTls tls;
+  if (cert_file.empty()) return tls;
+  tls.cert_chain = read_pem("--tls-cert", cert_file, "CERTIFICATE");
+  tls.private_key = read_pem("--tls-key", key_file, "PRIVATE KEY");
+  if (!client_ca_file.empty())
+    tls.client_ca = read_pem("--tls-client-ca", client_ca_file, "CERTIFICATE");
+  return tls;
+}
+
 std::unique_ptr<grpc::Server> start_server(InferenceService& service, const std::string& listen,
-                                           int* port) {
+                                           int* port, const ServerTls& tls) {
   grpc::EnableDefaultHealthCheckService(true);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!tls.cert_chain.empty()) {
+    // With a client CA, the handshake fails for a client without a certificate it signed, so no
+    // call from such a client reaches a handler.
+    grpc::SslServerCredentialsOptions opts(
+        tls.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    opts.pem_root_certs = tls.client_ca;
+    opts.pem_key_cert_pairs.push_back({tls.private_key, tls.cert_chain});
+    creds = grpc::SslServerCredentials(opts);
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), port);
+  builder.AddListeningPort(listen, creds, port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || *port == 0) return nullptr;

@@ -34,10 +34,26 @@ class InferenceService final : public brewgate::inference::v1::Inference::Servic
   uint32_t default_timeout_ms_;
 };
 
+// The PEM material of the server's TLS, read once at start. An empty cert_chain means
+// plaintext (insecure credentials), as without the --tls-* flags.
+struct ServerTls {
+  std::string cert_chain;   // --tls-cert: the server certificate, then its intermediates
+  std::string private_key;  // --tls-key
+  std::string client_ca;    // --tls-client-ca: set, clients must present a certificate it signed
+};
+
+// Reads the files named by --tls-cert, --tls-key and --tls-client-ca (an empty name: not given).
+// Throws Error naming the flag and the file when a file cannot be read or holds no PEM block of
+// the kind expected, when only one of cert and key is given, or when --tls-client-ca comes
+// without them. The certificate and key are parsed only when the server starts.
+ServerTls read_server_tls(const std::string& cert_file, const std::string& key_file,
+                          const std::string& client_ca_file);
+
 // Builds and starts a server for `service` on `listen` ("host:port", port 0 picks one) with
-// gRPC's standard health service marked SERVING. Returns null if the address cannot be bound;
-// *port receives the bound port.
+// gRPC's standard health service marked SERVING, over TLS when `tls` has a certificate (mutual
+// TLS when it also has a client CA). Returns null if the address cannot be bound or gRPC refuses
+// the certificate or key; *port receives the bound port.
 std::unique_ptr<grpc::Server> start_server(InferenceService& service, const std::string& listen,
-                                           int* port);
+                                           int* port, const ServerTls& tls = {});
 
 }  // namespace bg
