@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDemoModel } from "../dev/demo-model";
 import { DEMO_MEMBER_ID, seedDemoData } from "../dev/demo-seed";
+import { developmentAuth } from "../dev/dev-auth";
 import { type SidecarProcess, startSidecar } from "../dev/sidecar-process";
 import { loadConfig } from "../src/config";
 import { startGateway } from "../src/gateway";
@@ -36,14 +37,17 @@ async function main() {
     });
   }
 
+  const auth = await developmentAuth(config, process.env.IDE_EXAMPLE_MEMBER_ID ?? DEMO_MEMBER_ID);
   const gateway = await startGateway(
     loadConfig({
       IDE_EXAMPLE_MEMBER_ID: DEMO_MEMBER_ID,
       ...process.env,
+      ...auth?.env,
       MODEL_DIR: modelDir,
       INFERENCE_ADDRESSES: addresses.join(","),
     }),
     logger,
+    { ideTokens: auth?.tokens },
   );
   const seeded = await seedDemoData(gateway.db);
   if (seeded) {
@@ -69,6 +73,16 @@ async function main() {
     `  try          recommendations(memberId: "${DEMO_MEMBER_ID}", task: "job_apply")`,
     `  evaluate     npm run eval in another terminal, then ${base}/report`,
   ];
+  if (auth) {
+    lines.push(
+      "",
+      `  auth         required; development tokens (HS256, a week; the IDE sends the member's):`,
+      `    member ${DEMO_MEMBER_ID}  ${auth.tokens.member}`,
+      `    admin            ${auth.tokens.admin}`,
+      `  e.g.         curl -H 'authorization: Bearer <token>' -H 'content-type: application/json' \\`,
+      `                 -d '{"query":"{ tasks { name } }"}' ${gateway.url}`,
+    );
+  }
   if (gateway.modelDescription && !gateway.randomWeights) {
     lines.push("", `  The model is ${gateway.modelDescription}.`);
   }

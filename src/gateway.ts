@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import Redis from "ioredis";
 import { createGatewayPubSub, publishInteractions } from "./bus/pubsub";
 import type { Config } from "./config";
 import { DATABASE, INFERENCE } from "./config/limits";
@@ -14,6 +15,7 @@ import { ImpressionLog } from "./impressions/log";
 import { InferenceClient } from "./inference/client";
 import { prefixBudget, readModelCard } from "./inference/model-card";
 import { InferenceService } from "./inference/service";
+import { readInferenceTls } from "./inference/tls";
 import { type Ingestion, startIngestion } from "./ingest/consumer";
 import { type InteractionsListener, InteractionWriter } from "./ingest/interactions";
 import { createLogger, type Logger } from "./observability/logger";
@@ -23,7 +25,9 @@ import { TokenCache } from "./prompt/token-cache";
 import { TextTokenizer } from "./prompt/tokenizer";
 import { TaskCache } from "./ranking/task-cache";
 import { createGatewayServer } from "./server/app";
+import type { IdeTokens } from "./server/ide";
 import { createSchema } from "./server/schema";
+import { createSecurity } from "./server/security";
 import { Shutdown, type ShutdownReport } from "./util/shutdown";
 
 export interface Gateway {
@@ -51,6 +55,8 @@ export interface Gateway {
 export interface GatewayOptions {
   /** Called with each batch of interactions stored, by Kafka ingestion or by the mutation. */
   onInteractionsStored?: InteractionsListener;
+  /** Tokens the IDE and the playground send (the local run's development tokens). */
+  ideTokens?: IdeTokens;
 }
 
 /** Starts every part the configuration asks for, in dependency order. */
@@ -121,6 +127,7 @@ export async function startGateway(
       const client = new InferenceClient({
         addresses: config.INFERENCE_ADDRESSES,
         scoreTimeoutMs: config.SCORE_TIMEOUT_MS,
+        tls: readInferenceTls(config),
       });
       shutdown.add("inference client", async () => client.close());
       inference = new InferenceService(client);
@@ -168,8 +175,26 @@ export async function startGateway(
         await client.modelInfo({ timeoutMs: INFERENCE.controlTimeoutMs });
       };
     }
+    // Rate-limit counters shared by every replica. Commands fail at once while Redis is away (no
+    // offline queue): the limiter then counts in memory for the moment instead of waiting.
+    const limiterRedis = config.REDIS_URL
+      ? new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+      : null;
+    if (limiterRedis) {
+      limiterRedis.on("error", (err) => logger.debug({ err }, "rate-limit Redis connection error"));
+      shutdown.add("rate-limit Redis client", async () => {
+        limiterRedis.disconnect();
+      });
+    }
+    if (config.NODE_ENV === "production" && !config.AUTH_REQUIRED) {
+      logger.warn(
+        "AUTH_REQUIRED=false under NODE_ENV=production: callers without credentials may do everything",
+      );
+    }
+    const schema = await createSchema(bus.pubSub);
     const server = await createGatewayServer({
-      schema: await createSchema(bus.pubSub),
+      schema,
+      security: createSecurity(config, db, schema, limiterRedis),
       services: {
         config: { ...config, PROMPT_MAX_TOKENS: prefixTokens },
         db,
@@ -193,6 +218,7 @@ export async function startGateway(
             modelDescription: modelCard?.description ?? null,
             exampleMemberId: config.IDE_EXAMPLE_MEMBER_ID,
             exampleTask: JOB_APPLY_TASK.name,
+            tokens: options.ideTokens,
           }
         : undefined,
     });

@@ -11,6 +11,11 @@ const csv = z.string().transform((s) =>
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+const flag = z.enum(["true", "false"]).transform((v) => v === "true");
+
+/** A count where 0 turns the limit off. */
+const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
 const schema = z.object({
   /** Address the HTTP/WebSocket server binds to. @default 127.0.0.1 */
   HOST: z.string().default("127.0.0.1"),
@@ -64,6 +69,24 @@ const schema = z.object({
   INFERENCE_ADDRESSES: csv.optional(),
   /** Deadline of one Score call to the sidecar. @default 10000 */
   SCORE_TIMEOUT_MS: z.coerce.number().int().min(10).default(INFERENCE.scoreTimeoutMs),
+  /**
+   * PEM CA bundle that signs the sidecars' certificates (their --tls-cert). Set: the link to the
+   * sidecars uses TLS and the sidecars' certificates are checked against it. Unset: plaintext.
+   */
+  INFERENCE_TLS_CA: z.string().optional(),
+  /**
+   * PEM client certificate (chain) the gateway presents to sidecars, for mutual TLS (sidecars
+   * started with --tls-client-ca); needs INFERENCE_TLS_KEY and INFERENCE_TLS_CA.
+   */
+  INFERENCE_TLS_CERT: z.string().optional(),
+  /** PEM private key of INFERENCE_TLS_CERT. */
+  INFERENCE_TLS_KEY: z.string().optional(),
+  /**
+   * Name checked against the sidecars' certificates instead of the host of INFERENCE_ADDRESSES:
+   * for addresses that are IPs the certificates do not list (several ip:port, say). Needs
+   * INFERENCE_TLS_CA. @default the host of INFERENCE_ADDRESSES
+   */
+  INFERENCE_TLS_SERVER_NAME: z.string().optional(),
   /** Deadline of one explanation's generation. @default 120000 */
   GENERATE_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   /** Most tokens of one explanation. @default 96 */
@@ -86,11 +109,11 @@ const schema = z.object({
    * queries. @default 604800000 (7 days)
    */
   ATTRIBUTION_WINDOW_MS: z.coerce.number().int().min(1).default(604_800_000),
-  /** Serve the GraphQL IDE (GraphiQL, assets bundled, no CDN) at / . @default true */
-  IDE_ENABLED: z
-    .enum(["true", "false"])
-    .default("true")
-    .transform((v) => v === "true"),
+  /**
+   * Serve the GraphQL IDE (GraphiQL, assets bundled, no CDN) at / and the playground at
+   * /playground. @default true (false under NODE_ENV=production)
+   */
+  IDE_ENABLED: flag.optional(),
   /** Redis for subscription fan-out across gateway replicas. Unset: in-process only. */
   REDIS_URL: z.string().url().optional(),
   /** Tokenized prompt prefixes kept in memory for reuse (0: none). @default 10000 */
@@ -115,9 +138,83 @@ const schema = z.object({
   IDE_EXAMPLE_MEMBER_ID: z.string().min(1).default("member-1"),
   /** Token budget of the whole prompt prefix (instruction + profile + history), capped by the model's context. @default 4096 */
   PROMPT_MAX_TOKENS: z.coerce.number().int().min(64).default(4096),
+
+  // ---- Security (README, Security) ----
+  /**
+   * `production`: authentication is required and the IDE and introspection are off, unless
+   * turned on by AUTH_REQUIRED, IDE_ENABLED, INTROSPECTION_ENABLED. @default development
+   */
+  NODE_ENV: z.string().default("development"),
+  /**
+   * Refuse every GraphQL operation and WebSocket without valid credentials (UNAUTHENTICATED, close
+   * 4401). When false, a caller without credentials may do everything; credentials sent are still
+   * checked. @default false (true under NODE_ENV=production)
+   */
+  AUTH_REQUIRED: flag.optional(),
+  /** JWKS URL whose keys verify bearer JWTs (RS256, ES256), fetched and cached, refreshed on an unknown kid. */
+  AUTH_JWKS_URL: z.string().url().optional(),
+  /** A public key verifying bearer JWTs: PEM text (SPKI), or the path of a PEM file. */
+  AUTH_JWT_PUBLIC_KEY: z.string().optional(),
+  /** Shared secret verifying HS256 JWTs (local use; 32 bytes or more). */
+  AUTH_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Signature algorithms accepted with AUTH_JWKS_URL or AUTH_JWT_PUBLIC_KEY. @default RS256,ES256 */
+  AUTH_JWT_ALGORITHMS: csv.pipe(z.array(z.enum(["RS256", "ES256"])).min(1)).default(["RS256", "ES256"]),
+  /** Required `iss` of every JWT; required when JWTs are verified. */
+  AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  /** Required `aud` of every JWT; required when JWTs are verified. */
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Clock skew tolerated on `exp` and `nbf`, in seconds. @default 30 */
+  AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(600).default(30),
+  /** The claim holding a member token's member id. @default sub */
+  AUTH_MEMBER_CLAIM: z.string().min(1).default("sub"),
+  /** How long a checked API key is trusted before it is read again (a revoked key stops within it). @default 30000 */
+  API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Answer introspection queries. @default true (false under NODE_ENV=production) */
+  INTROSPECTION_ENABLED: flag.optional(),
+  /** Deepest selection of one operation (0: no limit). @default 10 */
+  GRAPHQL_MAX_DEPTH: limit(10),
+  /** Aliases in one operation (0: no limit). @default 15 */
+  GRAPHQL_MAX_ALIASES: limit(15),
+  /** Lexical tokens of one operation's text; variables do not count (0: no limit). @default 2000 */
+  GRAPHQL_MAX_TOKENS: limit(2000),
+  /** Directives in one operation (0: no limit). @default 20 */
+  GRAPHQL_MAX_DIRECTIVES: limit(20),
+  /** Structural cost of one operation: objects, fields, depth, graphql-armor's measure (0: no limit). @default 5000 */
+  GRAPHQL_MAX_COST: limit(5000),
+  /**
+   * Model work of one operation: candidates scored by every `recommendations`, `livePredictions`
+   * and `prompt` field plus tokens of every `explanation` (0: no limit). @default 1000
+   */
+  GRAPHQL_MAX_MODEL_COST: limit(1000),
+  /** Window of the rate limits, in seconds. @default 60 */
+  RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).default(60),
+  /**
+   * Points a member principal (or, where authentication is optional, an address) may spend per
+   * window; an operation spends its model cost, at least 1 (0: no limit). @default 3000
+   */
+  RATE_LIMIT_MEMBER_POINTS: limit(3000),
+  /** Points a service or admin principal may spend per window (0: no limit). @default 300000 */
+  RATE_LIMIT_SERVICE_POINTS: limit(300_000),
+  /** Largest WebSocket message, in bytes. @default 1048576 */
+  WS_MAX_MESSAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  /** Open WebSockets of one principal on one gateway replica (0: no limit). @default 16 */
+  WS_MAX_CONNECTIONS_PER_PRINCIPAL: limit(16),
+  /** Subscriptions running at once on one WebSocket (0: no limit). @default 20 */
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: limit(20),
 });
 
-export type Config = z.infer<typeof schema>;
+type Parsed = z.infer<typeof schema>;
+
+/** The configuration, with the production-dependent defaults settled. */
+export type Config = Omit<Parsed, "AUTH_REQUIRED" | "IDE_ENABLED" | "INTROSPECTION_ENABLED"> & {
+  AUTH_REQUIRED: boolean;
+  IDE_ENABLED: boolean;
+  INTROSPECTION_ENABLED: boolean;
+};
 
 /** Every variable the gateway reads. */
 export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof Config)[];
@@ -129,13 +226,60 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`invalid configuration: ${problems}`);
   }
-  const config = parsed.data;
+  const production = parsed.data.NODE_ENV === "production";
+  const config: Config = {
+    ...parsed.data,
+    AUTH_REQUIRED: parsed.data.AUTH_REQUIRED ?? production,
+    IDE_ENABLED: parsed.data.IDE_ENABLED ?? !production,
+    INTROSPECTION_ENABLED: parsed.data.INTROSPECTION_ENABLED ?? !production,
+  };
   if (config.IMPRESSION_FLUSH_TIMEOUT_MS >= config.SHUTDOWN_TIMEOUT_MS) {
     throw new Error(
       `invalid configuration: IMPRESSION_FLUSH_TIMEOUT_MS (${config.IMPRESSION_FLUSH_TIMEOUT_MS}) must be below SHUTDOWN_TIMEOUT_MS (${config.SHUTDOWN_TIMEOUT_MS}), or the shutdown deadline cuts the flush short`,
     );
   }
+  checkSecurity(config);
+  checkInferenceTls(config);
   if (!config.TOKENIZER_PATH && config.MODEL_DIR)
     config.TOKENIZER_PATH = `${config.MODEL_DIR}/tokenizer.json`;
   return config;
+}
+
+/** JWTs are verified when any of their keys is configured. */
+export function jwtConfigured(config: Config): boolean {
+  return Boolean(config.AUTH_JWKS_URL || config.AUTH_JWT_PUBLIC_KEY || config.AUTH_JWT_SECRET);
+}
+
+function checkSecurity(config: Config): void {
+  if (jwtConfigured(config) && (!config.AUTH_JWT_ISSUER || !config.AUTH_JWT_AUDIENCE)) {
+    throw new Error(
+      "invalid configuration: AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE must be set when JWTs are verified (AUTH_JWKS_URL, AUTH_JWT_PUBLIC_KEY or AUTH_JWT_SECRET)",
+    );
+  }
+  if (config.AUTH_JWKS_URL && config.AUTH_JWT_PUBLIC_KEY) {
+    throw new Error("invalid configuration: set AUTH_JWKS_URL or AUTH_JWT_PUBLIC_KEY, not both");
+  }
+}
+
+/** The INFERENCE_TLS_* variables that only work together; the files are read at start. */
+function checkInferenceTls(config: Config): void {
+  if (Boolean(config.INFERENCE_TLS_CERT) !== Boolean(config.INFERENCE_TLS_KEY)) {
+    const [set, unset] = config.INFERENCE_TLS_CERT
+      ? ["INFERENCE_TLS_CERT", "INFERENCE_TLS_KEY"]
+      : ["INFERENCE_TLS_KEY", "INFERENCE_TLS_CERT"];
+    throw new Error(
+      `invalid configuration: INFERENCE_TLS_CERT and INFERENCE_TLS_KEY (the gateway's client certificate for mutual TLS and its key) go together: ${set} is set, ${unset} is not`,
+    );
+  }
+  if (config.INFERENCE_TLS_CA) return;
+  if (config.INFERENCE_TLS_CERT) {
+    throw new Error(
+      "invalid configuration: INFERENCE_TLS_CERT and INFERENCE_TLS_KEY need INFERENCE_TLS_CA (the CA that signs the sidecars' certificates): mutual TLS is TLS with a client certificate",
+    );
+  }
+  if (config.INFERENCE_TLS_SERVER_NAME) {
+    throw new Error(
+      "invalid configuration: INFERENCE_TLS_SERVER_NAME needs INFERENCE_TLS_CA: without it the link to the sidecars is plaintext and no name is checked",
+    );
+  }
 }

@@ -1,4 +1,5 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from "type-graphql";
+import { mayRead } from "../auth/policy";
 import { REQUEST_LIMITS } from "../config/limits";
 import { findImpressionWithOutcomes, listImpressionsWithOutcomes } from "../db/impressions-read";
 import { ImpressionType } from "../schema/impression.type";
@@ -15,10 +16,11 @@ export class ImpressionResolver {
   })
   async impression(
     @Arg("id", () => ID) id: string,
-    @Ctx() { db, config }: GatewayContext,
+    @Ctx() { db, config, principal }: GatewayContext,
   ): Promise<ImpressionType | null> {
     const found = await findImpressionWithOutcomes(db, id, config.ATTRIBUTION_WINDOW_MS);
-    return found && toImpressionType(found);
+    // Another member's impression reads as unknown to a member token (src/auth/policy.ts, `owned`).
+    return found && mayRead(principal, found.memberId) ? toImpressionType(found) : null;
   }
 
   @Query(() => [ImpressionType], {

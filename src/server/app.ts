@@ -5,7 +5,12 @@ import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/di
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
-import type { GraphQLSchema } from "graphql";
+import {
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLSchema,
+  NoSchemaIntrospectionCustomRule,
+} from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { REQUEST_LIMITS, WS_DOCUMENT_CACHE_ENTRIES } from "../config/limits";
@@ -16,6 +21,8 @@ import { createErrorFormatter } from "./format-error";
 import { type IdeOptions, mountIde } from "./ide";
 import { mountPlayground } from "./playground";
 import { mountReports } from "./report";
+import { DomainError, refusalError, type Security } from "./security";
+import { closeCode, closeSocket, SocketRegistry, stringParam, type WsExtra } from "./sockets";
 
 export interface GatewayServer {
   /** Listens on host:port (port 0: any free port) and returns the bound URL of /graphql. */
@@ -31,6 +38,8 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Extra readiness checks by name; each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
+  /** Authentication, authorization and limits (src/server/security.ts). */
+  security: Security;
   /** Serve the GraphQL IDE at / and the playground at /playground with these examples; unset: neither. */
   ide?: IdeOptions;
 }
@@ -41,34 +50,88 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   const app = express();
   const httpServer = createServer(app);
 
-  const formatError = createErrorFormatter(services.logger);
-  const wsServer = new WebSocketServer({ server: httpServer, path: "/graphql" });
-  const documents = new DocumentCache(WS_DOCUMENT_CACHE_ENTRIES);
-  // Each operation gets its own signal, aborted when it completes or its socket closes (a
-  // subscription's stream is also ended by graphql-ws itself then).
-  const operations = new WeakMap<object, Map<string, AbortController>>();
-  const endOperation = (socket: object, id: string) => {
-    const byId = operations.get(socket);
-    byId?.get(id)?.abort();
-    byId?.delete(id);
-  };
-  const wsCleanup = useServer(
+  const { security } = deps;
+  const formatError = createErrorFormatter(services.logger, { hideSchemaDetails: !security.introspection });
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: "/graphql",
+    maxPayload: security.ws.maxMessageBytes,
+  });
+  const documents = new DocumentCache(WS_DOCUMENT_CACHE_ENTRIES, {
+    maxTokens: security.maxTokens,
+    rules: security.introspection
+      ? security.validationRules
+      : [...security.validationRules, NoSchemaIntrospectionCustomRule],
+  });
+  const sockets = new SocketRegistry(security.ws.maxConnectionsPerPrincipal);
+  const wsCleanup = useServer<Record<string, unknown> | undefined, WsExtra>(
     {
       schema,
-      context: (ctx, id) => {
+      // The token comes in connectionParams: `authorization: "Bearer <token>"` or `apiKey`.
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const socket = ctx.extra.socket;
+        try {
+          const principal = await security.authenticator.authenticate({
+            authorization: stringParam(params.authorization ?? params.Authorization),
+            apiKey: stringParam(params.apiKey),
+            address: ctx.extra.request.socket.remoteAddress ?? "unknown",
+          });
+          return sockets.open(ctx, socket, principal);
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          closeSocket(socket, closeCode(err), err.message);
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, id, payload) => {
+        const conn = sockets.get(ctx);
+        if (!conn) return [new GraphQLError("the connection is not authenticated")];
+        const max = security.ws.maxSubscriptionsPerConnection;
+        if (max > 0 && conn.operations.size >= max) {
+          return [
+            refusalError(
+              new DomainError(
+                "RATE_LIMITED",
+                `this connection already runs ${max} operations (WS_MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first`,
+                { retryAfterSeconds: 1 },
+              ),
+            ),
+          ];
+        }
+        let document: DocumentNode;
+        try {
+          document = documents.parse(payload.query);
+        } catch (err) {
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+        const invalid = documents.validate(schema, document);
+        if (invalid.length > 0) return invalid;
+        try {
+          await security.gate.check(conn.principal, {
+            document,
+            operationName: payload.operationName,
+            variables: payload.variables,
+          });
+        } catch (err) {
+          if (err instanceof DomainError) return [refusalError(err)];
+          throw err;
+        }
+        // Each operation gets its own signal, aborted when it completes or its socket closes (a
+        // subscription's stream is also ended by graphql-ws itself then).
         const controller = new AbortController();
-        const byId = operations.get(ctx) ?? new Map<string, AbortController>();
-        operations.set(ctx, byId);
-        byId.set(id, controller);
-        return requestContext(services, controller.signal);
+        conn.operations.set(id, controller);
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: requestContext(services, controller.signal, conn.principal),
+        };
       },
-      onComplete: (ctx, id) => endOperation(ctx, id),
-      onClose: (ctx) => {
-        for (const controller of operations.get(ctx)?.values() ?? []) controller.abort();
-        operations.delete(ctx);
-      },
-      parse: documents.parse,
-      validate: documents.validate,
+      onComplete: (ctx, id) => sockets.endOperation(ctx, id),
+      onClose: (ctx) => sockets.close(ctx),
       // The same masking as over HTTP, for errors before a subscription starts and within it.
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
       onNext: (_ctx, _id, _payload, _args, result) =>
@@ -82,7 +145,11 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     formatError,
-    introspection: true,
+    introspection: security.introspection,
+    // Where introspection is off, "Did you mean ...?" would give the schema away field by field.
+    hideSchemaDetailsFromClientErrors: !security.introspection,
+    validationRules: security.validationRules,
+    parseOptions: { maxTokens: security.maxTokens },
     // main.ts owns signal handling; Apollo's own handler would race it for the same stop().
     stopOnTerminationSignals: false,
     plugins: [
@@ -103,6 +170,19 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
       {
         async requestDidStart() {
           return {
+            // Authorization, model cost and rate limit, before anything runs (src/auth/gate.ts).
+            async didResolveOperation(rc) {
+              try {
+                await security.gate.check(rc.contextValue.principal, {
+                  document: rc.document,
+                  operationName: rc.operationName,
+                  variables: rc.request.variables,
+                });
+              } catch (err) {
+                if (err instanceof DomainError) throw refusalError(err);
+                throw err;
+              }
+            },
             async willSendResponse(rc) {
               rc.response.http.headers.set("cache-control", "no-store");
               const outcome = rc.errors && rc.errors.length > 0 ? "error" : "ok";
@@ -143,7 +223,21 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   app.use(
     "/graphql",
     express.json({ limit: REQUEST_LIMITS.httpBodyBytes }),
-    expressMiddleware(apollo, { context: async ({ res }) => requestContext(services, closeSignal(res)) }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        try {
+          const principal = await security.authenticator.authenticate({
+            authorization: req.headers.authorization,
+            apiKey: stringParam(req.headers["x-api-key"]),
+            address: req.socket.remoteAddress ?? "unknown",
+          });
+          return requestContext(services, closeSignal(res), principal);
+        } catch (err) {
+          if (err instanceof DomainError) throw refusalError(err);
+          throw err;
+        }
+      },
+    }),
   );
 
   return {

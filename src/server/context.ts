@@ -1,3 +1,4 @@
+import type { Principal } from "../auth/principal";
 import type { GatewayPubSub } from "../bus/pubsub";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
@@ -35,8 +36,14 @@ export interface GatewayServices {
  */
 export interface GatewayContext extends GatewayServices {
   signal: AbortSignal;
+  /** Who is calling (src/auth/principal.ts); the operation was authorized for it before it ran. */
+  principal: Principal;
 }
 
-export function requestContext(services: GatewayServices, signal: AbortSignal): GatewayContext {
-  return { ...services, signal };
+export function requestContext(
+  services: GatewayServices,
+  signal: AbortSignal,
+  principal: Principal,
+): GatewayContext {
+  return { ...services, signal, principal };
 }

@@ -5,6 +5,8 @@ import {
   type ParseOptions,
   parse,
   type Source,
+  specifiedRules,
+  type ValidationRule,
   validate,
 } from "graphql";
 import { Lru } from "../util/lru";
@@ -18,9 +20,14 @@ import { Lru } from "../util/lru";
 export class DocumentCache {
   private readonly documents: Lru<DocumentNode>;
   private readonly validated = new WeakMap<DocumentNode, readonly GraphQLError[]>();
+  private readonly rules: readonly ValidationRule[];
+  private readonly maxTokens: number | undefined;
 
-  constructor(maxEntries: number) {
+  /** `rules` run after GraphQL's own; `maxTokens` stops the parser on a longer text. */
+  constructor(maxEntries: number, o: { rules?: readonly ValidationRule[]; maxTokens?: number } = {}) {
     this.documents = new Lru(maxEntries);
+    this.rules = [...specifiedRules, ...(o.rules ?? [])];
+    this.maxTokens = o.maxTokens;
   }
 
   /** Same contract as graphql's `parse`: throws a GraphQLError on a syntax error. */
@@ -28,16 +35,16 @@ export class DocumentCache {
     if (typeof source !== "string" || options) return parse(source, options);
     const hit = this.documents.get(source);
     if (hit) return hit;
-    const doc = parse(source);
+    const doc = parse(source, { maxTokens: this.maxTokens });
     this.documents.set(source, doc);
     return doc;
   };
 
-  /** Same contract as graphql's `validate` (the rules and options of the default). */
+  /** Same contract as graphql's `validate`, with GraphQL's rules and the constructor's. */
   validate = (schema: GraphQLSchema, doc: DocumentNode): readonly GraphQLError[] => {
     const hit = this.validated.get(doc);
     if (hit) return hit;
-    const errors = validate(schema, doc);
+    const errors = validate(schema, doc, this.rules);
     this.validated.set(doc, errors);
     return errors;
   };

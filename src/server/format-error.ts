@@ -24,9 +24,14 @@ const GRAPHQL_CODES = new Set([
  * error with its stack. A database that cannot be reached is UNAVAILABLE, as an unreachable
  * sidecar is.
  */
-export function createErrorFormatter(logger: Logger) {
+export function createErrorFormatter(logger: Logger, o: { hideSchemaDetails?: boolean } = {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const unwrapped = unwrapResolverError(error);
+    // A refusal before execution (src/server/security.ts) is a GraphQLError around a DomainError.
+    const original =
+      unwrapped instanceof GraphQLError && unwrapped.originalError instanceof DomainError
+        ? unwrapped.originalError
+        : unwrapped;
     const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
     if (original instanceof DomainError) {
       return { ...base, message: original.message, extensions: { ...original.details, code: original.code } };
@@ -35,7 +40,11 @@ export function createErrorFormatter(logger: Logger) {
     const isGraphQLError = original instanceof GraphQLError || !(original instanceof Error);
     if (typeof code === "string" && GRAPHQL_CODES.has(code) && isGraphQLError) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
+      // Where introspection is off, suggestions would give the schema away field by field.
+      const message = o.hideSchemaDetails
+        ? formatted.message.replace(/ ?Did you mean .*\?$/, "")
+        : formatted.message;
+      return { ...formatted, message, extensions };
     }
     const masked = (message: string, code: string) => ({ ...base, message, extensions: { code } });
     if (isDatabaseUnavailable(original)) {

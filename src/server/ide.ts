@@ -9,6 +9,15 @@ export interface IdeOptions {
   /** Member and task the example operations use. */
   exampleMemberId: string;
   exampleTask: string;
+  /** Tokens the pages send (the local run's development tokens); unset: none. */
+  tokens?: IdeTokens;
+}
+
+export interface IdeTokens {
+  /** Sent by the IDE: a member token of the example member. */
+  member: string;
+  /** Sent by the playground, which lists members and ranks for any of them. */
+  service: string;
 }
 
 // GraphiQL and React served from node_modules: the IDE works with no network at all.
@@ -99,6 +108,10 @@ query Prompt {
 
 function page(o: IdeOptions): string {
   const tabs = JSON.stringify(exampleTabs(o)).replace(/</g, "\\u003c");
+  // The member token of the local run, shown in the headers editor, where it can be swapped.
+  const headerObject = o.tokens ? { Authorization: `Bearer ${o.tokens.member}` } : {};
+  const headers = JSON.stringify(headerObject);
+  const defaultHeaders = JSON.stringify(o.tokens ? JSON.stringify(headerObject, null, 2) : "");
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -116,16 +129,29 @@ function page(o: IdeOptions): string {
 <script>
 (function () {
   var httpUrl = location.origin + "/graphql";
-  var ws = graphqlWs.createClient({ url: httpUrl.replace(/^http/, "ws") });
+  // Headers from the IDE's headers editor; its Authorization also opens the WebSocket.
+  var headers = ${headers};
+  var ws = null, wsAuth = null;
+  function socket() {
+    var auth = headers.Authorization || headers.authorization || null;
+    if (!ws || auth !== wsAuth) {
+      if (ws) ws.dispose();
+      wsAuth = auth;
+      ws = graphqlWs.createClient({ url: httpUrl.replace(/^http/, "ws"), connectionParams: auth ? { authorization: auth } : {} });
+    }
+    return ws;
+  }
   function isSubscription(params) {
     var q = params.query || "";
     var name = params.operationName;
     var re = name ? new RegExp("subscription\\\\s+" + name + "\\\\b") : /^\\s*subscription\\b/m;
     return re.test(q.replace(/#.*$/gm, ""));
   }
-  function fetcher(params) {
-    if (isSubscription(params)) return ws.iterate(params);
-    return fetch(httpUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(params) })
+  function fetcher(params, opts) {
+    if (opts && opts.headers) headers = opts.headers;
+    if (isSubscription(params)) return socket().iterate(params);
+    var h = Object.assign({ "content-type": "application/json" }, headers);
+    return fetch(httpUrl, { method: "POST", headers: h, body: JSON.stringify(params) })
       .then(function (r) { return r.json(); });
   }
   // The logo's place holds links to the gateway's other pages.
@@ -133,7 +159,7 @@ function page(o: IdeOptions): string {
     React.createElement("a", { href: "/playground" }, "Playground"),
     React.createElement("a", { href: "/report" }, "Evaluation report"));
   ReactDOM.createRoot(document.getElementById("ide")).render(
-    React.createElement(GraphiQL, { fetcher: fetcher, defaultTabs: ${tabs}, defaultEditorToolsVisibility: true }, logo)
+    React.createElement(GraphiQL, { fetcher: fetcher, defaultTabs: ${tabs}, defaultHeaders: ${defaultHeaders}, defaultEditorToolsVisibility: true }, logo)
   );
 })();
 </script>

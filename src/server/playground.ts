@@ -47,7 +47,7 @@ explanations mean nothing until MODEL_DIR points at a real checkpoint. Everythin
 <link rel="stylesheet" href="/playground/playground.css">
 <script src="/playground/playground.js" defer></script>
 </head>
-<body data-default-task="${escapeHtml(o.exampleTask)}" data-default-member="${escapeHtml(o.exampleMemberId)}">
+<body data-default-task="${escapeHtml(o.exampleTask)}" data-default-member="${escapeHtml(o.exampleMemberId)}"${o.tokens ? ` data-token="${escapeHtml(o.tokens.service)}"` : ""}>
 <header>
 <h1>brewgate playground</h1>
 <nav><a href="/report">Evaluation report</a> <a href="/reports">All evaluation runs</a> <a href="/">GraphQL IDE</a></nav>

@@ -12,7 +12,7 @@ import { REPO_ROOT } from "../support/models";
  */
 const LOWER = ["domain", "config", "util", "observability"];
 const CLIENTS = ["db", "inference", "prompt", "bus", "kafka"];
-const USE_CASES = ["ranking", "ingest", "impressions", "evaluation"];
+const USE_CASES = ["ranking", "ingest", "impressions", "evaluation", "auth"];
 const EDGE = ["server", "resolvers", "schema"];
 const ALLOWED: Record<string, string[]> = {
   server: [...EDGE, ...USE_CASES, ...CLIENTS, ...LOWER],
@@ -22,6 +22,8 @@ const ALLOWED: Record<string, string[]> = {
   // Offline evaluation replays rankings through the production prompt path.
   evaluation: ["ranking", ...CLIENTS, ...LOWER],
   ingest: ["db", "kafka", "bus", ...LOWER],
+  // Who a caller is and what it may do; the GraphQL operation is read at the edge (src/server/gate.ts).
+  auth: ["db", ...LOWER],
   impressions: ["db", "kafka", ...LOWER],
   db: LOWER,
   inference: LOWER,

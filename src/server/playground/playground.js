@@ -8,6 +8,9 @@
   const endpoint = `${location.origin}/graphql`;
   const $ = (id) => document.getElementById(id);
   const body = document.body;
+  // The local run's development token (npm start), when the gateway was given one.
+  const token = body.dataset.token || "";
+  const authHeaders = token ? { authorization: `Bearer ${token}` } : {};
 
   /** An element with attributes (`data` for data-*), children appended as nodes or text. */
   function el(tag, attrs, ...children) {
@@ -33,7 +36,7 @@
   async function gql(query, variables) {
     const res = await fetch(endpoint, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authHeaders },
       body: JSON.stringify({ query, variables }),
     });
     const answer = await res.json();
@@ -249,7 +252,9 @@
       status.textContent = message;
       stopExplanation();
     };
-    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "connection_init" })));
+    ws.addEventListener("open", () =>
+      ws.send(JSON.stringify({ type: "connection_init", payload: authHeaders })),
+    );
     ws.addEventListener("message", (event) => {
       if (!mine()) return;
       const msg = JSON.parse(event.data);
