@@ -131,6 +131,10 @@ async function main() {
     SCORE_TIMEOUT_MS: "120000",
     // As deployed: graphql-js, Express and Apollo skip their development-time checks.
     NODE_ENV: "production",
+    // This bench compares the gateway's path with the sidecar's; bench:gateway measures what
+    // authentication and limits add. Its load comes from one address without credentials.
+    AUTH_REQUIRED: "false",
+    RATE_LIMIT_SERVICE_POINTS: "0",
   };
   const nodeFlags = String(args["node-flags"]).split(" ").filter(Boolean);
   const gateways = await Promise.all(

@@ -5,16 +5,22 @@ import { Agent, request } from "node:http";
  * (wrk, autocannon) keep theirs. It shares a core with the gateway in the bench, so what it
  * spends per request is time the gateway waits for that core; `fetch` spends about twice as much.
  */
-export function httpPoster(sockets: number): (url: string, body: string) => Promise<string> {
+export function httpPoster(
+  sockets: number,
+): (url: string, body: string, headers?: Record<string, string>) => Promise<string> {
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
-  return (url, body) =>
+  return (url, body, headers) =>
     new Promise((resolve, reject) => {
       const req = request(
         url,
         {
           method: "POST",
           agent,
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            ...headers,
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -9,7 +9,7 @@ import {
   type ProtectedHeaderParameters,
 } from "jose";
 import type { Config } from "../config";
-import { forbidden, unauthenticated, unavailable } from "../domain/errors";
+import { DomainError, forbidden, unauthenticated, unavailable } from "../domain/errors";
 import { type Principal, ROLE_SCOPES, roleFromScopes } from "./principal";
 
 /** JWKS fetches: give up after this long; do not refetch on an unknown kid more often than this. */
@@ -40,7 +40,14 @@ export class JwtVerifier {
       if (header.alg === "HS256") {
         if (secret) return secret;
       } else if (jwks) {
-        return jwks(header, token);
+        // A key the JWKS lacks is the token's fault; a JWKS that cannot be fetched (refused,
+        // an error status, not a key set, too slow) is ours: fetch's TypeError must not read as
+        // a malformed token.
+        return jwks(header, token).catch((err: unknown) => {
+          if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
+            throw err;
+          throw unavailable("the keys that verify tokens could not be fetched; try again later");
+        });
       } else if (publicKey) {
         return publicKey;
       }
@@ -92,6 +99,7 @@ function scopesOf(payload: JWTPayload): string[] {
 
 /** Why a token was refused, in words for its holder; a JWKS that cannot be fetched is our outage. */
 function refusal(err: unknown): Error {
+  if (err instanceof DomainError) return err;
   if (err instanceof errors.JWTExpired) return unauthenticated("the token has expired");
   if (err instanceof errors.JWTClaimValidationFailed) {
     return unauthenticated(`the token's '${err.claim}' claim is not accepted (${err.reason})`);

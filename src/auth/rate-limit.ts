@@ -10,9 +10,12 @@ import type { Principal } from "./principal";
 
 export interface RateLimitOptions {
   windowSeconds: number;
-  /** Points per window of member principals and anonymous callers (0: unlimited). */
+  /** Points per window of member principals (0: unlimited). */
   memberPoints: number;
-  /** Points per window of service and admin principals (0: unlimited). */
+  /**
+   * Points per window of service and admin principals, and of each address calling without
+   * credentials where authentication is optional (0: unlimited).
+   */
   servicePoints: number;
   /** Shared counters across replicas; without it each replica counts alone. */
   redis?: Redis | null;
@@ -45,7 +48,7 @@ export class RateLimits {
 
   /** Spends `points` of the principal's window or throws RATE_LIMITED with the seconds to wait. */
   async consume(principal: Principal, points: number): Promise<void> {
-    const limiter = principal.role === "member" || principal.via === "anonymous" ? this.member : this.service;
+    const limiter = principal.role === "member" ? this.member : this.service;
     if (!limiter) return;
     try {
       await limiter.consume(principal.key, Math.max(1, Math.ceil(points)));

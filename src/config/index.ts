@@ -189,11 +189,14 @@ const schema = z.object({
   /** Window of the rate limits, in seconds. @default 60 */
   RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).default(60),
   /**
-   * Points a member principal (or, where authentication is optional, an address) may spend per
-   * window; an operation spends its model cost, at least 1 (0: no limit). @default 3000
+   * Points a member principal may spend per window; an operation spends its model cost, at
+   * least 1 (0: no limit). @default 3000
    */
   RATE_LIMIT_MEMBER_POINTS: limit(3000),
-  /** Points a service or admin principal may spend per window (0: no limit). @default 300000 */
+  /**
+   * Points a service or admin principal may spend per window, and each address calling without
+   * credentials where authentication is optional (0: no limit). @default 300000
+   */
   RATE_LIMIT_SERVICE_POINTS: limit(300_000),
   /** Largest WebSocket message, in bytes. @default 1048576 */
   WS_MAX_MESSAGE_BYTES: z.coerce
