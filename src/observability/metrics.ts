@@ -17,6 +17,12 @@ export function createMetrics() {
       labelNames: ["operation", "outcome"] as const,
       registers: [registry],
     }),
+    refusals: new Counter({
+      name: "brewgate_refusals_total",
+      help: "Operations and connections refused before anything ran, by code (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, BAD_USER_INPUT for the model cost) and transport (http, ws)",
+      labelNames: ["code", "transport"] as const,
+      registers: [registry],
+    }),
     ingestEvents: new Counter({
       name: "brewgate_ingest_events_total",
       help: "Kafka events handled by topic and outcome (stored, duplicate, dead_lettered)",

@@ -64,6 +64,11 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
       : [...security.validationRules, NoSchemaIntrospectionCustomRule],
   });
   const sockets = new SocketRegistry(security.ws.maxConnectionsPerPrincipal);
+  /** A refusal as the GraphQL error to answer with, counted. */
+  const refuse = (err: DomainError, transport: "http" | "ws") => {
+    metrics.refusals.inc({ code: err.code, transport });
+    return refusalError(err);
+  };
   const wsCleanup = useServer<Record<string, unknown> | undefined, WsExtra>(
     {
       schema,
@@ -77,9 +82,12 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
             apiKey: stringParam(params.apiKey),
             address: ctx.extra.request.socket.remoteAddress ?? "unknown",
           });
-          return sockets.open(ctx, socket, principal);
+          const opened = sockets.open(ctx, socket, principal);
+          if (!opened) metrics.refusals.inc({ code: "RATE_LIMITED", transport: "ws" });
+          return opened;
         } catch (err) {
           if (!(err instanceof DomainError)) throw err;
+          metrics.refusals.inc({ code: err.code, transport: "ws" });
           closeSocket(socket, closeCode(err), err.message);
           return false;
         }
@@ -90,12 +98,13 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
         const max = security.ws.maxSubscriptionsPerConnection;
         if (max > 0 && conn.operations.size >= max) {
           return [
-            refusalError(
+            refuse(
               new DomainError(
                 "RATE_LIMITED",
                 `this connection already runs ${max} operations (WS_MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first`,
                 { retryAfterSeconds: 1 },
               ),
+              "ws",
             ),
           ];
         }
@@ -115,7 +124,7 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
             variables: payload.variables,
           });
         } catch (err) {
-          if (err instanceof DomainError) return [refusalError(err)];
+          if (err instanceof DomainError) return [refuse(err, "ws")];
           throw err;
         }
         // Each operation gets its own signal, aborted when it completes or its socket closes (a
@@ -179,7 +188,7 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
                   variables: rc.request.variables,
                 });
               } catch (err) {
-                if (err instanceof DomainError) throw refusalError(err);
+                if (err instanceof DomainError) throw refuse(err, "http");
                 throw err;
               }
             },
@@ -233,7 +242,7 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
           });
           return requestContext(services, closeSignal(res), principal);
         } catch (err) {
-          if (err instanceof DomainError) throw refusalError(err);
+          if (err instanceof DomainError) throw refuse(err, "http");
           throw err;
         }
       },

@@ -223,6 +223,24 @@ describe("authorization: every operation against every kind of caller", () => {
     assert.deepEqual(OPS.map((o) => o.field).sort(), fields);
   });
 
+  it("counts refusals by code and transport in /metrics", async () => {
+    await gql(gw.url, "{ members(first: 1) { totalCount } }", undefined, bearer(tokens.member));
+    await firstOverWebSocket(
+      gw.url,
+      null,
+      'subscription { livePredictions(memberId: "x", task: "job_apply") { reason } }',
+    );
+    const text = await (await fetch(gw.url.replace(/\/graphql$/, "/metrics"))).text();
+    const count = (code: string, transport: string) =>
+      Number(
+        new RegExp(`^brewgate_refusals_total\\{code="${code}",transport="${transport}"\\} (\\d+)`, "m").exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    assert.ok(count("FORBIDDEN", "http") >= 1, text);
+    assert.ok(count("UNAUTHENTICATED", "ws") >= 1, text);
+  });
+
   const callers: Caller[] = [
     { name: "no credentials", token: () => null, target: OWN, expect: () => "UNAUTHENTICATED" },
     {

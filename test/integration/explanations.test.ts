@@ -33,7 +33,13 @@ describe("explanation subscription over graphql-ws with a real sidecar", () => {
   before(async () => {
     [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
     gw = await startGateway(
-      testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
+      testConfig({
+        DATABASE_URL: pg.url,
+        MODEL_DIR: testModel(),
+        INFERENCE_ADDRESSES: sidecar.address,
+        // The cancellation case asks for 3,000 tokens, a long generation to cut short.
+        GRAPHQL_MAX_MODEL_COST: "0",
+      }),
     );
     await gw.db.member.create({ data: { id: "m1", currentPosition: "data engineer", location: "Berlin" } });
     await gw.db.item.create({
