@@ -50,15 +50,22 @@ export class RateLimits {
   async consume(principal: Principal, points: number): Promise<void> {
     const limiter = principal.role === "member" ? this.member : this.service;
     if (!limiter) return;
+    const cost = Math.max(1, Math.ceil(points));
+    if (cost > limiter.points) {
+      // It could never pass: refuse it without spending the window on it (the counter would
+      // otherwise go over, and the caller's next, affordable operation be refused too).
+      throw rateLimited(
+        `this operation costs ${cost} points, more than the ${limiter.points} a window allows`,
+        limiter.duration,
+      );
+    }
     try {
-      await limiter.consume(principal.key, Math.max(1, Math.ceil(points)));
+      await limiter.consume(principal.key, cost);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
       const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
       throw rateLimited(
-        points > limiter.points
-          ? `this operation costs ${points} points, more than the ${limiter.points} a window allows`
-          : `rate limit reached: ${limiter.points} points per ${limiter.duration} s; retry in ${retryAfter} s`,
+        `rate limit reached: ${limiter.points} points per ${limiter.duration} s; retry in ${retryAfter} s`,
         retryAfter,
       );
     }
