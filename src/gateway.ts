@@ -2,7 +2,7 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import { createGatewayPubSub, publishInteractions } from "./bus/pubsub";
 import type { Config } from "./config";
-import { DATABASE, INFERENCE } from "./config/limits";
+import { DATABASE, INFERENCE, RATE_LIMIT_REDIS_READY_MS } from "./config/limits";
 import { createDb, type Db, pingDb } from "./db/client";
 import { startEmbeddedDb } from "./db/embedded";
 import { isDatabaseUnavailable } from "./db/errors";
@@ -185,6 +185,16 @@ export async function startGateway(
       shutdown.add("rate-limit Redis client", async () => {
         limiterRedis.disconnect();
       });
+      // "Away" includes "not connected yet": a replica serving before its connection is ready
+      // would count its first operations alone. Wait for it, briefly; a Redis that is down
+      // does not keep the gateway from starting.
+      const ready = await redisReady(limiterRedis, RATE_LIMIT_REDIS_READY_MS);
+      if (!ready) {
+        logger.warn(
+          { waitedMs: RATE_LIMIT_REDIS_READY_MS },
+          "rate-limit Redis not ready: this replica counts rate limits in memory until it is",
+        );
+      }
     }
     if (config.NODE_ENV === "production" && !config.AUTH_REQUIRED) {
       logger.warn(
@@ -241,4 +251,19 @@ export async function startGateway(
     await stop();
     throw err;
   }
+}
+
+/** Whether the client's connection is ready within `ms` (false: it is not, yet). */
+function redisReady(client: Redis, ms: number): Promise<boolean> {
+  if (client.status === "ready") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off("ready", onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    client.once("ready", onReady);
+  });
 }

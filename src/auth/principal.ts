@@ -15,7 +15,7 @@ export interface Principal {
   role: Role;
   /** The member a member principal is; null for services and admins. */
   memberId: string | null;
-  /** Stable name for limits and logs: `jwt:<sub>`, `key:<id>`, `ip:<address>`. */
+  /** Stable name for limits and logs: `jwt:<iss>:<sub>`, `key:<id>`, `ip:<address>`. */
   key: string;
   /** When its credentials stop being valid (ms since the epoch); null: never. */
   expiresAt: number | null;

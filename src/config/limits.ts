@@ -75,6 +75,9 @@ export const KAFKA_LIFECYCLE = {
   socketKeepAliveMs: 60_000,
 } as const;
 
+/** How long a starting gateway waits for the rate limiter's Redis connection before serving without it. */
+export const RATE_LIMIT_REDIS_READY_MS = 3_000;
+
 /** Database pools. */
 export const DATABASE = {
   /** Connections of one gateway's pool (DATABASE_POOL_MAX's default). */

@@ -96,7 +96,12 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
         const conn = sockets.get(ctx);
         if (!conn) return [new GraphQLError("the connection is not authenticated")];
         const max = security.ws.maxSubscriptionsPerConnection;
-        if (max > 0 && conn.operations.size >= max) {
+        // The operations graphql-ws holds on this socket besides this one: an id enters when its
+        // message arrives and leaves when it ends or the client completes it. (conn.operations
+        // is filled after the awaits below, so a burst of messages would all pass, and emptied
+        // only once a completed stream has wound down, so a client's next one would be refused.)
+        const running = Object.keys(ctx.subscriptions).filter((other) => other !== id).length;
+        if (max > 0 && running >= max) {
           return [
             refuse(
               new DomainError(
@@ -112,11 +117,11 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
         try {
           document = documents.parse(payload.query);
         } catch (err) {
-          if (err instanceof GraphQLError) return [err];
+          if (err instanceof GraphQLError) return [withCode(err, "GRAPHQL_PARSE_FAILED")];
           throw err;
         }
         const invalid = documents.validate(schema, document);
-        if (invalid.length > 0) return invalid;
+        if (invalid.length > 0) return invalid.map((e) => withCode(e, "GRAPHQL_VALIDATION_FAILED"));
         try {
           await security.gate.check(conn.principal, {
             document,
@@ -150,6 +155,16 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
     },
     wsServer,
   );
+  // graphql-ws prints every socket error with its stack to stderr, bypassing the log: a client
+  // sending oversized messages (ws has closed those with 1009 already) could flood it. Its
+  // handler is replaced by one that logs a line and closes what ws has not.
+  wsServer.on("connection", (socket) => {
+    socket.removeAllListeners("error");
+    socket.on("error", (err) => {
+      services.logger.debug({ err: err.message }, "WebSocket error; the socket is closed");
+      if (socket.readyState === socket.OPEN) closeSocket(socket, 1011, "internal error");
+    });
+  });
 
   const apollo = new ApolloServer<GatewayContext>({
     schema,
@@ -248,6 +263,26 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
       },
     }),
   );
+  // A request refused before Apollo (a body that is not JSON, or over REQUEST_LIMITS.httpBodyBytes)
+  // answered as a GraphQL error: Express's own handler would show the parser's stack wherever the
+  // process's NODE_ENV is not "production", whatever the gateway's configuration says.
+  app.use(
+    "/graphql",
+    (err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+      if (res.headersSent) return next(err);
+      const e = err as { status?: unknown; expose?: unknown; message?: unknown };
+      const status = typeof e.status === "number" && e.status >= 400 && e.status < 600 ? e.status : 500;
+      const client = status < 500 && e.expose === true && typeof e.message === "string";
+      if (!client) services.logger.error({ err }, "unexpected error in an HTTP request");
+      res.status(status).json({
+        errors: [
+          client
+            ? { message: e.message, extensions: { code: "BAD_REQUEST" } }
+            : { message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } },
+        ],
+      });
+    },
+  );
 
   return {
     httpServer,
@@ -264,6 +299,21 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
       await apollo.stop();
     },
   };
+}
+
+/**
+ * A syntax or validation error with the code Apollo gives it over HTTP: without one the error
+ * formatter takes it for an unexpected error and masks it ("Internal server error").
+ */
+function withCode(err: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(err.message, {
+    nodes: err.nodes,
+    source: err.source,
+    positions: err.positions,
+    path: err.path,
+    originalError: err.originalError,
+    extensions: { ...err.extensions, code },
+  });
 }
 
 /**

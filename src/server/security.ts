@@ -6,6 +6,7 @@ import {
   GraphQLError,
   type GraphQLSchema,
   NoSchemaIntrospectionCustomRule,
+  type ValidationContext,
   type ValidationRule,
 } from "graphql";
 import type Redis from "ioredis";
@@ -32,10 +33,20 @@ export function createSecurity(config: Config, db: Db, schema: GraphQLSchema, re
   const rules: ValidationRule[] = [];
   const on = (n: number) => n > 0;
   // Each limit names itself and its number in its error (exposeLimits): a client over one can tell which.
-  if (on(config.GRAPHQL_MAX_DEPTH)) rules.push(maxDepthRule({ n: config.GRAPHQL_MAX_DEPTH }));
-  if (on(config.GRAPHQL_MAX_ALIASES)) rules.push(maxAliasesRule({ n: config.GRAPHQL_MAX_ALIASES }));
-  if (on(config.GRAPHQL_MAX_DIRECTIVES)) rules.push(maxDirectivesRule({ n: config.GRAPHQL_MAX_DIRECTIVES }));
-  if (on(config.GRAPHQL_MAX_COST)) rules.push(costLimitRule({ maxCost: config.GRAPHQL_MAX_COST }));
+  // graphql-armor throws its error out of `validate` by default (propagateOnRejection), which Apollo
+  // answers with 500 INTERNAL_SERVER_ERROR and graphql-ws by closing the socket (4500): it is
+  // reported as a validation error instead (400 GRAPHQL_VALIDATION_FAILED; an `error` message on
+  // the socket).
+  const report = {
+    propagateOnRejection: false,
+    onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(err)],
+  };
+  if (on(config.GRAPHQL_MAX_DEPTH)) rules.push(maxDepthRule({ n: config.GRAPHQL_MAX_DEPTH, ...report }));
+  if (on(config.GRAPHQL_MAX_ALIASES))
+    rules.push(maxAliasesRule({ n: config.GRAPHQL_MAX_ALIASES, ...report }));
+  if (on(config.GRAPHQL_MAX_DIRECTIVES))
+    rules.push(maxDirectivesRule({ n: config.GRAPHQL_MAX_DIRECTIVES, ...report }));
+  if (on(config.GRAPHQL_MAX_COST)) rules.push(costLimitRule({ maxCost: config.GRAPHQL_MAX_COST, ...report }));
   if (!config.INTROSPECTION_ENABLED) rules.push(NoSchemaIntrospectionCustomRule);
   return {
     authenticator: new Authenticator(config, db),

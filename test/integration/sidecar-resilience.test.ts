@@ -95,7 +95,13 @@ describe("gateway and sidecar failures", () => {
       listen = `127.0.0.1:${await freePort()}`;
       sidecar = (await sidecarAt(listen)).proc;
       gw = await startGateway(
-        testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: listen }),
+        testConfig({
+          DATABASE_URL: pg.url,
+          MODEL_DIR: testModel(),
+          INFERENCE_ADDRESSES: listen,
+          // The mid-stream case asks for 3,000 tokens, a generation still running when the sidecar dies.
+          GRAPHQL_MAX_MODEL_COST: "0",
+        }),
       );
       await gw.db.member.create({ data: { id: "m1", currentPosition: "welder" } });
       await gw.db.item.createMany({
