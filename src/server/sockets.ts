@@ -35,6 +35,9 @@ export class SocketRegistry {
 
   /** Registers an authenticated socket; false (the socket closed with 4429) over the principal's limit. */
   open(ctx: object, socket: WebSocket, principal: Principal): boolean {
+    // Closed while its credentials were checked: onClose has run already and would never free
+    // the place taken here.
+    if (socket.readyState !== socket.OPEN) return false;
     const held = this.perPrincipal.get(principal.key) ?? 0;
     if (this.maxPerPrincipal > 0 && held >= this.maxPerPrincipal) {
       closeSocket(

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
+import { developmentAuth } from "../../dev/dev-auth";
 import type { SidecarProcess } from "../../dev/sidecar-process";
 import { saveEvaluationRun } from "../../src/db/evaluation-runs";
 import { type Gateway, startGateway } from "../../src/gateway";
@@ -14,7 +15,7 @@ import { PLAYGROUND_CSP } from "../../src/server/playground";
 import { REPORT_CSP } from "../../src/server/report";
 import { launchChromium } from "../support/browser";
 import { testConfig } from "../support/config";
-import { gql } from "../support/graphql";
+import { bearer, gql } from "../support/graphql";
 import { REPO_ROOT, testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
@@ -92,10 +93,25 @@ describe("the playground and the evaluation report in a real browser", { timeout
   let gw: Gateway;
   let base: string;
   let browser: Browser;
+  let dataDir: string | undefined;
+  /** Credentials of the writes that set the scene. */
+  let admin: Record<string, string> = {};
   before(async () => {
     [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
+    // As `npm start` runs it: authentication required; the page sends its development service token.
+    dataDir = await mkdtemp(join(tmpdir(), "brewgate-playground-"));
+    const auth = await developmentAuth(testConfig({ DATA_DIR: dataDir }), "pg-alice");
+    assert.ok(auth);
+    admin = bearer(auth.tokens.admin);
     gw = await startGateway(
-      testConfig({ DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address }),
+      testConfig({
+        DATABASE_URL: pg.url,
+        MODEL_DIR: testModel(),
+        INFERENCE_ADDRESSES: sidecar.address,
+        ...auth.env,
+      }),
+      undefined,
+      { ideTokens: auth.tokens },
     );
     base = gw.url.replace(/\/graphql$/, "");
     const seeded = await gql(
@@ -116,12 +132,16 @@ describe("the playground and the evaluation report in a real browser", { timeout
         },
         bob: { id: "pg-bob", currentPosition: "Designer" },
       },
+      admin,
     );
     assert.equal(seeded.errors, undefined, JSON.stringify(seeded.errors));
     for (const job of JOBS) {
-      const r = await gql(gw.url, "mutation($input: ItemInput!) { upsertItem(input: $input) { id } }", {
-        input: { ...job, type: "JOB", description: `${job.title} at ${job.company}.` },
-      });
+      const r = await gql(
+        gw.url,
+        "mutation($input: ItemInput!) { upsertItem(input: $input) { id } }",
+        { input: { ...job, type: "JOB", description: `${job.title} at ${job.company}.` } },
+        admin,
+      );
       assert.equal(r.errors, undefined, JSON.stringify(r.errors));
     }
     const events = HISTORY.map((e) => ({ ...e, memberId: "pg-alice" }));
@@ -129,6 +149,7 @@ describe("the playground and the evaluation report in a real browser", { timeout
       gw.url,
       "mutation($events: [InteractionInput!]!) { recordInteractions(events: $events) { stored } }",
       { events },
+      admin,
     );
     assert.deepEqual(recorded, { data: { recordInteractions: { stored: HISTORY.length } } });
     browser = await launchChromium();
@@ -138,6 +159,7 @@ describe("the playground and the evaluation report in a real browser", { timeout
     await gw?.stop();
     await sidecar?.stop();
     await pg?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   /** A page that records requests leaving the gateway and the browser's console errors. */
@@ -159,12 +181,22 @@ describe("the playground and the evaluation report in a real browser", { timeout
   it("Member.interactions lists a member's history newest first, each with its item", async () => {
     const r = await gql<{
       member: { interactions: { eventId: string; action: string; item: { title: string } }[] };
-    }>(gw.url, `{ member(id: "pg-alice") { interactions(first: 2) { eventId action item { title } } } }`);
+    }>(
+      gw.url,
+      `{ member(id: "pg-alice") { interactions(first: 2) { eventId action item { title } } } }`,
+      undefined,
+      admin,
+    );
     assert.deepEqual(r.data?.member.interactions, [
       { eventId: "pg-3", action: "DISMISS", item: { title: "Site Reliability Engineer" } },
       { eventId: "pg-2", action: "APPLY", item: { title: "Data Engineer" } },
     ]);
-    const tooMany = await gql(gw.url, `{ member(id: "pg-alice") { interactions(first: 101) { eventId } } }`);
+    const tooMany = await gql(
+      gw.url,
+      `{ member(id: "pg-alice") { interactions(first: 101) { eventId } } }`,
+      undefined,
+      admin,
+    );
     assert.equal(tooMany.errors?.[0]?.extensions?.code, "BAD_USER_INPUT");
   });
 
