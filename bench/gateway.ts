@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     "node-flags": { type: "string", default: "--max-semi-space-size=32" },
     /** Count rate limits in this Redis (as replicas would share them) instead of in memory. */
     redis: { type: "string" },
+    /** Which runs, in which order ("on,off" to see whether the order favours one). */
+    modes: { type: "string", default: "off,on" },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -46,9 +48,12 @@ const CANDIDATES = Number(args.candidates);
 const MEMBERS = 10;
 const log = (msg: string) => process.stderr.write(`bench:gateway ${msg}\n`);
 
-/** Both runs: security off, then on, in one process tree, on the same database. */
-const MODES = ["off", "on"] as const;
-type Mode = (typeof MODES)[number];
+/** The runs: security off, then on (--modes), in one process tree, on the same database. */
+type Mode = "off" | "on";
+const MODES = String(args.modes)
+  .split(",")
+  .map((m) => m.trim())
+  .filter((m): m is Mode => m === "off" || m === "on");
 const SECRET = "bench-gateway-secret-0123456789abcdefghij";
 
 /**

@@ -460,4 +460,33 @@ describe("JwtVerifier (real jose, real keys)", () => {
       assert.equal(loadConfig({}).AUTH_JWT_ISSUER, undefined);
     });
   });
+
+  describe("verified tokens kept until they expire", () => {
+    const secret = new TextEncoder().encode("cache-test-secret-0123456789abcdef0123");
+    const hs = verifier({
+      AUTH_JWT_SECRET: "cache-test-secret-0123456789abcdef0123",
+      AUTH_CLOCK_TOLERANCE_S: "0",
+    });
+
+    it("answers a token seen before with the same principal, and refuses it once expired", async () => {
+      const token = await sign(
+        { sub: "m-9", scope: "brewgate:member" },
+        { alg: "HS256", key: secret, expiresIn: 2 },
+      );
+      const first = await hs.verify(token);
+      assert.equal(first.memberId, "m-9");
+      assert.deepEqual(await hs.verify(token), first);
+      await new Promise((r) => setTimeout(r, 2_100));
+      await refused(hs.verify(token), "UNAUTHENTICATED", /expired/);
+    });
+
+    it("keeps no refusal: a token refused once is checked again, and tampering with a cached one is seen", async () => {
+      const token = await sign({ sub: "m-10", scope: "brewgate:member" }, { alg: "HS256", key: secret });
+      await hs.verify(token);
+      const [h, p, sig] = token.split(".");
+      const other = b64url({ ...JSON.parse(Buffer.from(p, "base64url").toString()), sub: "m-11" });
+      await refused(hs.verify(`${h}.${other}.${sig}`), "UNAUTHENTICATED", /signature/);
+      await refused(hs.verify(`${h}.${other}.${sig}`), "UNAUTHENTICATED", /signature/);
+    });
+  });
 });
