@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { seedDemoData } from "../../dev/demo-seed";
-import { developmentAuth } from "../../dev/dev-auth";
 import type { SidecarProcess } from "../../dev/sidecar-process";
-import { type Gateway, startGateway } from "../../src/gateway";
+import type { Gateway } from "../../src/gateway";
 import { launchChromium } from "../support/browser";
-import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
+import { type LocalRunGateway, startLocalRunGateway } from "../support/local-run";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
@@ -20,23 +16,15 @@ describe("the GraphQL IDE in a real browser", () => {
   let sidecar: SidecarProcess;
   let gw: Gateway;
   let browser: Browser;
-  let dataDir: string | undefined;
+  let local: LocalRunGateway | undefined;
   before(async () => {
     [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
     // As `npm start` runs it: authentication required, and the IDE sends the development token.
-    dataDir = await mkdtemp(join(tmpdir(), "brewgate-ide-"));
-    const auth = await developmentAuth(testConfig({ DATA_DIR: dataDir }), "member-1");
-    assert.ok(auth);
-    gw = await startGateway(
-      testConfig({
-        DATABASE_URL: pg.url,
-        MODEL_DIR: testModel(),
-        INFERENCE_ADDRESSES: sidecar.address,
-        ...auth.env,
-      }),
-      undefined,
-      { ideTokens: auth.tokens },
+    local = await startLocalRunGateway(
+      { DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address },
+      "member-1",
     );
+    gw = local.gw;
     // Without the token the same query is refused: what the IDE shows below came with it.
     const anonymous = await gql(gw.url, "{ tasks { name } }");
     assert.equal(anonymous.errors?.[0].extensions?.code, "UNAUTHENTICATED");
@@ -51,10 +39,9 @@ describe("the GraphQL IDE in a real browser", () => {
   });
   after(async () => {
     await browser?.close();
-    await gw?.stop();
+    await local?.stop();
     await sidecar?.stop();
     await pg?.drop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   it("says the model is random, ranks jobs and streams an explanation, all from bundled assets", async () => {

@@ -12,6 +12,7 @@ import { type Gateway, startGateway } from "../../src/gateway";
 import { InferenceClient } from "../../src/inference/client";
 import { type InferenceTls, readInferenceTls } from "../../src/inference/tls";
 import { testConfig } from "../support/config";
+import { seedWelderWorld } from "../support/fixtures";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
@@ -250,13 +251,7 @@ describe("TLS on the link from the gateway to the sidecar", () => {
             INFERENCE_TLS_SERVER_NAME: "localhost",
           }),
         );
-        await gw.db.member.create({ data: { id: "m1", currentPosition: "welder" } });
-        await gw.db.item.createMany({
-          data: [
-            { id: "j1", type: "JOB", title: "Welder" },
-            { id: "j2", type: "JOB", title: "Fitter" },
-          ],
-        });
+        await seedWelderWorld(gw.db);
       });
       after(async () => {
         await gw?.stop();

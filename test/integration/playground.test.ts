@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { developmentAuth } from "../../dev/dev-auth";
 import type { SidecarProcess } from "../../dev/sidecar-process";
 import { saveEvaluationRun } from "../../src/db/evaluation-runs";
 import { type Gateway, startGateway } from "../../src/gateway";
@@ -16,6 +15,7 @@ import { REPORT_CSP } from "../../src/server/report";
 import { launchChromium } from "../support/browser";
 import { testConfig } from "../support/config";
 import { bearer, gql } from "../support/graphql";
+import { type LocalRunGateway, startLocalRunGateway } from "../support/local-run";
 import { REPO_ROOT, testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
@@ -93,26 +93,18 @@ describe("the playground and the evaluation report in a real browser", { timeout
   let gw: Gateway;
   let base: string;
   let browser: Browser;
-  let dataDir: string | undefined;
+  let local: LocalRunGateway | undefined;
   /** Credentials of the writes that set the scene. */
   let admin: Record<string, string> = {};
   before(async () => {
     [pg, sidecar] = await Promise.all([createTestDatabase(), startTestSidecar()]);
     // As `npm start` runs it: authentication required; the page sends its development service token.
-    dataDir = await mkdtemp(join(tmpdir(), "brewgate-playground-"));
-    const auth = await developmentAuth(testConfig({ DATA_DIR: dataDir }), "pg-alice");
-    assert.ok(auth);
-    admin = bearer(auth.tokens.admin);
-    gw = await startGateway(
-      testConfig({
-        DATABASE_URL: pg.url,
-        MODEL_DIR: testModel(),
-        INFERENCE_ADDRESSES: sidecar.address,
-        ...auth.env,
-      }),
-      undefined,
-      { ideTokens: auth.tokens },
+    local = await startLocalRunGateway(
+      { DATABASE_URL: pg.url, MODEL_DIR: testModel(), INFERENCE_ADDRESSES: sidecar.address },
+      "pg-alice",
     );
+    gw = local.gw;
+    admin = bearer(local.auth.tokens.admin);
     base = gw.url.replace(/\/graphql$/, "");
     const seeded = await gql(
       gw.url,
@@ -156,10 +148,9 @@ describe("the playground and the evaluation report in a real browser", { timeout
   });
   after(async () => {
     await browser?.close();
-    await gw?.stop();
+    await local?.stop();
     await sidecar?.stop();
     await pg?.drop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   /** A page that records requests leaving the gateway and the browser's console errors. */

@@ -5,6 +5,7 @@ import { type SidecarProcess, startSidecar } from "../../dev/sidecar-process";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { InferenceClient } from "../../src/inference/client";
 import { testConfig } from "../support/config";
+import { seedWelderWorld } from "../support/fixtures";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
@@ -103,13 +104,7 @@ describe("gateway and sidecar failures", () => {
           GRAPHQL_MAX_MODEL_COST: "0",
         }),
       );
-      await gw.db.member.create({ data: { id: "m1", currentPosition: "welder" } });
-      await gw.db.item.createMany({
-        data: [
-          { id: "j1", type: "JOB", title: "Welder" },
-          { id: "j2", type: "JOB", title: "Fitter" },
-        ],
-      });
+      await seedWelderWorld(gw.db);
     });
     after(async () => {
       await gw?.stop();
