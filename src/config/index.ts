@@ -59,6 +59,12 @@ const schema = z.object({
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
   /** Partitions one ingestion consumer works on at the same time. @default 6 */
   INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(6),
+  /**
+   * How long an interaction from Kafka whose member or item is not stored yet waits for them
+   * (parked in PostgreSQL, released as soon as both exist) before it is dead-lettered; 0:
+   * dead-letter at once. @default 600000 (10 minutes)
+   */
+  INGEST_PARK_MAX_MS: z.coerce.number().int().min(0).default(600_000),
   /** Largest number of events written to the database in one transaction. @default 2000 */
   INGEST_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(2000),
   /** Hugging Face checkpoint directory of the served model; its tokenizer.json is the gateway's. */

@@ -63,6 +63,14 @@ export const INGEST_CONSUMER = {
   retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 3_000 },
 } as const;
 
+/** Interactions parked until their member or item arrives (src/ingest/parking.ts). */
+export const INGEST_PARKING = {
+  /** A sweep runs at least this often (and at once after a member or item batch is stored). */
+  sweepMs: 500,
+  /** Parked interactions released or dead-lettered per statement. */
+  batch: 1_000,
+} as const;
+
 /** Kafka clients' lifecycle (src/kafka/lifecycle.ts). */
 export const KAFKA_LIFECYCLE = {
   /** Waits between a crashed consumer's restarts, doubling; back to the first after each join. */

@@ -9,6 +9,7 @@ import type { Metrics } from "../observability/metrics";
 import { sendToDeadLetter } from "./dead-letter";
 import { decodeMessages } from "./decode";
 import type { InteractionWriter } from "./interactions";
+import { Parking } from "./parking";
 import { interactionStore, itemStore, memberStore, type TopicStore } from "./store";
 
 export interface IngestionOptions {
@@ -45,10 +46,29 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   if (!config.KAFKA_BROKERS || config.KAFKA_BROKERS.length === 0) {
     throw new Error("Kafka ingestion needs KAFKA_BROKERS (e.g. 127.0.0.1:9092)");
   }
+  const producerGate = createSocketGate();
+  const producer = createManagedProducer(
+    createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger, producerGate.factory),
+    producerGate,
+    { allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner },
+  );
+  const parking =
+    config.INGEST_PARK_MAX_MS > 0
+      ? new Parking({
+          db,
+          writer: options.interactions,
+          deadLetter: (source, rejected) =>
+            sendToDeadLetter(producer, config.KAFKA_TOPIC_DLQ, source, rejected),
+          maxMs: config.INGEST_PARK_MAX_MS,
+          logger,
+          metrics,
+        })
+      : null;
+  const kick = () => parking?.kick();
   const stores: Record<string, TopicStore> = {
-    [config.KAFKA_TOPIC_MEMBERS]: memberStore(db),
-    [config.KAFKA_TOPIC_ITEMS]: itemStore(db),
-    [config.KAFKA_TOPIC_INTERACTIONS]: interactionStore(options.interactions),
+    [config.KAFKA_TOPIC_MEMBERS]: memberStore(db, kick),
+    [config.KAFKA_TOPIC_ITEMS]: itemStore(db, kick),
+    [config.KAFKA_TOPIC_INTERACTIONS]: interactionStore(options.interactions, parking),
   };
   const topics = Object.keys(stores);
   if (topics.length !== 3 || topics.includes(config.KAFKA_TOPIC_DLQ)) {
@@ -72,12 +92,6 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
 
   // One client (and socket gate) per kafkajs object: each is shut when that object has stopped,
   // after which nothing it left running (a retry, a lazy reconnect) can open a connection.
-  const producerGate = createSocketGate();
-  const producer = createManagedProducer(
-    createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger, producerGate.factory),
-    producerGate,
-    { allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner },
-  );
   const consumerGate = createSocketGate();
   let joinedOnce = false;
   let crash: Error | null = null;
@@ -138,7 +152,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
       const chunk = batch.messages.slice(start, start + max);
       const endTimer = metrics.ingestBatchSeconds.startTimer();
       const { valid, rejected } = decodeMessages(chunk, store.schema);
-      const result = await store.store(valid);
+      const result = await store.store(valid, { topic, partition });
       const deadLetters = [...rejected, ...result.rejected];
       await sendToDeadLetter(producer, config.KAFKA_TOPIC_DLQ, { topic, partition }, deadLetters);
 
@@ -151,6 +165,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
 
       metrics.ingestEvents.inc({ topic, outcome: "stored" }, result.stored);
       metrics.ingestEvents.inc({ topic, outcome: "duplicate" }, result.duplicates);
+      // (parked events are counted by Parking, released ones when they are stored)
       metrics.ingestEvents.inc({ topic, outcome: "dead_lettered" }, deadLetters.length);
       const lag = BigInt(batch.highWatermark) - (BigInt(last) + 1n);
       metrics.ingestLag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
@@ -170,6 +185,8 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   const stop = async () => {
     // The consumer first: its stop finishes the batch in hand, which may still dead-letter.
     const consumerReport = await managed.stop();
+    // Then the sweeps, which may still dead-letter through the producer.
+    await parking?.stop();
     const { abandonedSends } = await producer.stop();
     const cutSockets = consumerGate.close();
     if (
@@ -186,6 +203,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   try {
     await producer.connect();
     await managed.start();
+    parking?.start();
   } catch (err) {
     await stop().catch(() => {});
     throw err;

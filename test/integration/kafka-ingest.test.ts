@@ -46,7 +46,12 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
 
   before(async () => {
     ({ broker, pg } = await startBrokerAndDatabase());
-    config = testConfig({ DATABASE_URL: pg.url, KAFKA_BROKERS: broker.brokers.join(",") });
+    config = testConfig({
+      DATABASE_URL: pg.url,
+      KAFKA_BROKERS: broker.brokers.join(","),
+      // Interactions naming an unknown member or item wait this long before their dead letter.
+      INGEST_PARK_MAX_MS: "1000",
+    });
     await start();
   });
   after(async () => {
