@@ -1,4 +1,5 @@
 import type { Item, Prisma } from "@prisma/client";
+import { DATABASE } from "../config/limits";
 import type { ItemEvent } from "../domain/events";
 import type { Db } from "./client";
 
@@ -26,9 +27,35 @@ export function upsertItem(db: Db, i: ItemEvent): Promise<Item> {
   return db.item.upsert(upsertArgs(i));
 }
 
-/** Many items in one transaction (the Kafka path). */
+/** Many items in one transaction (the Kafka path); `updatedAt` as for members (src/db/members.ts). */
 export async function upsertItems(db: Db, items: ItemEvent[]): Promise<void> {
-  if (items.length > 0) await db.$transaction(items.map((i) => db.item.upsert(upsertArgs(i))));
+  if (items.length === 0) return;
+  if (items.every((i) => !i.updatedAt)) {
+    await db.$transaction(items.map((i) => db.item.upsert(upsertArgs(i))));
+    return;
+  }
+  await db.$transaction(
+    async (tx) => {
+      for (const i of items) {
+        const args = upsertArgs(i);
+        if (!i.updatedAt) {
+          await tx.item.upsert(args);
+          continue;
+        }
+        const version = { sourceUpdatedAt: i.updatedAt };
+        const created = await tx.item.createMany({
+          data: [{ ...args.create, ...version }],
+          skipDuplicates: true,
+        });
+        if (created.count === 1) continue;
+        await tx.item.updateMany({
+          where: { id: i.id, OR: [{ sourceUpdatedAt: null }, { sourceUpdatedAt: { lte: i.updatedAt } }] },
+          data: { ...args.update, ...version },
+        });
+      }
+    },
+    { timeout: DATABASE.versionedBatchTimeoutMs },
+  );
 }
 
 export function findItem(db: Db, id: string): Promise<Item | null> {

@@ -1,4 +1,5 @@
 import type { Member } from "@prisma/client";
+import { DATABASE } from "../config/limits";
 import type { MemberEvent } from "../domain/events";
 import type { Db } from "./client";
 
@@ -22,9 +23,39 @@ export function upsertMember(db: Db, m: MemberEvent): Promise<Member> {
   return db.member.upsert(upsertArgs(m));
 }
 
-/** Many members in one transaction (the Kafka path). */
+/**
+ * Many members in one transaction (the Kafka path). An event with `updatedAt` is applied only
+ * when it is not older than the one the row was last written from (`sourceUpdatedAt`), so a
+ * late, older event never overwrites a newer one; events without it are applied as they come.
+ */
 export async function upsertMembers(db: Db, members: MemberEvent[]): Promise<void> {
-  if (members.length > 0) await db.$transaction(members.map((m) => db.member.upsert(upsertArgs(m))));
+  if (members.length === 0) return;
+  if (members.every((m) => !m.updatedAt)) {
+    await db.$transaction(members.map((m) => db.member.upsert(upsertArgs(m))));
+    return;
+  }
+  await db.$transaction(
+    async (tx) => {
+      for (const m of members) {
+        const args = upsertArgs(m);
+        if (!m.updatedAt) {
+          await tx.member.upsert(args);
+          continue;
+        }
+        const version = { sourceUpdatedAt: m.updatedAt };
+        const created = await tx.member.createMany({
+          data: [{ ...args.create, ...version }],
+          skipDuplicates: true,
+        });
+        if (created.count === 1) continue;
+        await tx.member.updateMany({
+          where: { id: m.id, OR: [{ sourceUpdatedAt: null }, { sourceUpdatedAt: { lte: m.updatedAt } }] },
+          data: { ...args.update, ...version },
+        });
+      }
+    },
+    { timeout: DATABASE.versionedBatchTimeoutMs },
+  );
 }
 
 export function findMember(db: Db, id: string): Promise<Member | null> {

@@ -37,6 +37,8 @@ export const memberEvent = z.object({
   skills: z.array(text(100)).max(200).nullish(),
   yearsOfExperience: z.number().int().min(0).max(80).nullish(),
   summary: text(5000).nullish(),
+  /** When the producer changed the member: an event older than the one stored is not applied. */
+  updatedAt: z.coerce.date({ error: "must be a date-time" }).nullish(),
 });
 export type MemberEvent = z.infer<typeof memberEvent>;
 
@@ -53,6 +55,8 @@ export const itemEvent = z.object({
   attributes: z.record(z.string().max(100), attributeValue).nullish(),
   /** When the item was posted (its createdAt: retrieval offers the newest first); unset: when first stored. */
   postedAt: z.coerce.date({ error: "must be a date-time" }).nullish(),
+  /** When the producer changed the item: an event older than the one stored is not applied. */
+  updatedAt: z.coerce.date({ error: "must be a date-time" }).nullish(),
 });
 export type ItemEvent = z.infer<typeof itemEvent>;
 

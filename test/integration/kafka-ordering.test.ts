@@ -116,4 +116,58 @@ describe("interactions that arrive before their member (real broker, real Postgr
     const once = [...announced].filter(([id, n]) => id.startsWith("b-") && n === 1).length;
     assert.equal(once, PAIRS, "each announced to live subscribers once");
   });
+
+  it("never lets an older member or item event overwrite a newer one, whatever order they arrive in", async () => {
+    const at = (minute: number) => `2026-12-01T10:${String(minute).padStart(2, "0")}:00Z`;
+    // Newest first on the same key (one partition, read in this order), then older ones.
+    await produce(broker.brokers, config.KAFKA_TOPIC_MEMBERS, [
+      json("v-m", { id: "v-m", currentPosition: "staff engineer", updatedAt: at(30) }),
+      json("v-m", { id: "v-m", currentPosition: "engineer", updatedAt: at(10) }),
+      json("v-m", { id: "v-m", currentPosition: "intern", updatedAt: at(5) }),
+    ]);
+    await produce(broker.brokers, config.KAFKA_TOPIC_ITEMS, [
+      json("v-i", { id: "v-i", type: "JOB", title: "Senior Welder", updatedAt: at(30) }),
+      json("v-i", { id: "v-i", type: "JOB", title: "Welder", updatedAt: at(10) }),
+    ]);
+    // The same id on two keys (two partitions, read in no set order): the newer one stays.
+    await Promise.all([
+      produce(broker.brokers, config.KAFKA_TOPIC_MEMBERS, [
+        json("v-x1", { id: "v-x", currentPosition: "newer", updatedAt: at(20) }),
+      ]),
+      produce(broker.brokers, config.KAFKA_TOPIC_MEMBERS, [
+        json("v-x2", { id: "v-x", currentPosition: "older", updatedAt: at(15) }),
+      ]),
+    ]);
+    // A marker after them on each key: once it is stored, everything before it was read.
+    await produce(broker.brokers, config.KAFKA_TOPIC_MEMBERS, [
+      json("v-m", { id: "v-m-done" }),
+      json("v-x1", { id: "v-x1-done" }),
+      json("v-x2", { id: "v-x2-done" }),
+    ]);
+    await produce(broker.brokers, config.KAFKA_TOPIC_ITEMS, [
+      json("v-i", { id: "v-i-done", type: "JOB", title: "x" }),
+    ]);
+    await waitFor("the markers stored", async () => {
+      const [m, i] = await Promise.all([
+        gw.db.member.count({ where: { id: { in: ["v-m-done", "v-x1-done", "v-x2-done"] } } }),
+        gw.db.item.count({ where: { id: "v-i-done" } }),
+      ]);
+      return m === 3 && i === 1;
+    });
+    const m = await gw.db.member.findUniqueOrThrow({ where: { id: "v-m" } });
+    assert.equal(m.currentPosition, "staff engineer");
+    assert.equal(m.sourceUpdatedAt?.toISOString(), "2026-12-01T10:30:00.000Z");
+    assert.equal((await gw.db.item.findUniqueOrThrow({ where: { id: "v-i" } })).title, "Senior Welder");
+    assert.equal((await gw.db.member.findUniqueOrThrow({ where: { id: "v-x" } })).currentPosition, "newer");
+
+    // A newer event applies; one without updatedAt applies as it comes (the last read wins).
+    await produce(broker.brokers, config.KAFKA_TOPIC_MEMBERS, [
+      json("v-m", { id: "v-m", currentPosition: "principal engineer", updatedAt: at(40) }),
+      json("v-m", { id: "v-m", location: "Gdansk" }),
+    ]);
+    await waitFor("the newer event applied", async () => {
+      const row = await gw.db.member.findUniqueOrThrow({ where: { id: "v-m" } });
+      return row.currentPosition === "principal engineer" && row.location === "Gdansk";
+    });
+  });
 });
