@@ -10,6 +10,7 @@ import { sendToDeadLetter } from "./dead-letter";
 import { decodeMessages } from "./decode";
 import type { InteractionWriter } from "./interactions";
 import { Parking } from "./parking";
+import { REPLAYED_FROM_HEADER } from "./replay";
 import { interactionStore, itemStore, memberStore, type TopicStore } from "./store";
 
 export interface IngestionOptions {
@@ -165,6 +166,8 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
 
       metrics.ingestEvents.inc({ topic, outcome: "stored" }, result.stored);
       metrics.ingestEvents.inc({ topic, outcome: "duplicate" }, result.duplicates);
+      const replayed = chunk.filter((m) => m.headers?.[REPLAYED_FROM_HEADER] !== undefined).length;
+      if (replayed > 0) metrics.ingestEvents.inc({ topic, outcome: "replayed" }, replayed);
       // (parked events are counted by Parking, released ones when they are stored)
       metrics.ingestEvents.inc({ topic, outcome: "dead_lettered" }, deadLetters.length);
       const lag = BigInt(batch.highWatermark) - (BigInt(last) + 1n);

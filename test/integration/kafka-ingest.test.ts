@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Config } from "../../src/config";
 import type { InteractionEvent } from "../../src/domain/events";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { DLQ_HEADERS } from "../../src/ingest/dead-letter";
+import { REPLAYED_FROM_HEADER } from "../../src/ingest/replay";
 import { testConfig } from "../support/config";
 import {
   committedOffsets,
   committedToEnd,
+  endOffsets,
   header,
   json,
   produce,
@@ -15,6 +19,7 @@ import {
   startBrokerAndDatabase,
   type TestBroker,
 } from "../support/kafka";
+import { REPO_ROOT } from "../support/models";
 import type { TestDatabase } from "../support/postgres";
 import { waitFor } from "../support/wait";
 
@@ -170,6 +175,46 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
     for (const id of ["x1", "x2", "x3", "x4"]) assert.equal(await countInteractions({ eventId: id }), 0);
   });
 
+  it("npm run dlq: lists dead letters and replays them to their topic once, key and headers kept", async () => {
+    // x3 was dead-lettered above for its unknown member; the member exists now.
+    await gw.db.member.create({ data: { id: "nobody", currentPosition: "late" } });
+    const env = {
+      KAFKA_BROKERS: broker.brokers.join(","),
+      DATABASE_URL: pg.url,
+      KAFKA_TOPIC_DLQ: config.KAFKA_TOPIC_DLQ,
+    };
+    const listed = await dlq(["list", "--reason", "unknown member"], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trim().split("\n");
+    assert.equal(lines.length, 1, listed.stdout);
+    assert.match(lines[0], /^\d+:\d+\t\S+\tbrewgate\.interactions\tk-member\tunknown member 'nobody'$/);
+
+    const replay = await dlq(["replay", "--reason", "unknown member"], env);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.deepEqual(JSON.parse(replay.stdout), { matched: 1, replayed: 1, skipped: 0 });
+    await waitFor("the replayed interaction stored", stored("x3"));
+    const ends = await endOffsets(broker.brokers, config.KAFKA_TOPIC_INTERACTIONS);
+    const all = await readTopic(
+      broker.brokers,
+      config.KAFKA_TOPIC_INTERACTIONS,
+      Object.values(ends).reduce((n, high) => n + Number(high), 0),
+    );
+    const copies = all.filter((m) => header(m.headers, REPLAYED_FROM_HEADER) !== undefined);
+    assert.equal(copies.length, 1);
+    assert.equal(copies[0].key?.toString(), "k-member");
+    assert.equal(header(copies[0].headers, DLQ_HEADERS.reason), undefined, "the x-dlq-* headers are dropped");
+    assert.equal(JSON.parse(copies[0].value?.toString() ?? "").eventId, "x3");
+    const again = await dlq(["replay", "--reason", "unknown member"], env);
+    assert.deepEqual(JSON.parse(again.stdout), { matched: 1, replayed: 0, skipped: 1 });
+    assert.equal(await countInteractions({ eventId: "x3" }), 1);
+    const metrics = await gw.metrics.registry.getSingleMetricAsString("brewgate_ingest_events_total");
+    assert.match(metrics, /topic="brewgate.interactions",outcome="replayed"\} 1/);
+
+    const bad = await dlq(["purge"], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /expected a command: list or replay/);
+  });
+
   it("does not commit a batch the database refused, and stores it once the database is back", async () => {
     const topic = config.KAFKA_TOPIC_INTERACTIONS;
     await waitFor("everything so far committed", () =>
@@ -260,3 +305,21 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
     assert.equal(Number(ids), total);
   });
 });
+
+/** Runs `npm run dlq`'s script with these variables; its exit code and output. */
+function dlq(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO_ROOT, "dist", "scripts", "dlq.js"), ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string }) | null;
+        resolve({ code: e ? (typeof e.code === "number" ? e.code : null) : 0, stdout, stderr });
+      },
+    );
+  });
+}
