@@ -14,15 +14,16 @@ import { InteractionWriter } from "../src/ingest/interactions";
 import { createLogger } from "../src/observability/logger";
 import { createMetrics } from "../src/observability/metrics";
 import { createTestDatabase, type TestDatabase } from "../test/support/postgres";
-import { plan } from "./plan";
+import { lateMember, plan } from "./plan";
 import type { ProducerWork } from "./producer-worker";
 import { runBench } from "./run";
 import { percentile } from "./stats";
 
 /**
  * Ingestion throughput, end to end: produces interaction events to a real broker (2% malformed,
- * 1% repeated), runs the gateway's Kafka ingestion against PostgreSQL, and waits until every
- * valid event is stored and every malformed one dead-lettered.
+ * 1% repeated, `--early` per hundred naming a member produced only `--late-ms` after the run
+ * starts, so they are parked on the way), runs the gateway's Kafka ingestion against PostgreSQL,
+ * and waits until every valid event is stored and every malformed one dead-lettered.
  *
  *   npm run bench:ingest [-- --events 200000 --partitions 6 --concurrency 6 --batch 5000]
  *
@@ -39,6 +40,9 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: process.env.INGEST_CONCURRENCY ?? "6" },
     members: { type: "string", default: "1000" },
     items: { type: "string", default: "1000" },
+    /** Per hundred events, how many name a member produced only `late-ms` after the run starts. */
+    early: { type: "string", default: "5" },
+    "late-ms": { type: "string", default: "1000" },
   },
 });
 const positive = (name: string, v: string | undefined) => {
@@ -50,6 +54,10 @@ const N = positive("events", values.events);
 const PARTITIONS = positive("partitions", values.partitions);
 const MEMBERS = positive("members", values.members);
 const ITEMS = positive("items", values.items);
+const EARLY = Number(values.early);
+if (!Number.isInteger(EARLY) || EARLY < 0 || EARLY > 90)
+  throw new Error(`--early must be 0 to 90, got '${values.early}'`);
+const LATE_MS = Number(values["late-ms"]);
 const STALL_MS = 60_000;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -122,20 +130,21 @@ async function main() {
     stops.push(() => ingestion.stop());
     await ingestion.joined;
 
-    const p = plan({ run, events: N, members: MEMBERS, items: ITEMS });
+    const p = plan({ run, events: N, members: MEMBERS, items: ITEMS, earlyPerHundred: EARLY });
     const kafka = new Kafka({ brokers, clientId: `${run}-bench`, logLevel: logLevel.WARN });
     const admin = kafka.admin();
     await admin.connect();
     stops.push(() => admin.disconnect());
 
     log(
-      `producing ${N} events (${p.valid} valid, ${p.malformed} malformed, ${p.duplicates} repeated) to ${PARTITIONS} partitions`,
+      `producing ${N} events (${p.valid} valid, ${p.early.length} of them before their member, ${p.malformed} malformed, ${p.duplicates} repeated) to ${PARTITIONS} partitions`,
     );
     const work: ProducerWork = {
       run,
       events: N,
       members: MEMBERS,
       items: ITEMS,
+      earlyPerHundred: EARLY,
       brokers,
       topic: config.KAFKA_TOPIC_INTERACTIONS,
       producedAt: new SharedArrayBuffer(N * Float64Array.BYTES_PER_ELEMENT),
@@ -154,6 +163,26 @@ async function main() {
       worker.once("error", reject);
     });
     producing.catch(() => {});
+    // The members of the early events, LATE_MS after the run began: their interactions wait
+    // (parked) until then, or longer if they are read before the members.
+    const lateMembers = (async () => {
+      await new Promise((r) => setTimeout(r, LATE_MS));
+      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      await producer.connect();
+      try {
+        for (let from = 0; from < p.early.length; from += 5000) {
+          const ids = p.early.slice(from, from + 5000).map((i) => lateMember(run, i));
+          await producer.send({
+            topic: config.KAFKA_TOPIC_MEMBERS,
+            acks: -1,
+            messages: ids.map((id) => ({ key: id, value: JSON.stringify({ id }) })),
+          });
+        }
+      } finally {
+        await producer.disconnect();
+      }
+    })();
+    lateMembers.catch(() => {});
 
     const storedCount = async () =>
       Number(
@@ -188,6 +217,7 @@ async function main() {
     }
     const seconds = (Date.now() - started) / 1000;
     await producing;
+    await lateMembers;
 
     // Latency from the produce timestamp to the row's receivedAt (the inserting transaction's time).
     const rows = await db.$queryRaw<{ eventId: string; receivedAt: Date }[]>`
@@ -197,9 +227,14 @@ async function main() {
     );
     latencies.sort((a, b) => a - b);
     const p99 = percentile(latencies, 0.99);
+    const earlyIds = new Set(p.early.map((i) => `${run}-${i}`));
+    const earlyLatencies = rows
+      .filter((r) => earlyIds.has(r.eventId))
+      .map((r) => r.receivedAt.getTime() - producedAt[Number(r.eventId.slice(run.length + 1))])
+      .sort((a, b) => a - b);
     const [{ total, distinct }] = await db.$queryRaw<{ total: bigint; distinct: bigint }[]>`
       SELECT count(*) AS total, count(DISTINCT "eventId") AS distinct FROM "Interaction" WHERE "eventId" LIKE ${`${run}-%`}`;
-    const expectedIds = p.kinds.flatMap((k, i) => (k === "valid" ? [`${run}-${i}`] : []));
+    const expectedIds = p.kinds.flatMap((k, i) => (k === "valid" || k === "early" ? [`${run}-${i}`] : []));
     const [{ present }] = await db.$queryRaw<{ present: bigint }[]>`
       SELECT count(*) AS present FROM "Interaction" WHERE "eventId" = ANY(${expectedIds}::text[])`;
 
@@ -208,6 +243,9 @@ async function main() {
       seconds: Number(seconds.toFixed(2)),
       events_per_s: Math.round(N / seconds),
       p99_event_to_db_ms: p99,
+      early_events: p.early.length,
+      late_member_ms: LATE_MS,
+      p99_early_event_to_db_ms: earlyLatencies.length > 0 ? percentile(earlyLatencies, 0.99) : null,
       stored: Number(total),
       dead_lettered: dead,
       lost: p.valid - Number(present),

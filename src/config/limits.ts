@@ -98,8 +98,10 @@ export const DATABASE = {
   idleTimeoutMs: 300_000,
   /** A statement waiting for a connection fails after this long (DATABASE_CONNECT_TIMEOUT_MS's default). */
   connectTimeoutMs: 5_000,
-  /** A Kafka batch of versioned member or item events is one interactive transaction; a large one takes a while. */
-  versionedBatchTimeoutMs: 60_000,
+  /** Member or item upserts of one transaction (the Kafka path writes a larger batch in several). */
+  upsertChunk: 500,
+  /** A chunk of versioned member or item events is one interactive transaction. */
+  versionedBatchTimeoutMs: 30_000,
   /** PGlite executes one query at a time; a large pool only queues in its multiplexer. */
   embeddedPoolMax: 4,
   embeddedMaxConnections: 8,

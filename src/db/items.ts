@@ -30,6 +30,14 @@ export function upsertItem(db: Db, i: ItemEvent): Promise<Item> {
 /** Many items in one transaction (the Kafka path); `updatedAt` as for members (src/db/members.ts). */
 export async function upsertItems(db: Db, items: ItemEvent[]): Promise<void> {
   if (items.length === 0) return;
+  if (items.length > DATABASE.upsertChunk) {
+    // One transaction per chunk: each upsert is a round trip, and thousands in one transaction
+    // outlast its deadline. Upserts are idempotent, so a batch cut short is simply written again.
+    for (let from = 0; from < items.length; from += DATABASE.upsertChunk) {
+      await upsertItems(db, items.slice(from, from + DATABASE.upsertChunk));
+    }
+    return;
+  }
   if (items.every((i) => !i.updatedAt)) {
     await db.$transaction(items.map((i) => db.item.upsert(upsertArgs(i))));
     return;

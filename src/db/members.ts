@@ -30,6 +30,14 @@ export function upsertMember(db: Db, m: MemberEvent): Promise<Member> {
  */
 export async function upsertMembers(db: Db, members: MemberEvent[]): Promise<void> {
   if (members.length === 0) return;
+  if (members.length > DATABASE.upsertChunk) {
+    // One transaction per chunk: each upsert is a round trip, and thousands in one transaction
+    // outlast its deadline. Upserts are idempotent, so a batch cut short is simply written again.
+    for (let from = 0; from < members.length; from += DATABASE.upsertChunk) {
+      await upsertMembers(db, members.slice(from, from + DATABASE.upsertChunk));
+    }
+    return;
+  }
   if (members.every((m) => !m.updatedAt)) {
     await db.$transaction(members.map((m) => db.member.upsert(upsertArgs(m))));
     return;
