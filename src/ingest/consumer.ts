@@ -60,6 +60,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
           writer: options.interactions,
           deadLetter: (source, rejected) =>
             sendToDeadLetter(producer, config.KAFKA_TOPIC_DLQ, source, rejected),
+          topic: config.KAFKA_TOPIC_INTERACTIONS,
           maxMs: config.INGEST_PARK_MAX_MS,
           logger,
           metrics,

@@ -20,6 +20,8 @@ export interface ParkingOptions {
   writer: InteractionWriter;
   /** Dead-letters messages from one source partition (acks -1) and resolves once they are written. */
   deadLetter: (source: Source, rejected: Rejected[]) => Promise<void>;
+  /** The interactions topic: released interactions are counted under it. */
+  topic: string;
   /** How long an interaction may wait for its member or item (INGEST_PARK_MAX_MS). */
   maxMs: number;
   logger: Logger;
@@ -112,7 +114,7 @@ export class Parking {
         rows.map((r) => r.eventId),
       );
       released += result.stored.length;
-      this.o.metrics.ingestEvents.inc({ topic: "parked", outcome: "released" }, result.stored.length);
+      this.o.metrics.ingestEvents.inc({ topic: this.o.topic, outcome: "released" }, result.stored.length);
       if (rows.length < INGEST_PARKING.batch) break;
     }
     let expired = 0;

@@ -3,6 +3,9 @@ import type { Db } from "../db/client";
 import { recordReplays, replayedBefore } from "../db/dead-letter-replays";
 import { DLQ_HEADERS } from "./dead-letter";
 
+/** Reading the dead-letter topic ends after this long without a message. */
+const DLQ_READ_IDLE_MS = 10_000;
+
 /** Header a replayed message carries: where in the dead-letter topic it came from. */
 export const REPLAYED_FROM_HEADER = "x-dlq-replayed-from";
 
@@ -51,9 +54,23 @@ export async function readDeadLetters(
       try {
         await consumer.subscribe({ topic, fromBeginning: true });
         await new Promise<void>((resolve, reject) => {
+          // A partition whose last offsets hold no message (control records) never reports its
+          // end: once nothing has arrived for a while, what was read is all there is.
+          let last = Date.now();
+          const done = () => {
+            clearInterval(idle);
+            resolve();
+          };
+          const idle = setInterval(() => {
+            if (Date.now() - last > DLQ_READ_IDLE_MS) done();
+          }, 500);
+          consumer.on(consumer.events.GROUP_JOIN, () => {
+            last = Date.now();
+          });
           consumer
             .run({
               eachMessage: async ({ partition, message }) => {
+                last = Date.now();
                 const end = ends.get(partition) ?? 0n;
                 if (BigInt(message.offset) < end) {
                   const letter: DeadLetter = {
@@ -69,11 +86,14 @@ export async function readDeadLetters(
                 }
                 if (BigInt(message.offset) + 1n >= end) {
                   pending.delete(partition);
-                  if (pending.size === 0) resolve();
+                  if (pending.size === 0) done();
                 }
               },
             })
-            .catch(reject);
+            .catch((err) => {
+              clearInterval(idle);
+              reject(err);
+            });
         });
       } finally {
         await consumer.disconnect();

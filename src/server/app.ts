@@ -14,6 +14,7 @@ import {
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { REQUEST_LIMITS, WS_DOCUMENT_CACHE_ENTRIES } from "../config/limits";
+import { DomainError } from "../domain/errors";
 import type { Metrics } from "../observability/metrics";
 import { type GatewayContext, type GatewayServices, requestContext } from "./context";
 import { DocumentCache } from "./document-cache";
@@ -21,7 +22,7 @@ import { createErrorFormatter } from "./format-error";
 import { type IdeOptions, mountIde } from "./ide";
 import { mountPlayground } from "./playground";
 import { mountReports } from "./report";
-import { DomainError, refusalError, type Security } from "./security";
+import { refusalError, type Security } from "./security";
 import { closeCode, closeSocket, SocketRegistry, stringParam, type WsExtra } from "./sockets";
 
 export interface GatewayServer {
@@ -194,7 +195,7 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
       {
         async requestDidStart() {
           return {
-            // Authorization, model cost and rate limit, before anything runs (src/auth/gate.ts).
+            // Authorization, model cost and rate limit, before anything runs (src/server/gate.ts).
             async didResolveOperation(rc) {
               try {
                 await security.gate.check(rc.contextValue.principal, {

@@ -104,5 +104,3 @@ export const WS_CLOSE = {
   forbidden: 4403,
   tooManyConnections: 4429,
 } as const;
-
-export { DomainError };

@@ -17,6 +17,7 @@ import { bearer, gql, gqlResponse } from "../support/graphql";
 import { REPO_ROOT, testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { startTestSidecar } from "../support/sidecar";
+import { connectSocket } from "../support/ws";
 
 // The authorization table (src/auth/policy.ts) through the doors clients use: every query and
 // mutation over HTTP and every subscription over WebSocket, against every kind of caller.
@@ -239,6 +240,26 @@ describe("authorization: every operation against every kind of caller", () => {
       );
     assert.ok(count("FORBIDDEN", "http") >= 1, text);
     assert.ok(count("UNAUTHENTICATED", "ws") >= 1, text);
+  });
+
+  it("takes an API key in x-api-key over HTTP and as apiKey in connectionParams over WebSocket", async () => {
+    const http = await gqlResponse(gw.url, "{ members(first: 1) { totalCount } }", undefined, {
+      "x-api-key": tokens.serviceKey,
+    });
+    assert.equal(http.status, 200, JSON.stringify(http.body));
+    const socket = await connectSocket(gw.url, { apiKey: tokens.serviceKey });
+    assert.equal(socket.outcome, "ack", JSON.stringify(socket.outcome));
+    await socket.close();
+    const wrong = await gqlResponse(gw.url, "{ tasks { name } }", undefined, { "x-api-key": "bgk_nope" });
+    assert.equal(wrong.status, 401);
+  });
+
+  it("refuses more directives than GRAPHQL_MAX_DIRECTIVES (20 by default)", async () => {
+    const fields = Array.from({ length: 21 }, () => "name @include(if: true)").join(" ");
+    const r = await gqlResponse(gw.url, `{ tasks { ${fields} } }`, undefined, bearer(tokens.admin));
+    assert.equal(r.status, 400);
+    assert.equal(r.body.errors?.[0].extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+    assert.match(r.body.errors?.[0].message ?? "", /Directives limit of 20 exceeded, found 21/);
   });
 
   const callers: Caller[] = [

@@ -189,6 +189,13 @@ describe("Kafka ingestion (real broker, real PostgreSQL)", () => {
     assert.equal(lines.length, 1, listed.stdout);
     assert.match(lines[0], /^\d+:\d+\t\S+\tbrewgate\.interactions\tk-member\tunknown member 'nobody'$/);
 
+    // --since filters by when the event was produced: none of these is from the future.
+    const future = await dlq(["list", "--since", "2100-01-01T00:00:00Z"], env);
+    assert.equal(future.code, 0, future.stderr);
+    assert.equal(future.stdout, "");
+    const since = await dlq(["list", "--reason", "unknown member", "--since", "2000-01-01T00:00:00Z"], env);
+    assert.equal(since.stdout.trim().split("\n").length, 1, since.stdout);
+
     const replay = await dlq(["replay", "--reason", "unknown member"], env);
     assert.equal(replay.code, 0, replay.stderr);
     assert.deepEqual(JSON.parse(replay.stdout), { matched: 1, replayed: 1, skipped: 0 });

@@ -4,6 +4,7 @@ import type { Message } from "kafkajs";
 import type { Config } from "../../src/config";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { testConfig } from "../support/config";
+import { gql } from "../support/graphql";
 import { endOffsets, json, produce, startBrokerAndDatabase, type TestBroker } from "../support/kafka";
 import type { TestDatabase } from "../support/postgres";
 import { waitFor } from "../support/wait";
@@ -89,6 +90,10 @@ describe("interactions that arrive before their member (real broker, real Postgr
     const metrics = await gw.metrics.registry.getSingleMetricAsString("brewgate_ingest_events_total");
     const parked = Number(/outcome="parked"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     assert.ok(parked > 0, `some interactions were parked on the way: ${metrics}`);
+    const released = Number(
+      /topic="brewgate.interactions",outcome="released"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+    );
+    assert.equal(released, parked, "each parked interaction released once");
   });
 
   it("keeps parked interactions through a gateway restart: each stored once, none dead-lettered", async () => {
@@ -169,5 +174,17 @@ describe("interactions that arrive before their member (real broker, real Postgr
       const row = await gw.db.member.findUniqueOrThrow({ where: { id: "v-m" } });
       return row.currentPosition === "principal engineer" && row.location === "Gdansk";
     });
+  });
+
+  it("releases a parked interaction when its member is written through GraphQL", async () => {
+    await produce(broker.brokers, config.KAFKA_TOPIC_INTERACTIONS, [json("g-m", interaction("g-e", "g-m"))]);
+    await waitFor("the interaction parked", async () => (await gw.db.parkedInteraction.count()) === 1);
+    const r = await gql(
+      gw.url,
+      `mutation { upsertMember(input: {id: "g-m", currentPosition: "welder"}) { id } }`,
+    );
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    await waitFor("the interaction stored", async () => (await storedWith("g-e")) === 1, 10_000);
+    assert.equal(await gw.db.parkedInteraction.count(), 0);
   });
 });
