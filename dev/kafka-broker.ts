@@ -28,11 +28,39 @@ export interface BrokerOptions {
   detached?: boolean;
   /** How long to wait for the broker to answer a metadata request. @default 90000 */
   startTimeoutMs?: number;
+  /**
+   * Secured listeners beside the PLAINTEXT one, on free ports: SSL (TLS, a client certificate
+   * signed by `tls.clientCa` required), SASL_SSL and SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256 and
+   * SCRAM-SHA-512 for each of `users`). Applied when the data directory is first formatted (the
+   * SCRAM credentials are written then).
+   */
+  security?: BrokerSecurity;
+}
+
+export interface BrokerSecurity {
+  tls: {
+    /** PEM certificate of the broker; its names must cover 127.0.0.1. */
+    cert: string;
+    /** PEM PKCS#8 private key of `cert`, unencrypted. */
+    key: string;
+    /** PEM CA whose client certificates the SSL listener accepts. */
+    clientCa: string;
+  };
+  users: { name: string; password: string }[];
+}
+
+/** Bootstrap lists of the secured listeners (BrokerOptions.security). */
+export interface SecuredListeners {
+  SSL: string[];
+  SASL_SSL: string[];
+  SASL_PLAINTEXT: string[];
 }
 
 export interface Broker {
   /** Bootstrap list for clients, e.g. ["127.0.0.1:9092"]. */
   brokers: string[];
+  /** With BrokerOptions.security: the secured listeners' bootstrap lists. */
+  secured?: SecuredListeners;
   port: number;
   pid: number;
   logFile: string;
@@ -61,7 +89,53 @@ export function freePort(): Promise<number> {
   });
 }
 
-function serverProperties(dataDir: string, port: number, controllerPort: number): string {
+interface Ports {
+  port: number;
+  controllerPort: number;
+  secured?: { SSL: number; SASL_SSL: number; SASL_PLAINTEXT: number };
+}
+
+/** A properties value: backslashes, and the line breaks that would end it, escaped. */
+const propertyValue = (v: string) => v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+
+/** The broker side of BrokerOptions.security: TLS stores (PEM files) and one JAAS login per mechanism. */
+function securityProperties(dataDir: string, security: BrokerSecurity): string[] {
+  // A PEM key store is one file holding the private key and the certificate chain.
+  const keyStore = join(dataDir, "broker-keystore.pem");
+  writeFileSync(
+    keyStore,
+    `${readFileSync(security.tls.key, "utf8")}\n${readFileSync(security.tls.cert, "utf8")}`,
+    {
+      mode: 0o600,
+    },
+  );
+  const quoted = (s: string) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  const plainUsers = security.users.map((u) => `user_${u.name}=${quoted(u.password)}`).join(" ");
+  const scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
+  const lines = [
+    "ssl.keystore.type=PEM",
+    `ssl.keystore.location=${propertyValue(keyStore)}`,
+    "ssl.truststore.type=PEM",
+    `ssl.truststore.location=${propertyValue(resolve(security.tls.clientCa))}`,
+    "listener.name.ssl.ssl.client.auth=required",
+    "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+  ];
+  for (const listener of ["sasl_ssl", "sasl_plaintext"]) {
+    lines.push(
+      `listener.name.${listener}.plain.sasl.jaas.config=${propertyValue(`org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`)}`,
+      `listener.name.${listener}.scram-sha-256.sasl.jaas.config=${scram}`,
+      `listener.name.${listener}.scram-sha-512.sasl.jaas.config=${scram}`,
+    );
+  }
+  return lines;
+}
+
+function serverProperties(dataDir: string, ports: Ports, security?: BrokerSecurity): string {
+  const { port, controllerPort } = ports;
+  const listeners = [`PLAINTEXT://127.0.0.1:${port}`];
+  if (ports.secured) {
+    for (const [name, p] of Object.entries(ports.secured)) listeners.push(`${name}://127.0.0.1:${p}`);
+  }
   // One node: every internal topic must have replication factor 1, or the group coordinator
   // never becomes available. One partition for the internal topics keeps the first group join
   // fast on a small machine.
@@ -69,9 +143,10 @@ function serverProperties(dataDir: string, port: number, controllerPort: number)
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    `listeners=${[...listeners, `CONTROLLER://127.0.0.1:${controllerPort}`].join(",")}`,
+    `advertised.listeners=${listeners.join(",")}`,
+    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+    ...(security ? securityProperties(dataDir, security) : []),
     "controller.listener.names=CONTROLLER",
     "inter.broker.listener.name=PLAINTEXT",
     `log.dirs=${join(dataDir, "logs")}`,
@@ -170,16 +245,27 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const heapMb = options.heapMb ?? 512;
   const timeoutMs = options.startTimeoutMs ?? 90_000;
   const brokers = [`127.0.0.1:${port}`];
+  const ports: Ports = { port, controllerPort };
+  if (options.security) {
+    ports.secured = { SSL: await freePort(), SASL_SSL: await freePort(), SASL_PLAINTEXT: await freePort() };
+  }
   const propsFile = join(dataDir, "server.properties");
   const logFile = join(dataDir, "broker.log");
-  writeFileSync(propsFile, serverProperties(dataDir, port, controllerPort));
+  writeFileSync(propsFile, serverProperties(dataDir, ports, options.security), { mode: 0o600 });
 
   if (!existsSync(join(dataDir, "logs", "meta.properties"))) {
     const clusterId = newClusterId();
+    // SCRAM credentials live in the cluster metadata; the storage tool writes them with the format.
+    const scram = (options.security?.users ?? []).flatMap((u) =>
+      ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((m) => [
+        "--add-scram",
+        `${m}=[name=${u.name},password=${u.password}]`,
+      ]),
+    );
     try {
       execFileSync(
         "java",
-        javaArgs(256, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile),
+        javaArgs(256, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile, ...scram),
         {
           stdio: ["ignore", "pipe", "pipe"],
         },
@@ -230,8 +316,18 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   };
 
   await launch();
+  const secured = ports.secured;
   return {
     brokers,
+    ...(secured
+      ? {
+          secured: {
+            SSL: [`127.0.0.1:${secured.SSL}`],
+            SASL_SSL: [`127.0.0.1:${secured.SASL_SSL}`],
+            SASL_PLAINTEXT: [`127.0.0.1:${secured.SASL_PLAINTEXT}`],
+          },
+        }
+      : {}),
     port,
     get pid() {
       return child.pid ?? -1;

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { loadConfig } from "../src/config";
 import { readDeadLetters, replayDeadLetters } from "../src/ingest/replay";
 import { createKafka } from "../src/kafka/client";
+import { kafkaConnection } from "../src/kafka/connection";
 import { createLogger } from "../src/observability/logger";
 import { isoTime, parseFlags, runCommand, UsageError } from "./cli";
 import { openDatabase } from "./local-services";
@@ -9,7 +10,8 @@ import { openDatabase } from "./local-services";
 const USAGE = `Usage: npm run dlq -- list   [--reason TEXT] [--since TIME]
        npm run dlq -- replay [--reason TEXT] [--since TIME]
 
-The dead-letter topic (KAFKA_TOPIC_DLQ on KAFKA_BROKERS). list prints each letter: where it is,
+The dead-letter topic (KAFKA_TOPIC_DLQ on KAFKA_BROKERS, reached as the gateway reaches it:
+KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_*, KAFKA_SASL_*). list prints each letter: where it is,
 when its event was produced, its source topic, key and reason. replay re-publishes the matching
 letters to their source topics with their original key, value, timestamp and headers, and records
 them (in DATABASE_URL's database, else npm start's): replaying again skips them.
@@ -29,8 +31,11 @@ runCommand("dlq", USAGE, async () => {
     throw new UsageError(`expected a command: list or replay; got '${command ?? ""}'`);
   }
   const config = loadConfig();
-  if (!config.KAFKA_BROKERS) throw new Error("set KAFKA_BROKERS (e.g. 127.0.0.1:9092)");
-  const kafka = createKafka(config.KAFKA_BROKERS, `${config.KAFKA_CLIENT_ID}-dlq`, createLogger("warn", 2));
+  const kafka = createKafka(
+    kafkaConnection(config),
+    `${config.KAFKA_CLIENT_ID}-dlq`,
+    createLogger("warn", 2),
+  );
   const letters = await readDeadLetters(kafka, config.KAFKA_TOPIC_DLQ, {
     reason: flags.reason,
     since: isoTime("since", flags.since),

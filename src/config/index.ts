@@ -40,6 +40,31 @@ const schema = z.object({
   EMBEDDED_DB_PORT: port.default(54329),
   /** Kafka bootstrap brokers, e.g. 127.0.0.1:9092. Unset: no Kafka ingestion. */
   KAFKA_BROKERS: csv.optional(),
+  /**
+   * How the gateway talks to the brokers, as Kafka clients' security.protocol: PLAINTEXT, SSL
+   * (TLS), SASL_PLAINTEXT or SASL_SSL (a SASL login over TLS: what managed Kafka services use).
+   * @default PLAINTEXT
+   */
+  KAFKA_SECURITY_PROTOCOL: z.enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]).default("PLAINTEXT"),
+  /**
+   * PEM CA bundle that signs the brokers' certificates (SSL, SASL_SSL). Unset: Node's bundled
+   * public CAs, which is what brokers with publicly signed certificates need.
+   */
+  KAFKA_SSL_CA: z.string().optional(),
+  /** PEM client certificate (chain) for brokers that require one (ssl.client.auth=required). */
+  KAFKA_SSL_CERT: z.string().optional(),
+  /** PEM private key of KAFKA_SSL_CERT. */
+  KAFKA_SSL_KEY: z.string().optional(),
+  /** SASL mechanism (SASL_PLAINTEXT, SASL_SSL): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. */
+  KAFKA_SASL_MECHANISM: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]))
+    .optional(),
+  /** SASL user name. */
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  /** SASL password (from a Kubernetes Secret, say). */
+  KAFKA_SASL_PASSWORD: z.string().optional(),
   /** @default brewgate */
   KAFKA_CLIENT_ID: z.string().default("brewgate"),
   /** Consumer group of the ingestion workers. @default brewgate-ingest */
@@ -249,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   checkSecurity(config);
   checkInferenceTls(config);
+  checkKafkaSecurity(config);
   if (!config.TOKENIZER_PATH && config.MODEL_DIR)
     config.TOKENIZER_PATH = `${config.MODEL_DIR}/tokenizer.json`;
   return config;
@@ -289,6 +315,44 @@ function checkInferenceTls(config: Config): void {
   if (config.INFERENCE_TLS_SERVER_NAME) {
     throw new Error(
       "invalid configuration: INFERENCE_TLS_SERVER_NAME needs INFERENCE_TLS_CA: without it the link to the sidecars is plaintext and no name is checked",
+    );
+  }
+}
+
+/** The KAFKA_SSL_* and KAFKA_SASL_* variables that KAFKA_SECURITY_PROTOCOL asks for, or would ignore. */
+function checkKafkaSecurity(config: Config): void {
+  const protocol = config.KAFKA_SECURITY_PROTOCOL;
+  const sasl = protocol.startsWith("SASL_");
+  const tls = protocol.endsWith("SSL");
+  const set = (names: (keyof Config)[]) => names.filter((n) => config[n] !== undefined);
+  if (sasl) {
+    const missing = (["KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"] as const).filter(
+      (n) => !config[n],
+    );
+    if (missing.length > 0) {
+      throw new Error(
+        `invalid configuration: KAFKA_SECURITY_PROTOCOL=${protocol} logs in with SASL and needs ${missing.join(", ")}`,
+      );
+    }
+  } else {
+    const ignored = set(["KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"]);
+    if (ignored.length > 0) {
+      throw new Error(
+        `invalid configuration: ${ignored.join(", ")} set, but KAFKA_SECURITY_PROTOCOL is ${protocol}: set it to SASL_SSL (or SASL_PLAINTEXT) to log in`,
+      );
+    }
+  }
+  if (!tls) {
+    const ignored = set(["KAFKA_SSL_CA", "KAFKA_SSL_CERT", "KAFKA_SSL_KEY"]);
+    if (ignored.length > 0) {
+      throw new Error(
+        `invalid configuration: ${ignored.join(", ")} set, but KAFKA_SECURITY_PROTOCOL is ${protocol}, which does not use TLS: set it to SSL or SASL_SSL`,
+      );
+    }
+  }
+  if (Boolean(config.KAFKA_SSL_CERT) !== Boolean(config.KAFKA_SSL_KEY)) {
+    throw new Error(
+      "invalid configuration: KAFKA_SSL_CERT and KAFKA_SSL_KEY (the client certificate and its key) go together",
     );
   }
 }

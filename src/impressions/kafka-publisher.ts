@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import type { ImpressionPublisher } from "../domain/impression";
 import { createKafka, ensureTopics } from "../kafka/client";
+import { connectionFailure, kafkaConnection } from "../kafka/connection";
 import { createManagedProducer, createSocketGate } from "../kafka/lifecycle";
 import type { Logger } from "../observability/logger";
 
@@ -18,15 +19,15 @@ export async function startImpressionPublisher(
   config: Config,
   logger: Logger,
 ): Promise<KafkaImpressionPublisher> {
-  if (!config.KAFKA_BROKERS) throw new Error("KAFKA_BROKERS is not set");
+  const connection = kafkaConnection(config);
   const gate = createSocketGate();
-  const kafka = createKafka(
-    config.KAFKA_BROKERS,
-    `${config.KAFKA_CLIENT_ID}-impressions`,
-    logger,
-    gate.factory,
+  const kafka = createKafka(connection, `${config.KAFKA_CLIENT_ID}-impressions`, logger, gate.factory);
+  await ensureTopics(kafka, [config.KAFKA_TOPIC_IMPRESSIONS], config.KAFKA_TOPIC_PARTITIONS).catch(
+    (err: Error) => {
+      gate.close();
+      throw connectionFailure(connection, "cannot create the impressions topic", err);
+    },
   );
-  await ensureTopics(kafka, [config.KAFKA_TOPIC_IMPRESSIONS], config.KAFKA_TOPIC_PARTITIONS);
   const producer = createManagedProducer(kafka, gate, { idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   return {

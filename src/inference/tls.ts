@@ -1,7 +1,5 @@
-import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createSecureContext } from "node:tls";
 import type { Config } from "../config";
+import { readCaBundle, readKeyPair } from "../util/pem";
 
 /** TLS of the link to the sidecars: the PEM files' contents, read once at start. */
 export interface InferenceTls {
@@ -29,35 +27,18 @@ export type InferenceTlsVariables = Pick<
  */
 export function readInferenceTls(config: InferenceTlsVariables): InferenceTls | undefined {
   if (!config.INFERENCE_TLS_CA) return undefined;
-  const ca = readPem("INFERENCE_TLS_CA", config.INFERENCE_TLS_CA);
-  try {
-    new X509Certificate(ca);
-  } catch (err) {
-    throw new Error(
-      `INFERENCE_TLS_CA: ${config.INFERENCE_TLS_CA} holds no PEM certificate: ${(err as Error).message}`,
+  const tls: InferenceTls = {
+    ca: readCaBundle("INFERENCE_TLS_CA", config.INFERENCE_TLS_CA),
+    serverName: config.INFERENCE_TLS_SERVER_NAME || undefined,
+  };
+  if (config.INFERENCE_TLS_CERT && config.INFERENCE_TLS_KEY) {
+    // What grpc.credentials.createSsl checks too, but with an error that names the variables.
+    tls.client = readKeyPair(
+      "INFERENCE_TLS_CERT",
+      config.INFERENCE_TLS_CERT,
+      "INFERENCE_TLS_KEY",
+      config.INFERENCE_TLS_KEY,
     );
   }
-  const tls: InferenceTls = { ca, serverName: config.INFERENCE_TLS_SERVER_NAME || undefined };
-  if (config.INFERENCE_TLS_CERT && config.INFERENCE_TLS_KEY) {
-    const cert = readPem("INFERENCE_TLS_CERT", config.INFERENCE_TLS_CERT);
-    const key = readPem("INFERENCE_TLS_KEY", config.INFERENCE_TLS_KEY);
-    try {
-      // What grpc.credentials.createSsl does with them, but with an error that names the variables.
-      createSecureContext({ cert, key });
-    } catch (err) {
-      throw new Error(
-        `INFERENCE_TLS_CERT (${config.INFERENCE_TLS_CERT}) and INFERENCE_TLS_KEY (${config.INFERENCE_TLS_KEY}) are not a PEM certificate and its private key: ${(err as Error).message}`,
-      );
-    }
-    tls.client = { cert, key };
-  }
   return tls;
-}
-
-function readPem(variable: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`${variable}: cannot read ${path}: ${(err as Error).message}`);
-  }
 }

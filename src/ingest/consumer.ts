@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import { INGEST_CONSUMER } from "../config/limits";
 import type { Db } from "../db/client";
 import { createKafka, ensureTopics } from "../kafka/client";
+import { connectionFailure, kafkaConnection } from "../kafka/connection";
 import { createManagedConsumer, createManagedProducer, createSocketGate } from "../kafka/lifecycle";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
@@ -44,12 +45,10 @@ export interface Ingestion {
 export async function startIngestion(options: IngestionOptions): Promise<Ingestion> {
   const { config, db, metrics } = options;
   const logger = options.logger.child({ component: "ingest" });
-  if (!config.KAFKA_BROKERS || config.KAFKA_BROKERS.length === 0) {
-    throw new Error("Kafka ingestion needs KAFKA_BROKERS (e.g. 127.0.0.1:9092)");
-  }
+  const connection = kafkaConnection(config);
   const producerGate = createSocketGate();
   const producer = createManagedProducer(
-    createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger, producerGate.factory),
+    createKafka(connection, config.KAFKA_CLIENT_ID, logger, producerGate.factory),
     producerGate,
     { allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner },
   );
@@ -79,15 +78,13 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
     );
   }
 
-  const kafka = createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger);
+  const kafka = createKafka(connection, config.KAFKA_CLIENT_ID, logger);
   const created = await ensureTopics(
     kafka,
     [...topics, config.KAFKA_TOPIC_DLQ],
     config.KAFKA_TOPIC_PARTITIONS,
   ).catch((err: Error) => {
-    throw new Error(
-      `cannot create the ingestion topics on Kafka ${config.KAFKA_BROKERS?.join(",")}: ${err.message}`,
-    );
+    throw connectionFailure(connection, "cannot create the ingestion topics", err);
   });
   if (created.length > 0)
     logger.info({ topics: created, partitions: config.KAFKA_TOPIC_PARTITIONS }, "topics created");
@@ -98,7 +95,7 @@ export async function startIngestion(options: IngestionOptions): Promise<Ingesti
   let joinedOnce = false;
   let crash: Error | null = null;
   const managed = createManagedConsumer({
-    kafka: createKafka(config.KAFKA_BROKERS, config.KAFKA_CLIENT_ID, logger, consumerGate.factory),
+    kafka: createKafka(connection, config.KAFKA_CLIENT_ID, logger, consumerGate.factory),
     gate: consumerGate,
     logger,
     config: {

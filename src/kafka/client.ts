@@ -1,19 +1,23 @@
 import { type ISocketFactory, Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "../observability/logger";
+import type { KafkaConnection } from "./connection";
 
 /**
- * kafkajs client whose log lines go through the gateway's pino logger. Clients that must not
- * outlive their stop() pass a SocketGate's factory (see ./lifecycle).
+ * kafkajs client on `connection` (brokers, TLS, SASL: ./connection) whose log lines go through
+ * the gateway's pino logger. Clients that must not outlive their stop() pass a SocketGate's
+ * factory (see ./lifecycle); it opens TLS sockets with the connection's options.
  */
 export function createKafka(
-  brokers: string[],
+  connection: KafkaConnection,
   clientId: string,
   logger: Logger,
   socketFactory?: ISocketFactory,
 ): Kafka {
   const log = logger.child({ component: "kafka" });
   return new Kafka({
-    brokers,
+    brokers: connection.brokers,
+    ...(connection.ssl ? { ssl: connection.ssl } : {}),
+    ...(connection.sasl ? { sasl: connection.sasl } : {}),
     clientId,
     ...(socketFactory ? { socketFactory } : {}),
     logLevel: logLevel.WARN,

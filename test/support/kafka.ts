@@ -2,15 +2,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type IHeaders, Kafka, type KafkaMessage, logLevel, type Message } from "kafkajs";
-import { type Broker, startBroker } from "../../dev/kafka-broker";
+import { type Broker, type BrokerSecurity, startBroker } from "../../dev/kafka-broker";
+import type { KafkaConnection } from "../../src/kafka/connection";
 import { createTestDatabase, type TestDatabase } from "./postgres";
 
 export type TestBroker = Broker & { cleanup(): Promise<void> };
 
-/** A real single-node broker on free ports with its data in a temporary directory. */
-export async function startTestBroker(): Promise<TestBroker> {
+/**
+ * A real single-node broker on free ports with its data in a temporary directory; with
+ * `security`, secured listeners beside the PLAINTEXT one (dev/kafka-broker.ts).
+ */
+export async function startTestBroker(security?: BrokerSecurity): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), "brewgate-kafka-"));
-  const broker = await startBroker({ dataDir, heapMb: 384 }).catch((err) => {
+  const broker = await startBroker({ dataDir, heapMb: 384, security }).catch((err) => {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   });
@@ -22,9 +26,12 @@ export async function startTestBroker(): Promise<TestBroker> {
   });
 }
 
-export function testKafka(brokers: string[]): Kafka {
+/** A bootstrap list (PLAINTEXT), or brokers with the TLS and SASL settings to reach them. */
+export type KafkaTarget = string[] | KafkaConnection;
+
+export function testKafka(target: KafkaTarget): Kafka {
   return new Kafka({
-    brokers,
+    ...(Array.isArray(target) ? { brokers: target } : target),
     clientId: "brewgate-test",
     logLevel: logLevel.NOTHING,
     retry: { retries: 30, initialRetryTime: 200, maxRetryTime: 2000 },
@@ -32,7 +39,7 @@ export function testKafka(brokers: string[]): Kafka {
 }
 
 /** Sends messages and resolves once every replica has them. */
-export async function produce(brokers: string[], topic: string, messages: Message[]): Promise<void> {
+export async function produce(brokers: KafkaTarget, topic: string, messages: Message[]): Promise<void> {
   const producer = testKafka(brokers).producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
@@ -46,7 +53,7 @@ export const json = (key: string, value: unknown): Message => ({ key, value: JSO
 
 /** Reads a topic from the beginning until `count` messages arrived (or fails after `timeoutMs`). */
 export async function readTopic(
-  brokers: string[],
+  brokers: KafkaTarget,
   topic: string,
   count: number,
   timeoutMs = 30_000,
@@ -85,7 +92,7 @@ export function header(headers: IHeaders | undefined, name: string): string | un
 }
 
 /** Committed offsets of a group by partition ("-1": nothing committed). */
-export async function committedOffsets(brokers: string[], groupId: string, topic: string) {
+export async function committedOffsets(brokers: KafkaTarget, groupId: string, topic: string) {
   const admin = testKafka(brokers).admin();
   await admin.connect();
   try {
@@ -97,7 +104,7 @@ export async function committedOffsets(brokers: string[], groupId: string, topic
 }
 
 /** High watermarks of a topic by partition. */
-export async function endOffsets(brokers: string[], topic: string) {
+export async function endOffsets(brokers: KafkaTarget, topic: string) {
   const admin = testKafka(brokers).admin();
   await admin.connect();
   try {
@@ -109,7 +116,7 @@ export async function endOffsets(brokers: string[], topic: string) {
 }
 
 /** Whether the group has committed every partition of the topic up to its end. */
-export async function committedToEnd(brokers: string[], groupId: string, topic: string): Promise<boolean> {
+export async function committedToEnd(brokers: KafkaTarget, groupId: string, topic: string): Promise<boolean> {
   const [done, end] = await Promise.all([
     committedOffsets(brokers, groupId, topic),
     endOffsets(brokers, topic),
@@ -121,8 +128,10 @@ export async function committedToEnd(brokers: string[], groupId: string, topic: 
  * A broker and a fresh database, started side by side; when one fails to start, the other is
  * removed again before the error is thrown, so a failed setup leaves nothing behind.
  */
-export async function startBrokerAndDatabase(): Promise<{ broker: TestBroker; pg: TestDatabase }> {
-  const [b, p] = await Promise.allSettled([startTestBroker(), createTestDatabase()]);
+export async function startBrokerAndDatabase(
+  security?: BrokerSecurity,
+): Promise<{ broker: TestBroker; pg: TestDatabase }> {
+  const [b, p] = await Promise.allSettled([startTestBroker(security), createTestDatabase()]);
   if (b.status === "fulfilled" && p.status === "fulfilled") return { broker: b.value, pg: p.value };
   if (b.status === "fulfilled") await b.value.cleanup();
   if (p.status === "fulfilled") await p.value.drop();
