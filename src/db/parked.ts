@@ -51,6 +51,13 @@ export async function findReleasable(
     LIMIT ${limit}`;
 }
 
+/** How many interactions are parked, and since when the oldest has waited (null: none). */
+export async function parkedSummary(db: Db): Promise<{ count: number; oldest: Date | null }> {
+  const [row] = await db.$queryRaw<{ count: number; oldest: Date | null }[]>`
+    SELECT count(*)::int AS "count", min("parkedAt") AS "oldest" FROM "ParkedInteraction"`;
+  return row;
+}
+
 export async function deleteParked(db: Db, eventIds: string[]): Promise<void> {
   if (eventIds.length === 0) return;
   await db.parkedInteraction.deleteMany({ where: { eventId: { in: eventIds } } });

@@ -5,6 +5,7 @@ import {
   deleteParked,
   findReleasable,
   type ParkedInteraction,
+  parkedSummary,
   parkInteractions,
   takeExpired,
 } from "../db/parked";
@@ -124,6 +125,11 @@ export class Parking {
       expired += n;
       if (n < INGEST_PARKING.batch) break;
     }
+    const { count, oldest } = await parkedSummary(this.o.db);
+    this.o.metrics.ingestParked.set(count);
+    this.o.metrics.ingestParkedOldestSeconds.set(
+      oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0,
+    );
     return { released, expired };
   }
 

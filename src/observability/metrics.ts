@@ -29,6 +29,16 @@ export function createMetrics() {
       labelNames: ["topic", "outcome"] as const,
       registers: [registry],
     }),
+    ingestParked: new Gauge({
+      name: "brewgate_ingest_parked",
+      help: "Interactions parked now (waiting for their member or item), all replicas together; read at each sweep",
+      registers: [registry],
+    }),
+    ingestParkedOldestSeconds: new Gauge({
+      name: "brewgate_ingest_parked_oldest_seconds",
+      help: "How long the oldest parked interaction has waited; it is dead-lettered at INGEST_PARK_MAX_MS",
+      registers: [registry],
+    }),
     ingestBatchSeconds: new Histogram({
       name: "brewgate_ingest_batch_seconds",
       help: "Time to validate and store one Kafka batch",

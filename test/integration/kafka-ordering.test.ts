@@ -80,9 +80,22 @@ describe("interactions that arrive before their member (real broker, real Postgr
 
   it("parks every interaction whose member comes later and stores each once, none dead-lettered", async () => {
     const letters = await deadLetters();
-    await producePairs("a", 2_000);
-    await waitFor("every interaction stored", async () => (await storedWith("a-")) === PAIRS, 60_000);
+    // The gauge operators watch: what is parked now, sampled while the members are held back.
+    const parkedGauge = async () =>
+      Number(/^brewgate_ingest_parked (\d+)/m.exec(await gw.metrics.registry.metrics())?.[1] ?? -1);
+    let mostParked = 0;
+    const sampler = setInterval(async () => {
+      mostParked = Math.max(mostParked, await parkedGauge());
+    }, 100);
+    try {
+      await producePairs("a", 2_000);
+      await waitFor("every interaction stored", async () => (await storedWith("a-")) === PAIRS, 60_000);
+    } finally {
+      clearInterval(sampler);
+    }
     await waitFor("nothing left parked", async () => (await gw.db.parkedInteraction.count()) === 0);
+    assert.ok(mostParked > 0, "brewgate_ingest_parked showed the interactions waiting");
+    await waitFor("brewgate_ingest_parked back to 0", async () => (await parkedGauge()) === 0);
     assert.equal(await storedWith("a-"), PAIRS);
     assert.equal(await deadLetters(), letters);
     const once = [...announced].filter(([id, n]) => id.startsWith("a-") && n === 1).length;
