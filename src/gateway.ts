@@ -9,6 +9,7 @@ import { isDatabaseUnavailable } from "./db/errors";
 import { insertImpressions } from "./db/impressions";
 import { migrate } from "./db/migrate";
 import { ensureDefaultTasks } from "./db/tasks";
+import type { RankingObserver } from "./domain/observer";
 import { JOB_APPLY_TASK } from "./domain/task-definition";
 import { startImpressionPublisher } from "./impressions/kafka-publisher";
 import { ImpressionLog } from "./impressions/log";
@@ -128,6 +129,15 @@ export async function startGateway(
         addresses: config.INFERENCE_ADDRESSES,
         scoreTimeoutMs: config.SCORE_TIMEOUT_MS,
         tls: readInferenceTls(config),
+        routing: config.INFERENCE_ROUTING,
+        loadFactor: config.INFERENCE_ROUTING_LOAD_FACTOR,
+        resolveIntervalMs: config.INFERENCE_RESOLVE_INTERVAL_MS,
+        onSidecarsChange: (sidecars) => logger.info({ sidecars }, "inference sidecars"),
+        onResolveError: (host, err) =>
+          logger.warn(
+            { err, host },
+            "resolving the sidecars' host name failed; keeping the addresses it had",
+          ),
       });
       shutdown.add("inference client", async () => client.close());
       inference = new InferenceService(client);
@@ -219,6 +229,7 @@ export async function startGateway(
         impressions,
         interactions,
         pubSub: bus.pubSub,
+        observer: rankingMetrics(metrics),
       },
       metrics,
       readiness,
@@ -266,4 +277,13 @@ function redisReady(client: Redis, ms: number): Promise<boolean> {
     const timer = setTimeout(() => done(false), ms);
     client.once("ready", onReady);
   });
+}
+
+/** The ranking paths' reports, recorded in `metrics`. */
+export function rankingMetrics(metrics: Metrics): RankingObserver {
+  return {
+    ranking: (outcome, seconds) => metrics.rankingSeconds.observe({ outcome }, seconds),
+    explanationFirstToken: (seconds) => metrics.explanationFirstTokenSeconds.observe(seconds),
+    explanation: (outcome, seconds) => metrics.explanationSeconds.observe({ outcome }, seconds),
+  };
 }

@@ -96,8 +96,24 @@ const schema = z.object({
   MODEL_DIR: z.string().optional(),
   /** Path of the model's tokenizer.json. @default $MODEL_DIR/tokenizer.json */
   TOKENIZER_PATH: z.string().optional(),
-  /** Inference sidecars (host:port, or several ip:port), balanced round robin. Unset: no ranking. */
+  /**
+   * Inference sidecars, host:port entries: an IP is one sidecar, a name stands for every address
+   * it resolves to (a Kubernetes headless Service: one per ready pod), resolved again every
+   * INFERENCE_RESOLVE_INTERVAL_MS. Unset: no ranking.
+   */
   INFERENCE_ADDRESSES: csv.optional(),
+  /**
+   * How a member's calls pick their sidecar: affinity (the member's calls go to the sidecar that
+   * holds their prompt prefix, consistent hashing with bounded loads) or round_robin. @default affinity
+   */
+  INFERENCE_ROUTING: z.enum(["affinity", "round_robin"]).default("affinity"),
+  /**
+   * Affinity's load bound: a sidecar takes a member's call while it carries fewer than this
+   * times the average calls in flight; else the next sidecar on the ring does. @default 1.25
+   */
+  INFERENCE_ROUTING_LOAD_FACTOR: z.coerce.number().min(1).max(100).default(INFERENCE.routingLoadFactor),
+  /** How often sidecar host names are resolved again. @default 5000 */
+  INFERENCE_RESOLVE_INTERVAL_MS: z.coerce.number().int().min(100).default(INFERENCE.resolveIntervalMs),
   /** Deadline of one Score call to the sidecar. @default 10000 */
   SCORE_TIMEOUT_MS: z.coerce.number().int().min(10).default(INFERENCE.scoreTimeoutMs),
   /**

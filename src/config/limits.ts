@@ -32,8 +32,16 @@ export const INFERENCE = {
   modelInfoTimeoutMs: 5_000,
   /** Deadline of an Abort call, and of the readiness check's ModelInfo. */
   controlTimeoutMs: 2_000,
-  /** Attempts of one call on UNAVAILABLE (first try included); gRPC caps it at 5. */
+  /** Attempts of one call (first try included), each on the next sidecar when one is down or full. */
   maxAttempts: 4,
+  /** Affinity routing's load bound: 1.25 times the average calls in flight (the CHWBL paper's c). */
+  routingLoadFactor: 1.25,
+  /** How often a sidecar host name is resolved again (a headless Service's pods come and go). */
+  resolveIntervalMs: 5_000,
+  /** A sidecar that answered UNAVAILABLE is skipped this long, doubling per failure in a row. */
+  sidecarDownMs: { initialMs: 250, maxMs: 5_000 },
+  /** Pause before trying every sidecar again, times the attempt number. */
+  failoverPauseMs: 100,
   /**
    * HTTP/2 keepalive ping interval: no shorter than what gRPC servers permit by default (5
    * minutes without data), or the server answers GOAWAY ENHANCE_YOUR_CALM.

@@ -86,7 +86,7 @@ export async function runEvaluation(opts: EvaluationOptions): Promise<Evaluation
   /** The model's scores for a list with a history budget, and the history entries its prompt kept. */
   const scoreList = async (list: EvalList, budget: number | null) => {
     const prompt = await source.prompt(list, budget ?? undefined);
-    const res = await scorePrompt(client, `eval-${list.id}-${budget ?? "task"}`, prompt);
+    const res = await scorePrompt(client, `eval-${list.id}-${budget ?? "task"}`, prompt, list.memberId);
     usage.promptTokens += res.usage.promptTokens;
     usage.cachedTokens += res.usage.cachedTokens;
     usage.computedTokens += res.usage.computedTokens;

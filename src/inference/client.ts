@@ -3,6 +3,8 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { INFERENCE } from "../config/limits";
 import { badInput, unavailable } from "../domain/errors";
+import { type Endpoint, EndpointPool } from "./endpoints";
+import { pickTarget, type RoutingPolicy } from "./routing";
 import type { InferenceTls } from "./tls";
 import type { GenerateEvent, GenerateRequest, ModelInfo, ScoreRequest, ScoreResponse } from "./types";
 
@@ -10,13 +12,14 @@ export const PROTO_PATH = join(__dirname, "..", "..", "..", "proto", "inference.
 
 export interface InferenceClientOptions {
   /**
-   * Sidecar addresses: one host:port (resolved by DNS, every address it resolves to is used) or
-   * several ip:port; calls are spread round robin over the ones that answer.
+   * Sidecar addresses, host:port: an IP literal is one sidecar, a name stands for every address
+   * it resolves to (a Kubernetes headless Service: one per ready pod), resolved again every
+   * `resolveIntervalMs`.
    */
   addresses: string[];
   /** Deadline of a Score call. @default INFERENCE.scoreTimeoutMs */
   scoreTimeoutMs?: number;
-  /** Attempts of one call on UNAVAILABLE (first try included), with exponential backoff. @default INFERENCE.maxAttempts */
+  /** Attempts of one call, first try included: each failed over to the next sidecar. @default INFERENCE.maxAttempts */
   maxAttempts?: number;
   /**
    * Interval of HTTP/2 keepalive pings. Must not be shorter than what the server permits
@@ -29,12 +32,25 @@ export interface InferenceClientOptions {
    * ./tls.ts reads the files). Unset: plaintext.
    */
   tls?: InferenceTls;
+  /** How calls with a route key pick their sidecar (./routing). @default "affinity" */
+  routing?: RoutingPolicy;
+  /** Affinity's bound: a sidecar takes a call while below this times the average load. @default INFERENCE.routingLoadFactor */
+  loadFactor?: number;
+  /** How often names in `addresses` are resolved again. @default INFERENCE.resolveIntervalMs */
+  resolveIntervalMs?: number;
+  onSidecarsChange?(addresses: string[]): void;
+  onResolveError?(host: string, err: Error): void;
 }
 
 export interface CallOptions {
   /** Aborting cancels the RPC; the sidecar frees the request's work. */
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * Calls with the same key go to the same sidecar while it is up and not overloaded (the member
+   * id: that sidecar holds the member's prompt prefix in its KV cache). None: round robin.
+   */
+  routeKey?: string;
 }
 
 type Raw = Record<string, unknown>;
@@ -112,53 +128,138 @@ function serverNameOptions(serverName: string | undefined): grpc.ChannelOptions 
   return { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName };
 }
 
-/** gRPC client of the inference sidecars (round robin, retries on UNAVAILABLE, cancellation). */
+/** Whether a failed attempt may be sent to another sidecar. */
+function failsOver(err: grpc.ServiceError): boolean {
+  // UNAVAILABLE: the sidecar is down or unreachable. RESOURCE_EXHAUSTED: it is full right now
+  // (KV memory, queue); another one may not be. Score and Generate are pure: nothing is done twice.
+  return err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.RESOURCE_EXHAUSTED;
+}
+
+/**
+ * gRPC client of the inference sidecars: one channel per sidecar, calls routed by key (./routing:
+ * a member's calls go to the sidecar that holds their prefix), a sidecar that is down or full
+ * skipped and the call sent to the next one, cancellation carried through.
+ */
 export class InferenceClient {
-  private readonly stub: InferenceStub;
+  private readonly pool: EndpointPool<InferenceStub>;
   private readonly scoreTimeoutMs: number;
+  private readonly attempts: number;
+  private readonly routing: RoutingPolicy;
+  private readonly loadFactor: number;
+  private turn = 0;
 
   constructor(opts: InferenceClientOptions) {
     if (opts.addresses.length === 0) throw new Error("InferenceClient needs at least one sidecar address");
     this.scoreTimeoutMs = opts.scoreTimeoutMs ?? INFERENCE.scoreTimeoutMs;
-    const attempts = Math.max(1, Math.min(opts.maxAttempts ?? INFERENCE.maxAttempts, 5));
-    const serviceConfig = {
-      loadBalancingConfig: [{ round_robin: {} }],
-      methodConfig: [
-        {
-          name: [{ service: "brewgate.inference.v1.Inference" }],
-          // Generate too: a stream is only retried before its first event arrived.
-          retryPolicy:
-            attempts > 1
-              ? {
-                  maxAttempts: attempts,
-                  initialBackoff: "0.1s",
-                  maxBackoff: "1s",
-                  backoffMultiplier: 2,
-                  retryableStatusCodes: ["UNAVAILABLE"],
-                }
-              : undefined,
-        },
-      ],
-    };
-    // One address goes through DNS (a Kubernetes headless service resolves to every pod);
-    // several are IP literals for the ipv4 scheme's comma-separated list. round_robin spreads
-    // calls over every resolved address that is connected.
-    const target = opts.addresses.length === 1 ? opts.addresses[0] : `ipv4:${opts.addresses.join(",")}`;
+    this.attempts = Math.max(1, opts.maxAttempts ?? INFERENCE.maxAttempts);
+    this.routing = opts.routing ?? "affinity";
+    this.loadFactor = opts.loadFactor ?? INFERENCE.routingLoadFactor;
     const Ctor = serviceCtor();
-    this.stub = new Ctor(target, channelCredentials(opts.tls), {
-      ...serverNameOptions(opts.tls?.serverName),
-      "grpc.service_config": JSON.stringify(serviceConfig),
-      "grpc.keepalive_time_ms": opts.keepaliveMs ?? INFERENCE.keepaliveMs,
-      "grpc.keepalive_timeout_ms": INFERENCE.keepaliveTimeoutMs,
-      "grpc.keepalive_permit_without_calls": 0,
-      "grpc.initial_reconnect_backoff_ms": INFERENCE.reconnectBackoffMs.initial,
-      "grpc.max_reconnect_backoff_ms": INFERENCE.reconnectBackoffMs.max,
-      "grpc.max_receive_message_length": INFERENCE.maxReceiveBytes,
-    }) as unknown as InferenceStub;
+    const credentials = channelCredentials(opts.tls);
+    this.pool = new EndpointPool<InferenceStub>({
+      addresses: opts.addresses,
+      resolveIntervalMs: opts.resolveIntervalMs ?? INFERENCE.resolveIntervalMs,
+      closeDelayMs: this.scoreTimeoutMs,
+      onChange: opts.onSidecarsChange,
+      onResolveError: opts.onResolveError,
+      connect: (address, hostName) =>
+        new Ctor(address, credentials, {
+          // A sidecar reached through a name it resolved to is checked against that name.
+          ...serverNameOptions(opts.tls ? (opts.tls.serverName ?? hostName) : undefined),
+          "grpc.keepalive_time_ms": opts.keepaliveMs ?? INFERENCE.keepaliveMs,
+          "grpc.keepalive_timeout_ms": INFERENCE.keepaliveTimeoutMs,
+          "grpc.keepalive_permit_without_calls": 0,
+          "grpc.initial_reconnect_backoff_ms": INFERENCE.reconnectBackoffMs.initial,
+          "grpc.max_reconnect_backoff_ms": INFERENCE.reconnectBackoffMs.max,
+          "grpc.max_receive_message_length": INFERENCE.maxReceiveBytes,
+        }) as unknown as InferenceStub,
+      close: (stub) => stub.close(),
+    });
+  }
+
+  /** The sidecars calls are spread over now (ip:port). */
+  sidecars(): string[] {
+    return this.pool.list().map((e) => e.address);
   }
 
   private deadline(timeoutMs: number): grpc.Deadline {
     return new Date(Date.now() + timeoutMs);
+  }
+
+  /** The next sidecar for a call with `key`, not one of `tried`; null when none is left. */
+  private pick(key: string | undefined, tried: ReadonlySet<string>): Endpoint<InferenceStub> | null {
+    const endpoints = this.pool.list();
+    if (endpoints.length === 0) return null;
+    let order: string[];
+    if (this.routing === "affinity" && key !== undefined) {
+      order = this.pool.ring.walk(key);
+    } else {
+      const start = this.turn++ % endpoints.length;
+      order = [...endpoints.slice(start), ...endpoints.slice(0, start)].map((e) => e.address);
+    }
+    // Round robin ignores load (its point is to be the plain baseline): a factor of infinity.
+    const factor =
+      this.routing === "affinity" && key !== undefined ? this.loadFactor : Number.POSITIVE_INFINITY;
+    return pickTarget(endpoints, order, tried, Date.now(), factor);
+  }
+
+  private markDown(endpoint: Endpoint<InferenceStub>): void {
+    endpoint.failures++;
+    const { initialMs, maxMs } = INFERENCE.sidecarDownMs;
+    endpoint.downUntil = Date.now() + Math.min(initialMs * 2 ** (endpoint.failures - 1), maxMs);
+  }
+
+  private markUp(endpoint: Endpoint<InferenceStub>): void {
+    endpoint.failures = 0;
+    endpoint.downUntil = 0;
+  }
+
+  /**
+   * Runs `attempt` on the sidecar routing picks, and on the next one each time an attempt fails
+   * over (up to the client's attempts; after every sidecar was tried, they are tried again after
+   * a short pause). Stops at once when `signal` aborts.
+   */
+  private async withFailover<T>(
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    attempt: (endpoint: Endpoint<InferenceStub>) => Promise<T>,
+  ): Promise<T> {
+    await this.pool.ready;
+    const tried = new Set<string>();
+    let last: grpc.ServiceError | null = null;
+    for (let n = 0; n < this.attempts; n++) {
+      if (signal?.aborted) break;
+      let endpoint = this.pick(key, tried);
+      if (!endpoint && tried.size > 0) {
+        tried.clear();
+        await new Promise((r) => setTimeout(r, INFERENCE.failoverPauseMs * n));
+        endpoint = this.pick(key, tried);
+      }
+      if (!endpoint) break;
+      tried.add(endpoint.address);
+      endpoint.inFlight++;
+      try {
+        const result = await attempt(endpoint);
+        this.markUp(endpoint);
+        return result;
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        if (typeof e.code !== "number" || !failsOver(e) || signal?.aborted) throw err;
+        if (e.code === grpc.status.UNAVAILABLE) this.markDown(endpoint);
+        last = e;
+      } finally {
+        endpoint.inFlight--;
+      }
+    }
+    if (signal?.aborted)
+      throw Object.assign(new Error("cancelled"), { code: grpc.status.CANCELLED, details: "cancelled" });
+    throw (
+      last ??
+      Object.assign(new Error("no sidecar address"), {
+        code: grpc.status.UNAVAILABLE,
+        details: `no inference sidecar resolved from ${this.pool.list().length === 0 ? "the configured addresses" : "the pool"}`,
+      })
+    );
   }
 
   private unary<T>(
@@ -167,24 +268,25 @@ export class InferenceClient {
     opts: CallOptions,
     timeoutMs: number,
     map: (r: Raw) => T,
+    endpoint?: Endpoint<InferenceStub>,
   ): Promise<T> {
-    return new Promise((resolve, reject) => {
-      if (opts.signal?.aborted) {
-        reject(unavailable("request cancelled before it reached the sidecar"));
-        return;
-      }
-      const call = this.stub[method](
-        req,
-        new grpc.Metadata(),
-        { deadline: this.deadline(opts.timeoutMs ?? timeoutMs) },
-        (err, res) => {
+    if (opts.signal?.aborted)
+      return Promise.reject(unavailable("request cancelled before it reached the sidecar"));
+    // One deadline for the call, however many sidecars it tries.
+    const deadline = this.deadline(opts.timeoutMs ?? timeoutMs);
+    const once = (target: Endpoint<InferenceStub>) =>
+      new Promise<Raw>((resolve, reject) => {
+        const call = target.stub[method](req, new grpc.Metadata(), { deadline }, (err, res) => {
           opts.signal?.removeEventListener("abort", onAbort);
-          if (err) reject(toGatewayError(err));
-          else resolve(map(res as Raw));
-        },
-      );
-      const onAbort = () => call.cancel();
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
+          if (err) reject(err);
+          else resolve(res as Raw);
+        });
+        const onAbort = () => call.cancel();
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    const sent = endpoint ? once(endpoint) : this.withFailover(opts.routeKey, opts.signal, once);
+    return sent.then(map, (err: grpc.ServiceError) => {
+      throw typeof err.code === "number" ? toGatewayError(err) : err;
     });
   }
 
@@ -202,31 +304,60 @@ export class InferenceClient {
     return this.unary("ModelInfo", {}, opts, INFERENCE.modelInfoTimeoutMs, (r) => r as unknown as ModelInfo);
   }
 
-  abort(requestId: string): Promise<boolean> {
-    return this.unary("Abort", { requestId }, {}, INFERENCE.controlTimeoutMs, (r) => Boolean(r.found));
+  /** Asks every sidecar to stop `requestId`; true when one of them had it. */
+  async abort(requestId: string): Promise<boolean> {
+    await this.pool.ready;
+    const answers = await Promise.allSettled(
+      this.pool
+        .list()
+        .map((e) =>
+          this.unary("Abort", { requestId }, {}, INFERENCE.controlTimeoutMs, (r) => Boolean(r.found), e),
+        ),
+    );
+    if (answers.every((a) => a.status === "rejected")) throw (answers[0] as PromiseRejectedResult).reason;
+    return answers.some((a) => a.status === "fulfilled" && a.value);
   }
 
   /**
    * Streams generated tokens. Breaking out of the loop, or aborting `signal`, cancels the call,
-   * and the sidecar frees the generation's KV memory.
+   * and the sidecar frees the generation's KV memory. A sidecar that fails before the first event
+   * is replaced by the next one; after that the failure is the caller's.
    */
   async *generate(
     req: GenerateRequest,
     opts: CallOptions & { timeoutMs?: number } = {},
   ): AsyncGenerator<GenerateEvent> {
     const callOpts: grpc.CallOptions = opts.timeoutMs ? { deadline: this.deadline(opts.timeoutMs) } : {};
-    const call = this.stub.Generate(req as unknown as Raw, new grpc.Metadata(), callOpts);
-    const onAbort = () => call.cancel();
+    let call: grpc.ClientReadableStream<Raw> | null = null;
+    let endpoint: Endpoint<InferenceStub> | null = null;
+    const onAbort = () => call?.cancel();
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      for await (const raw of call as AsyncIterable<Raw>) {
-        const ev = raw as { token?: { id: number; logprob: number }; done?: Raw; event?: string };
+      // Opened, and its first event read, under failover; the rest streams from that sidecar.
+      const first = await this.withFailover(opts.routeKey, opts.signal, async (target) => {
+        const opened = target.stub.Generate(req as unknown as Raw, new grpc.Metadata(), callOpts);
+        call = opened;
+        const it = (opened as AsyncIterable<Raw>)[Symbol.asyncIterator]();
+        try {
+          const r = await it.next();
+          target.inFlight++;
+          endpoint = target;
+          return { it, r };
+        } catch (err) {
+          opened.cancel();
+          throw err;
+        }
+      });
+      let { r } = first;
+      while (!r.done) {
+        const ev = r.value as { token?: { id: number; logprob: number }; done?: Raw; event?: string };
         if (ev.token && ev.event !== "done") {
           yield { kind: "token", id: ev.token.id, logprob: ev.token.logprob };
         } else if (ev.done) {
           const d = ev.done as unknown as Omit<Extract<GenerateEvent, { kind: "done" }>, "kind">;
           yield { kind: "done", finishReason: d.finishReason, usage: d.usage, timings: d.timings };
         }
+        r = await first.it.next();
       }
     } catch (err) {
       const e = err as grpc.ServiceError;
@@ -234,18 +365,31 @@ export class InferenceClient {
       throw typeof e.code === "number" ? toGatewayError(e) : err;
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
-      call.cancel();
+      (call as grpc.ClientReadableStream<Raw> | null)?.cancel();
+      const held = endpoint as Endpoint<InferenceStub> | null;
+      if (held) held.inFlight--;
     }
   }
 
   /** Resolves once a connection to some sidecar is up (or rejects after `timeoutMs`). */
-  waitForReady(timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.stub.waitForReady(this.deadline(timeoutMs), (err) => (err ? reject(err) : resolve()));
+  async waitForReady(timeoutMs: number): Promise<void> {
+    const deadline = this.deadline(timeoutMs);
+    await this.pool.ready;
+    const endpoints = this.pool.list();
+    if (endpoints.length === 0) throw new Error("no inference sidecar address resolved");
+    await Promise.any(
+      endpoints.map(
+        (e) =>
+          new Promise<void>((resolve, reject) => {
+            e.stub.waitForReady(deadline, (err) => (err ? reject(err) : resolve()));
+          }),
+      ),
+    ).catch((err: AggregateError) => {
+      throw err.errors[0];
     });
   }
 
   close(): void {
-    this.stub.close();
+    this.pool.close();
   }
 }

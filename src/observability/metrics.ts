@@ -13,8 +13,28 @@ export function createMetrics() {
     registry,
     graphqlRequests: new Counter({
       name: "brewgate_graphql_requests_total",
-      help: "GraphQL operations by name and outcome",
-      labelNames: ["operation", "outcome"] as const,
+      help: "GraphQL operations by type (query, mutation, subscription), root field (the schema's name, one count per root field; 'none' when the operation did not resolve) and outcome (ok, error)",
+      labelNames: ["type", "field", "outcome"] as const,
+      registers: [registry],
+    }),
+    rankingSeconds: new Histogram({
+      name: "brewgate_ranking_seconds",
+      help: "One ranking, from the request to the ranked answer (prompt, Score, ranking), by outcome",
+      labelNames: ["outcome"] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    explanationFirstTokenSeconds: new Histogram({
+      name: "brewgate_explanation_first_token_seconds",
+      help: "Time to the first streamed text of an explanation (prompt, Score, prefill, first tokens)",
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    explanationSeconds: new Histogram({
+      name: "brewgate_explanation_seconds",
+      help: "One explanation, from the request to its last event, by outcome",
+      labelNames: ["outcome"] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [registry],
     }),
     refusals: new Counter({

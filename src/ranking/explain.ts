@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { EXPLANATION_PROMPT_SLACK_TOKENS, REQUEST_LIMITS } from "../config/limits";
 import type { Db } from "../db/client";
 import { badInput } from "../domain/errors";
+import { outcomeOf, type RankingObserver, since } from "../domain/observer";
 import type { InferenceService } from "../inference/service";
 import type { FinishReason } from "../inference/types";
 import { IncrementalDetokenizer } from "../prompt/detokenizer";
@@ -36,6 +37,8 @@ export interface ExplanationDeps {
   maxPrefixTokens: number;
   timeoutMs: number;
   caches?: PromptPathCaches;
+  /** Told each explanation's time to first text, latency and outcome (the metrics). */
+  observer?: RankingObserver;
 }
 
 /** Checks what a client asked for before any work starts; BAD_USER_INPUT naming the argument. */
@@ -56,6 +59,32 @@ export const EXPLANATION_CUE = "\nExplanation: The member";
  * signal cancels the generation in the sidecar.
  */
 export async function* explain(
+  deps: ExplanationDeps,
+  req: ExplanationRequest,
+  signal: AbortSignal,
+): AsyncGenerator<ExplanationEvent> {
+  const started = performance.now();
+  let first = true;
+  let outcome: ReturnType<typeof outcomeOf> = "cancelled"; // the consumer stopped reading
+  try {
+    for await (const ev of explainFor(deps, req, signal)) {
+      if (first && (ev.delta || ev.done)) {
+        first = false;
+        deps.observer?.explanationFirstToken(since(started));
+      }
+      yield ev;
+      if (ev.done) outcome = "ok";
+    }
+    if (outcome !== "ok") outcome = signal.aborted ? "cancelled" : "ok";
+  } catch (err) {
+    outcome = outcomeOf(err, signal);
+    throw err;
+  } finally {
+    deps.observer?.explanation(outcome, since(started));
+  }
+}
+
+async function* explainFor(
   deps: ExplanationDeps,
   req: ExplanationRequest,
   signal: AbortSignal,
@@ -82,7 +111,7 @@ export async function* explain(
         candidates: [{ id: candidate.id, ids: candidate.ids }],
         labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.ids })),
       },
-      { signal },
+      { signal, routeKey: req.memberId },
     ),
     encodePieces(deps.tokenizer, tailTexts, deps.caches?.pieces),
   ]);
@@ -101,7 +130,7 @@ export async function* explain(
       temperature: 0,
       stopIds: deps.tokenizer.eosId === null ? [] : [deps.tokenizer.eosId],
     },
-    { signal, timeoutMs: deps.timeoutMs },
+    { signal, timeoutMs: deps.timeoutMs, routeKey: req.memberId },
   );
   for await (const ev of stream) {
     if (ev.kind === "token") {

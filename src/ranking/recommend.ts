@@ -6,6 +6,7 @@ import { memberExists } from "../db/members";
 import { retrieveCandidates } from "../db/retrieval";
 import { badInput, notFound } from "../domain/errors";
 import type { ImpressionSink } from "../domain/impression";
+import { outcomeOf, type RankingObserver, since } from "../domain/observer";
 import type { TaskDefinition } from "../domain/task-definition";
 import type { InferenceService } from "../inference/service";
 import type { Timings, Usage } from "../inference/types";
@@ -26,6 +27,8 @@ export interface RecommendationDeps {
   maxPrefixTokens: number;
   retrievalLimit: number;
   caches?: PromptPathCaches;
+  /** Told each ranking's latency and outcome (the metrics). */
+  observer?: RankingObserver;
 }
 
 export interface RecommendationRequest {
@@ -60,8 +63,27 @@ export interface Ranking {
   timings: Timings;
 }
 
-/** Builds the prompt, scores every candidate in one Score call, ranks and queues the impression. */
+/**
+ * Builds the prompt, scores every candidate in one Score call, ranks and queues the impression;
+ * its latency and outcome go to `deps.observer`.
+ */
 export async function recommend(
+  deps: RecommendationDeps,
+  req: RecommendationRequest,
+  signal?: AbortSignal,
+): Promise<Ranking> {
+  const started = performance.now();
+  try {
+    const ranking = await rankFor(deps, req, signal);
+    deps.observer?.ranking("ok", since(started));
+    return ranking;
+  } catch (err) {
+    deps.observer?.ranking(outcomeOf(err, signal), since(started));
+    throw err;
+  }
+}
+
+async function rankFor(
   deps: RecommendationDeps,
   req: RecommendationRequest,
   signal?: AbortSignal,
@@ -94,7 +116,7 @@ export async function recommend(
   });
   const { prompt, candidates } = prepared;
   const version = promptVersion(prepared.task);
-  const res = await scorePrompt(deps.inference.client, requestId, prompt, signal);
+  const res = await scorePrompt(deps.inference.client, requestId, prompt, req.memberId, signal);
   const { ranked } = res;
   const items = new Map(candidates.map((c) => [c.id, c]));
   const shown = ranked.slice(0, req.first).map((c) => ({ ...c, item: items.get(c.itemId) as Item }));

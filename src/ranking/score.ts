@@ -19,6 +19,8 @@ export async function scorePrompt(
   client: InferenceClient,
   requestId: string,
   prompt: BuiltPrompt,
+  /** The member: their calls go to the sidecar that holds their prefix (InferenceClient routing). */
+  memberId: string,
   signal?: AbortSignal,
 ): Promise<ScoredPrompt> {
   const res = await client.score(
@@ -29,7 +31,7 @@ export async function scorePrompt(
       labels: prompt.labels.map((l) => ({ name: l.answer, ids: l.ids })),
       normalize: "FULL_VOCAB",
     },
-    { signal },
+    { signal, routeKey: memberId },
   );
   return { ranked: rankCandidates(prompt.labels, res.candidates), usage: res.usage, timings: res.timings };
 }

@@ -14,6 +14,7 @@ export function recommendationDeps(ctx: GatewayContext): RecommendationDeps {
     maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
     retrievalLimit: ctx.config.RETRIEVAL_LIMIT,
     caches: ctx.caches,
+    observer: ctx.observer,
   };
 }
 
@@ -26,5 +27,6 @@ export function explanationDeps(ctx: GatewayContext): ExplanationDeps {
     maxPrefixTokens: ctx.config.PROMPT_MAX_TOKENS,
     timeoutMs: ctx.config.GENERATE_TIMEOUT_MS,
     caches: ctx.caches,
+    observer: ctx.observer,
   };
 }

@@ -20,6 +20,7 @@ import { type GatewayContext, type GatewayServices, requestContext } from "./con
 import { DocumentCache } from "./document-cache";
 import { createErrorFormatter } from "./format-error";
 import { type IdeOptions, mountIde } from "./ide";
+import { rootFieldNames } from "./operation";
 import { mountPlayground } from "./playground";
 import { mountReports } from "./report";
 import { refusalError, type Security } from "./security";
@@ -211,7 +212,12 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
             async willSendResponse(rc) {
               rc.response.http.headers.set("cache-control", "no-store");
               const outcome = rc.errors && rc.errors.length > 0 ? "error" : "ok";
-              metrics.graphqlRequests.inc({ operation: rc.operationName ?? "anonymous", outcome });
+              // Labels from the schema only: the operation's name and aliases are the client's.
+              const type = rc.operation?.operation ?? "none";
+              const fields =
+                rc.operation && rc.document ? rootFieldNames(schema, rc.document, rc.operation) : [];
+              for (const field of fields.length > 0 ? fields : ["none"])
+                metrics.graphqlRequests.inc({ type, field, outcome });
             },
           };
         },

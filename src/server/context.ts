@@ -3,6 +3,7 @@ import type { GatewayPubSub } from "../bus/pubsub";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { ImpressionSink } from "../domain/impression";
+import type { RankingObserver } from "../domain/observer";
 import type { InferenceService } from "../inference/service";
 import type { InteractionWriter } from "../ingest/interactions";
 import type { Logger } from "../observability/logger";
@@ -26,6 +27,8 @@ export interface GatewayServices {
   interactions: InteractionWriter;
   /** Events between write paths and subscriptions (Redis-backed across replicas when configured). */
   pubSub: GatewayPubSub;
+  /** Where rankings and explanations report their latency and outcome (the metrics). */
+  observer: RankingObserver;
 }
 
 /**

@@ -28,6 +28,19 @@ export function rootFields(
   const type = schema.getRootType(operation.operation);
   if (!type) return [];
   const variables = coerceVariables(schema, operation, rawVariables);
+  const out: RootField[] = [];
+  for (const node of rootFieldNodes(document, operation)) {
+    const name = node.name.value;
+    if (name.startsWith("__")) continue;
+    const def = type.getFields()[name];
+    if (!def) continue; // validation already refused an unknown field
+    out.push({ coordinate: `${type.name}.${name}`, args: getArgumentValues(def, node, variables) });
+  }
+  return out;
+}
+
+/** The field nodes at the operation's root, fragments and inline fragments followed. */
+function rootFieldNodes(document: DocumentNode, operation: OperationDefinitionNode): FieldNode[] {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const def of document.definitions) {
     if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
@@ -46,17 +59,29 @@ export function rootFields(
     }
   };
   collect(operation.selectionSet);
-  const out: RootField[] = [];
-  for (const node of fields) {
-    const name = node.name.value;
-    if (name.startsWith("__")) continue;
-    const def = type.getFields()[name];
-    if (!def) continue; // validation already refused an unknown field
-    out.push({ coordinate: `${type.name}.${name}`, args: getArgumentValues(def, node, variables) });
-  }
-  return out;
+  return fields;
 }
 
+/**
+ * The schema's names of the root fields an operation runs, each once (introspection as
+ * `__schema`/`__type`, `__typename` left out): labels that no client can invent, unlike
+ * operation names and aliases.
+ */
+export function rootFieldNames(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): string[] {
+  const type = schema.getRootType(operation.operation);
+  if (!type) return [];
+  const known = type.getFields();
+  const names = new Set<string>();
+  for (const node of rootFieldNodes(document, operation)) {
+    const name = node.name.value;
+    if (name === "__schema" || name === "__type" || known[name]) names.add(name);
+  }
+  return [...names].sort();
+}
 function coerceVariables(
   schema: GraphQLSchema,
   operation: OperationDefinitionNode,

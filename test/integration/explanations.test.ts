@@ -95,6 +95,10 @@ describe("explanation subscription over graphql-ws with a real sidecar", () => {
       direct.close();
     }
     assert.equal(events.map((e) => e.delta).join(""), await tk.decode(ids));
+
+    const metrics = await gw.metrics.registry.metrics();
+    assert.match(metrics, /^brewgate_explanation_first_token_seconds_count [1-9]/m);
+    assert.match(metrics, /^brewgate_explanation_seconds_count\{outcome="ok"\} [1-9]/m);
   });
 
   it("cancels the generation in the sidecar when the client unsubscribes", async () => {

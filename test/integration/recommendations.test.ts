@@ -136,6 +136,29 @@ describe("recommendations through a real sidecar", () => {
     assert.ok(first.data?.recommendations.usage.promptTokens);
   });
 
+  it("counts rankings in metrics by outcome and root field, never by a name the client chose", async () => {
+    const read = async () => gw.metrics.registry.metrics();
+    const count = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    const before = await read();
+    const ok = await gql<Rec>(gw.url, `query client_chosen_name ${REC.slice(REC.indexOf("("))}`, {
+      m: "m1",
+      c: ["j0"],
+      f: 1,
+    });
+    assert.equal(ok.errors, undefined, JSON.stringify(ok.errors));
+    const missing = await gql<Rec>(gw.url, REC, { m: "nobody", c: ["j0"], f: 1 });
+    assert.equal(missing.errors?.[0].extensions?.code, "NOT_FOUND");
+    const after = await read();
+    const okCount = /^brewgate_ranking_seconds_count\{outcome="ok"\} (\d+)/m;
+    const notFound = /^brewgate_ranking_seconds_count\{outcome="not_found"\} (\d+)/m;
+    assert.equal(count(after, okCount) - count(before, okCount), 1);
+    assert.equal(count(after, notFound) - count(before, notFound), 1);
+    const field =
+      /^brewgate_graphql_requests_total\{type="query",field="recommendations",outcome="ok"\} (\d+)/m;
+    assert.equal(count(after, field) - count(before, field), 1);
+    assert.doesNotMatch(after, /client_chosen_name/);
+  });
+
   it("retrieves candidates when none are given: newest items of the task's type the member has not touched", async () => {
     const r = await gql<Rec>(gw.url, REC, { m: "m1", f: 3 });
     assert.equal(r.errors, undefined, JSON.stringify(r.errors));
