@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import Redis from "ioredis";
 import { createGatewayPubSub, publishInteractions } from "./bus/pubsub";
 import type { Config } from "./config";
@@ -21,6 +22,7 @@ import { type Ingestion, startIngestion } from "./ingest/consumer";
 import { type InteractionsListener, InteractionWriter } from "./ingest/interactions";
 import { createLogger, type Logger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
+import { startTracing } from "./observability/tracing";
 import { PrefixCache } from "./prompt/prefix-cache";
 import { TokenCache } from "./prompt/token-cache";
 import { TextTokenizer } from "./prompt/tokenizer";
@@ -58,6 +60,8 @@ export interface GatewayOptions {
   onInteractionsStored?: InteractionsListener;
   /** Tokens the IDE and the playground send (the local run's development tokens). */
   ideTokens?: IdeTokens;
+  /** Also export spans here, one by one (tests: an in-memory exporter); turns tracing on. */
+  spanExporter?: SpanExporter;
 }
 
 /** Starts every part the configuration asks for, in dependency order. */
@@ -79,6 +83,9 @@ export async function startGateway(
     return report;
   };
   try {
+    // First in, last out: spans of the stop itself are still exported.
+    const tracing = startTracing(config, options.spanExporter);
+    shutdown.add("tracing", () => tracing.shutdown());
     let databaseUrl = config.DATABASE_URL;
     let poolSize: number = DATABASE.poolMax;
     if (!databaseUrl) {

@@ -161,6 +161,15 @@ const schema = z.object({
    * /playground. @default true (false under NODE_ENV=production)
    */
   IDE_ENABLED: flag.optional(),
+  /**
+   * Where traces go: none, or otlp (OTLP over HTTP to OTEL_EXPORTER_OTLP_ENDPOINT), as the
+   * OpenTelemetry SDKs read it. @default none
+   */
+  OTEL_TRACES_EXPORTER: z.enum(["none", "otlp"]).default("none"),
+  /** Base URL of the OTLP/HTTP collector; traces go to its /v1/traces. @default http://localhost:4318 */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().default("http://localhost:4318"),
+  /** service.name of the gateway's spans. @default brewgate-gateway */
+  OTEL_SERVICE_NAME: z.string().min(1).default("brewgate-gateway"),
   /** Redis for subscription fan-out across gateway replicas. Unset: in-process only. */
   REDIS_URL: z.string().url().optional(),
   /** Tokenized prompt prefixes kept in memory for reuse (0: none). @default 10000 */

@@ -1,8 +1,10 @@
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type { Context } from "@opentelemetry/api";
 import { INFERENCE } from "../config/limits";
 import { badInput, unavailable } from "../domain/errors";
+import { failSpan, injectTraceContext, startClientSpan } from "../observability/tracing";
 import { type Endpoint, EndpointPool } from "./endpoints";
 import { pickTarget, type RoutingPolicy } from "./routing";
 import type { InferenceTls } from "./tls";
@@ -126,6 +128,19 @@ function channelCredentials(tls: InferenceTls | undefined): grpc.ChannelCredenti
 function serverNameOptions(serverName: string | undefined): grpc.ChannelOptions {
   if (!serverName) return {};
   return { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName };
+}
+
+const rpcAttributes = (method: string) => ({
+  "rpc.system": "grpc",
+  "rpc.service": "brewgate.inference.v1.Inference",
+  "rpc.method": method,
+});
+
+/** The call's metadata: the W3C trace context of its span, when traced. */
+function metadataFor(ctx: Context | undefined): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  if (ctx) injectTraceContext(ctx, (key, value) => metadata.set(key, value));
+  return metadata;
 }
 
 /** Whether a failed attempt may be sent to another sidecar. */
@@ -274,9 +289,12 @@ export class InferenceClient {
       return Promise.reject(unavailable("request cancelled before it reached the sidecar"));
     // One deadline for the call, however many sidecars it tries.
     const deadline = this.deadline(opts.timeoutMs ?? timeoutMs);
+    // Score is traced (a span per call, its context sent to the sidecar); control calls are not.
+    const traced = method === "Score" ? startClientSpan("inference.Score", rpcAttributes(method)) : null;
     const once = (target: Endpoint<InferenceStub>) =>
       new Promise<Raw>((resolve, reject) => {
-        const call = target.stub[method](req, new grpc.Metadata(), { deadline }, (err, res) => {
+        traced?.span.setAttribute("brewgate.sidecar", target.address);
+        const call = target.stub[method](req, metadataFor(traced?.context), { deadline }, (err, res) => {
           opts.signal?.removeEventListener("abort", onAbort);
           if (err) reject(err);
           else resolve(res as Raw);
@@ -285,9 +303,19 @@ export class InferenceClient {
         opts.signal?.addEventListener("abort", onAbort, { once: true });
       });
     const sent = endpoint ? once(endpoint) : this.withFailover(opts.routeKey, opts.signal, once);
-    return sent.then(map, (err: grpc.ServiceError) => {
-      throw typeof err.code === "number" ? toGatewayError(err) : err;
-    });
+    return sent.then(
+      (res) => {
+        traced?.span.end();
+        return map(res);
+      },
+      (err: grpc.ServiceError) => {
+        if (traced) {
+          failSpan(traced.span, err);
+          traced.span.end();
+        }
+        throw typeof err.code === "number" ? toGatewayError(err) : err;
+      },
+    );
   }
 
   score(req: ScoreRequest, opts: CallOptions = {}): Promise<ScoreResponse> {
@@ -328,6 +356,8 @@ export class InferenceClient {
     opts: CallOptions & { timeoutMs?: number } = {},
   ): AsyncGenerator<GenerateEvent> {
     const callOpts: grpc.CallOptions = opts.timeoutMs ? { deadline: this.deadline(opts.timeoutMs) } : {};
+    const traced = startClientSpan("inference.Generate", rpcAttributes("Generate"));
+    let tokens = 0;
     let call: grpc.ClientReadableStream<Raw> | null = null;
     let endpoint: Endpoint<InferenceStub> | null = null;
     const onAbort = () => call?.cancel();
@@ -335,7 +365,8 @@ export class InferenceClient {
     try {
       // Opened, and its first event read, under failover; the rest streams from that sidecar.
       const first = await this.withFailover(opts.routeKey, opts.signal, async (target) => {
-        const opened = target.stub.Generate(req as unknown as Raw, new grpc.Metadata(), callOpts);
+        traced.span.setAttribute("brewgate.sidecar", target.address);
+        const opened = target.stub.Generate(req as unknown as Raw, metadataFor(traced.context), callOpts);
         call = opened;
         const it = (opened as AsyncIterable<Raw>)[Symbol.asyncIterator]();
         try {
@@ -352,6 +383,7 @@ export class InferenceClient {
       while (!r.done) {
         const ev = r.value as { token?: { id: number; logprob: number }; done?: Raw; event?: string };
         if (ev.token && ev.event !== "done") {
+          if (tokens++ === 0) traced.span.addEvent("first token");
           yield { kind: "token", id: ev.token.id, logprob: ev.token.logprob };
         } else if (ev.done) {
           const d = ev.done as unknown as Omit<Extract<GenerateEvent, { kind: "done" }>, "kind">;
@@ -362,8 +394,11 @@ export class InferenceClient {
     } catch (err) {
       const e = err as grpc.ServiceError;
       if (e.code === grpc.status.CANCELLED && opts.signal?.aborted) return;
+      failSpan(traced.span, err);
       throw typeof e.code === "number" ? toGatewayError(e) : err;
     } finally {
+      traced.span.setAttribute("brewgate.generated_tokens", tokens);
+      traced.span.end();
       opts.signal?.removeEventListener("abort", onAbort);
       (call as grpc.ClientReadableStream<Raw> | null)?.cancel();
       const held = endpoint as Endpoint<InferenceStub> | null;

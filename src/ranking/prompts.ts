@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { loadPromptRows } from "../db/prompt-rows";
 import { badInput, DomainError, notFound, unavailable } from "../domain/errors";
 import type { TaskDefinition } from "../domain/task-definition";
+import { inSpan } from "../observability/tracing";
 import { type BuiltPrompt, buildPrompt, type PromptCaches, PromptTooLongError } from "../prompt/builder";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { readTask, type TaskCache } from "./task-cache";
@@ -74,21 +75,32 @@ export async function preparePrompt(
   checkCandidateIds(req.candidateIds);
   // The task first (from the cache, nearly always), then everything else in one round trip.
   const task = req.task ?? (await readTask(db, req.taskName, req.caches?.tasks));
-  const rows = await loadPromptRows(db, req.memberId, req.candidateIds, task, req.asOf);
+  const rows = await inSpan(
+    "db.prompt_rows",
+    { "db.system": "postgresql", "brewgate.candidates": req.candidateIds.length },
+    () => loadPromptRows(db, req.memberId, req.candidateIds, task, req.asOf),
+  );
   if (!rows.member) throw notFound("Member", req.memberId);
   const { member, history } = rows;
   const candidates = orderCandidates(req.candidateIds, rows.items, task);
   try {
-    const prompt = await buildPrompt(tokenizer, {
-      task,
-      member,
-      history,
-      candidates,
-      maxPrefixTokens: task.historyPolicy.maxTokens ?? defaultMaxTokens,
-      maxContextTokens: req.maxContextTokens,
-      reserveTokens: req.reserveTokens,
-      maxHistoryTokens: req.maxHistoryTokens,
-      caches: req.caches,
+    const prompt = await inSpan("prompt.build", { "brewgate.task": task.name }, async (span) => {
+      const built = await buildPrompt(tokenizer, {
+        task,
+        member,
+        history,
+        candidates,
+        maxPrefixTokens: task.historyPolicy.maxTokens ?? defaultMaxTokens,
+        maxContextTokens: req.maxContextTokens,
+        reserveTokens: req.reserveTokens,
+        maxHistoryTokens: req.maxHistoryTokens,
+        caches: req.caches,
+      });
+      span.setAttributes({
+        "brewgate.prefix_tokens": built.prefixIds.length,
+        "brewgate.history_used": built.historyUsed,
+      });
+      return built;
     });
     return { task, prompt, candidates };
   } catch (err) {

@@ -10,6 +10,7 @@ import { outcomeOf, type RankingObserver, since } from "../domain/observer";
 import type { TaskDefinition } from "../domain/task-definition";
 import type { InferenceService } from "../inference/service";
 import type { Timings, Usage } from "../inference/types";
+import { inSpan } from "../observability/tracing";
 import type { TextTokenizer } from "../prompt/tokenizer";
 import { promptVersion } from "../prompt/version";
 import { toImpression } from "./impression";
@@ -74,7 +75,11 @@ export async function recommend(
 ): Promise<Ranking> {
   const started = performance.now();
   try {
-    const ranking = await rankFor(deps, req, signal);
+    const ranking = await inSpan("ranking", { "brewgate.task": req.taskName }, async (span) => {
+      const r = await rankFor(deps, req, signal);
+      span.setAttributes({ "brewgate.candidates": r.scored, "brewgate.request_id": r.requestId });
+      return r;
+    });
     deps.observer?.ranking("ok", since(started));
     return ranking;
   } catch (err) {
@@ -97,7 +102,10 @@ async function rankFor(
   let task: TaskDefinition | undefined;
   if (!candidateIds) {
     task = await readTask(deps.db, req.taskName, deps.caches?.tasks);
-    candidateIds = await retrieveCandidates(deps.db, req.memberId, task, deps.retrievalLimit);
+    const chosen = task;
+    candidateIds = await inSpan("db.retrieve_candidates", { "db.system": "postgresql" }, () =>
+      retrieveCandidates(deps.db, req.memberId, chosen, deps.retrievalLimit),
+    );
   }
   if (candidateIds.length === 0) {
     if (!(await memberExists(deps.db, req.memberId))) throw notFound("Member", req.memberId);

@@ -4,6 +4,7 @@ import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { expressMiddleware } from "@as-integrations/express5";
+import { SpanStatusCode, trace } from "@opentelemetry/api";
 import express from "express";
 import {
   type DocumentNode,
@@ -16,6 +17,7 @@ import { WebSocketServer } from "ws";
 import { REQUEST_LIMITS, WS_DOCUMENT_CACHE_ENTRIES } from "../config/limits";
 import { DomainError } from "../domain/errors";
 import type { Metrics } from "../observability/metrics";
+import { startServerSpan, traceContext } from "../observability/tracing";
 import { type GatewayContext, type GatewayServices, requestContext } from "./context";
 import { DocumentCache } from "./document-cache";
 import { createErrorFormatter } from "./format-error";
@@ -198,6 +200,13 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
           return {
             // Authorization, model cost and rate limit, before anything runs (src/server/gate.ts).
             async didResolveOperation(rc) {
+              const span = trace.getActiveSpan();
+              if (span && rc.operation) {
+                const type = rc.operation.operation;
+                const fields = rootFieldNames(schema, rc.document, rc.operation);
+                span.updateName(`${type} ${fields.join(",") || "none"}`);
+                span.setAttribute("graphql.operation.type", type);
+              }
               try {
                 await security.gate.check(rc.contextValue.principal, {
                   document: rc.document,
@@ -253,6 +262,20 @@ export async function createGatewayServer(deps: ServerDeps): Promise<GatewayServ
   });
   app.use(
     "/graphql",
+    // The operation's span (its parent the caller's traceparent, if sent), active for everything
+    // the request does; named after the operation once Apollo has resolved it.
+    (req, res, next) => {
+      const { span, context } = startServerSpan("graphql", req.headers, {
+        "http.request.method": req.method,
+        "url.path": "/graphql",
+      });
+      res.once("close", () => {
+        span.setAttribute("http.response.status_code", res.statusCode);
+        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      });
+      traceContext.with(context, next);
+    },
     express.json({ limit: REQUEST_LIMITS.httpBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
