@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import Redis from "ioredis";
@@ -140,6 +142,10 @@ export async function startGateway(
         loadFactor: config.INFERENCE_ROUTING_LOAD_FACTOR,
         resolveIntervalMs: config.INFERENCE_RESOLVE_INTERVAL_MS,
         onSidecarsChange: (sidecars) => logger.info({ sidecars }, "inference sidecars"),
+        tokenizer: config.TOKENIZER_PATH
+          ? { path: config.TOKENIZER_PATH, sha256: fileSha256(config.TOKENIZER_PATH) }
+          : undefined,
+        onTokenizerMismatch: (sidecar, message) => logger.error({ sidecar }, message),
         onResolveError: (host, err) =>
           logger.warn(
             { err, host },
@@ -189,6 +195,9 @@ export async function startGateway(
     if (inference) {
       const client = inference.client;
       readiness.inference = async () => {
+        // Ready while some sidecar serves this gateway's tokenizer and answers now.
+        const { matching, mismatched } = await client.checkSidecars();
+        if (matching.length === 0 && mismatched.length > 0) throw new Error(mismatched.join("; "));
         await client.modelInfo({ timeoutMs: INFERENCE.controlTimeoutMs });
       };
     }
@@ -293,4 +302,9 @@ export function rankingMetrics(metrics: Metrics): RankingObserver {
     explanationFirstToken: (seconds) => metrics.explanationFirstTokenSeconds.observe(seconds),
     explanation: (outcome, seconds) => metrics.explanationSeconds.observe({ outcome }, seconds),
   };
+}
+
+/** Lowercase hex SHA-256 of a file's bytes (the sidecar hashes its tokenizer.json the same way). */
+function fileSha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
 }

@@ -42,6 +42,13 @@ export interface InferenceClientOptions {
   resolveIntervalMs?: number;
   onSidecarsChange?(addresses: string[]): void;
   onResolveError?(host: string, err: Error): void;
+  /**
+   * The gateway's tokenizer: a sidecar whose model directory's tokenizer.json hashes otherwise
+   * is never sent a call (token ids would mean other words to it). Unset: not checked.
+   */
+  tokenizer?: { path: string; sha256: string };
+  /** Told once per sidecar whose tokenizer does not match, or cannot be checked (none reported). */
+  onTokenizerMismatch?(sidecar: string, message: string): void;
 }
 
 export interface CallOptions {
@@ -157,11 +164,15 @@ function failsOver(err: grpc.ServiceError): boolean {
  */
 export class InferenceClient {
   private readonly pool: EndpointPool<InferenceStub>;
+  private readonly tokenizer: InferenceClientOptions["tokenizer"];
+  private readonly onTokenizerMismatch: InferenceClientOptions["onTokenizerMismatch"];
   private readonly scoreTimeoutMs: number;
   private readonly attempts: number;
   private readonly routing: RoutingPolicy;
   private readonly loadFactor: number;
   private turn = 0;
+  /** Per sidecar, its tokenizer check: null when it matches (or nothing is checked), else why not. */
+  private readonly checks = new Map<string, Promise<string | null>>();
 
   constructor(opts: InferenceClientOptions) {
     if (opts.addresses.length === 0) throw new Error("InferenceClient needs at least one sidecar address");
@@ -169,6 +180,8 @@ export class InferenceClient {
     this.attempts = Math.max(1, opts.maxAttempts ?? INFERENCE.maxAttempts);
     this.routing = opts.routing ?? "affinity";
     this.loadFactor = opts.loadFactor ?? INFERENCE.routingLoadFactor;
+    this.tokenizer = opts.tokenizer;
+    this.onTokenizerMismatch = opts.onTokenizerMismatch;
     const Ctor = serviceCtor();
     const credentials = channelCredentials(opts.tls);
     this.pool = new EndpointPool<InferenceStub>({
@@ -218,7 +231,62 @@ export class InferenceClient {
     return pickTarget(endpoints, order, tried, Date.now(), factor);
   }
 
+  /**
+   * Whether `endpoint` serves the gateway's tokenizer: asked once (ModelInfo), again after the
+   * sidecar was found down (it may come back with another model). Null: it does, or nothing is
+   * checked; else a message naming both hashes.
+   */
+  private tokenizerCheck(endpoint: Endpoint<InferenceStub>): Promise<string | null> {
+    const expected = this.tokenizer;
+    if (!expected) return Promise.resolve(null);
+    let check = this.checks.get(endpoint.address);
+    if (!check) {
+      // Raw: a failure keeps its gRPC status, so the caller can fail over as from any call.
+      check = this.callOnce(endpoint, "ModelInfo", {}, this.deadline(INFERENCE.modelInfoTimeoutMs))
+        .then((r) => r as unknown as ModelInfo)
+        .then(
+          (info) => {
+            if (info.tokenizerSha256 === expected.sha256) return null;
+            const message = info.tokenizerSha256
+              ? `sidecar ${endpoint.address} serves model '${info.modelId}' whose tokenizer.json has SHA-256 ${info.tokenizerSha256}, but this gateway's tokenizer (${expected.path}) has ${expected.sha256}: token ids would mean other words to it, so it is not used`
+              : null;
+            this.onTokenizerMismatch?.(
+              endpoint.address,
+              message ??
+                `sidecar ${endpoint.address} reports no tokenizer.json hash; its tokenizer is not checked`,
+            );
+            return message;
+          },
+          (err) => {
+            this.checks.delete(endpoint.address); // not answered: ask again next time
+            throw err;
+          },
+        );
+      this.checks.set(endpoint.address, check);
+    }
+    return check;
+  }
+
+  /**
+   * Every sidecar's tokenizer check: the addresses that match and the mismatches, for
+   * readiness. A sidecar that does not answer is left out of both.
+   */
+  async checkSidecars(): Promise<{ matching: string[]; mismatched: string[] }> {
+    await this.pool.ready;
+    const results = await Promise.allSettled(this.pool.list().map((e) => this.tokenizerCheck(e)));
+    const endpoints = this.pool.list();
+    const matching: string[] = [];
+    const mismatched: string[] = [];
+    results.forEach((r, i) => {
+      if (r.status !== "fulfilled") return;
+      if (r.value === null) matching.push(endpoints[i].address);
+      else mismatched.push(r.value);
+    });
+    return { matching, mismatched };
+  }
+
   private markDown(endpoint: Endpoint<InferenceStub>): void {
+    this.checks.delete(endpoint.address);
     endpoint.failures++;
     const { initialMs, maxMs } = INFERENCE.sidecarDownMs;
     endpoint.downUntil = Date.now() + Math.min(initialMs * 2 ** (endpoint.failures - 1), maxMs);
@@ -241,17 +309,36 @@ export class InferenceClient {
   ): Promise<T> {
     await this.pool.ready;
     const tried = new Set<string>();
+    const mismatched = new Set<string>();
     let last: grpc.ServiceError | null = null;
+    let mismatch: string | null = null;
     for (let n = 0; n < this.attempts; n++) {
       if (signal?.aborted) break;
       let endpoint = this.pick(key, tried);
-      if (!endpoint && tried.size > 0) {
+      if (!endpoint && tried.size > mismatched.size) {
         tried.clear();
+        for (const address of mismatched) tried.add(address);
         await new Promise((r) => setTimeout(r, INFERENCE.failoverPauseMs * n));
         endpoint = this.pick(key, tried);
       }
       if (!endpoint) break;
       tried.add(endpoint.address);
+      try {
+        const wrong = await this.tokenizerCheck(endpoint);
+        if (wrong !== null) {
+          // Not an attempt: this sidecar is never used while it serves another tokenizer.
+          mismatched.add(endpoint.address);
+          mismatch = wrong;
+          n--;
+          continue;
+        }
+      } catch (err) {
+        const e = err as grpc.ServiceError;
+        if (typeof e.code !== "number" || !failsOver(e) || signal?.aborted) throw err;
+        if (e.code === grpc.status.UNAVAILABLE) this.markDown(endpoint);
+        last = e;
+        continue;
+      }
       endpoint.inFlight++;
       try {
         const result = await attempt(endpoint);
@@ -268,6 +355,9 @@ export class InferenceClient {
     }
     if (signal?.aborted)
       throw Object.assign(new Error("cancelled"), { code: grpc.status.CANCELLED, details: "cancelled" });
+    if (mismatch !== null) {
+      throw unavailable(last ? `${mismatch}; the other sidecars are unavailable: ${last.details}` : mismatch);
+    }
     throw (
       last ??
       Object.assign(new Error("no sidecar address"), {
@@ -275,6 +365,26 @@ export class InferenceClient {
         details: `no inference sidecar resolved from ${this.pool.list().length === 0 ? "the configured addresses" : "the pool"}`,
       })
     );
+  }
+
+  /** One unary call on one sidecar; a failure is the raw gRPC error. */
+  private callOnce(
+    target: Endpoint<InferenceStub>,
+    method: "Score" | "Abort" | "ModelInfo",
+    req: Raw,
+    deadline: grpc.Deadline,
+    signal?: AbortSignal,
+    traceContext?: Context,
+  ): Promise<Raw> {
+    return new Promise<Raw>((resolve, reject) => {
+      const call = target.stub[method](req, metadataFor(traceContext), { deadline }, (err, res) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (err) reject(err);
+        else resolve(res as Raw);
+      });
+      const onAbort = () => call.cancel();
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   private unary<T>(
@@ -291,17 +401,10 @@ export class InferenceClient {
     const deadline = this.deadline(opts.timeoutMs ?? timeoutMs);
     // Score is traced (a span per call, its context sent to the sidecar); control calls are not.
     const traced = method === "Score" ? startClientSpan("inference.Score", rpcAttributes(method)) : null;
-    const once = (target: Endpoint<InferenceStub>) =>
-      new Promise<Raw>((resolve, reject) => {
-        traced?.span.setAttribute("brewgate.sidecar", target.address);
-        const call = target.stub[method](req, metadataFor(traced?.context), { deadline }, (err, res) => {
-          opts.signal?.removeEventListener("abort", onAbort);
-          if (err) reject(err);
-          else resolve(res as Raw);
-        });
-        const onAbort = () => call.cancel();
-        opts.signal?.addEventListener("abort", onAbort, { once: true });
-      });
+    const once = (target: Endpoint<InferenceStub>) => {
+      traced?.span.setAttribute("brewgate.sidecar", target.address);
+      return this.callOnce(target, method, req, deadline, opts.signal, traced?.context);
+    };
     const sent = endpoint ? once(endpoint) : this.withFailover(opts.routeKey, opts.signal, once);
     return sent.then(
       (res) => {

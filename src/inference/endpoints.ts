@@ -63,6 +63,7 @@ export class EndpointPool<S> {
   private ringCache: HashRing = new HashRing([]);
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private resolvedOnce = false;
   /** Resolves after the first resolution (at once when every entry is an IP literal). */
   readonly ready: Promise<void>;
 
@@ -103,7 +104,8 @@ export class EndpointPool<S> {
     if (this.closed) return;
     const next = new Map(found.map((f) => [f.address, f.host]));
     const same = next.size === this.hostOf.size && [...next.keys()].every((a) => this.hostOf.has(a));
-    if (same && this.endpoints.size > 0) return;
+    if (same && this.resolvedOnce) return;
+    this.resolvedOnce = true;
     for (const [address, endpoint] of this.endpoints) {
       if (next.has(address)) continue;
       this.endpoints.delete(address);

@@ -58,4 +58,8 @@ export interface ModelInfo {
   dtype: string;
   numParams: string;
   backend: string;
+  /** SHA-256 (hex) of the model directory's tokenizer.json; empty when it has none. */
+  tokenizerSha256: string;
+  /** SHA-256 (hex) over config.json and the safetensors headers (proto/inference.proto). */
+  modelSha256: string;
 }

@@ -83,6 +83,11 @@ describe("traces of a ranking (in-memory exporter, real sidecar)", () => {
     assert.equal(score.attributes["brewgate.sidecar"], sidecar.address);
     const build = spans.find((s) => s.name === "prompt.build") as ReadableSpan;
     assert.ok(Number(build.attributes["brewgate.prefix_tokens"]) > 0);
+
+    // The sidecar got the Score span's context in the gRPC metadata and logged it with the call.
+    const expected = `trace_id=${traceId} span_id=${score.spanContext().spanId}`;
+    await waitFor("the sidecar's log line", async () => sidecarLines.some((l) => l.includes(expected)));
+    assert.match(sidecarLines.find((l) => l.includes(expected)) ?? "", /^score /);
   });
 
   it("starts a trace when the caller sends none, and marks a failed ranking's spans as errors", async () => {

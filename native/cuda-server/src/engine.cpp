@@ -97,6 +97,7 @@ struct Engine::Active {
 Engine::Engine(Backend& backend, EngineOptions opt)
     : backend_(backend),
       opt_(opt),
+      metrics_(opt.metrics ? opt.metrics : std::make_shared<Metrics>()),
       kv_(backend, static_cast<int>(opt.kv_budget_bytes / backend.kv_block_bytes(opt.block_tokens)),
           opt.block_tokens) {
   if (kv_.total_blocks() < 1)
@@ -105,6 +106,7 @@ Engine::Engine(Backend& backend, EngineOptions opt)
                 " tokens needs " + std::to_string(backend.kv_block_bytes(opt.block_tokens)) +
                 " bytes");
   free_blocks_ = kv_.free_blocks();
+  metrics_->kv_blocks(0, kv_.free_blocks(), 0);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -213,6 +215,7 @@ Status Engine::submit(const std::shared_ptr<Request>& r) {
     }
     r->submitted = Clock::now();
     incoming_.push_back(r);
+    metrics_->queued();
   }
   cv_.notify_all();
   return {};
@@ -260,12 +263,14 @@ void Engine::finish(Active& a, Status st, FinishReason reason) {
     static const char* names[] = {"ok", "invalid_argument", "resource_exhausted",
                                   "deadline_exceeded", "cancelled", "unavailable"};
     std::fprintf(stderr, "%s id=%s items=%zu prompt=%u cached=%u computed=%u completion=%u "
-                 "total_ms=%.1f status=%s\n",
+                 "total_ms=%.1f status=%s trace_id=%s span_id=%s\n",
                  r.kind == Request::Score ? "score" : "generate",
                  r.id.empty() ? "-" : r.id.c_str(),
                  r.kind == Request::Score ? r.score.candidates.size() : size_t{1}, a.usage.prompt,
                  a.usage.cached, a.usage.computed, a.usage.completion, t.total_ms,
-                 names[static_cast<int>(st.code)]);
+                 names[static_cast<int>(st.code)],
+                 r.trace.present() ? r.trace.trace_id.c_str() : "-",
+                 r.trace.present() ? r.trace.span_id.c_str() : "-");
   }
   if (r.kind == Request::Score) {
     t.prefill_ms = ms_between(a.started, now);
@@ -320,6 +325,7 @@ void Engine::start(Active& a) {
     }
     s->role = Stream::Prefix;
     const int cached = kv_.lookup(sp.prefix.data(), static_cast<int>(sp.prefix.size()), &s->seq);
+    metrics_->prefix_lookup(static_cast<int>(sp.prefix.size()), cached);
     a.usage.cached = static_cast<uint32_t>(cached);
     s->toks = sp.prefix;
     s->fed = static_cast<size_t>(cached);
@@ -333,6 +339,7 @@ void Engine::start(Active& a) {
     s->role = Stream::Generation;
     // Keep the last prompt token out of the lookup: its logits are needed for the first token.
     const int cached = kv_.lookup(g.prompt.data(), static_cast<int>(g.prompt.size()) - 1, &s->seq);
+    metrics_->prefix_lookup(static_cast<int>(g.prompt.size()) - 1, cached);
     a.usage.cached = static_cast<uint32_t>(cached);
     s->toks = g.prompt;
     s->fed = static_cast<size_t>(cached);
@@ -443,6 +450,7 @@ void Engine::on_output(Active& a, Stream& s, int out, std::vector<float>& logits
   a.last_token = now;
   ++a.generated;
   a.usage.completion = static_cast<uint32_t>(a.generated);
+  metrics_->generated(1);
   r.push(ev);
   const bool stop = std::find(g.stop_ids.begin(), g.stop_ids.end(), tok) != g.stop_ids.end() ||
                     std::find(c.eos.begin(), c.eos.end(), tok) != c.eos.end();
@@ -460,6 +468,7 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
     size_t begin, end;       // toks range fed this step
     std::vector<int> outs;   // indices into s->outs
   };
+  const auto t0 = Clock::now();
   std::vector<Piece> pieces;
   std::vector<SeqChunk> chunks;
   std::vector<OutputRequest> outputs;
@@ -502,10 +511,23 @@ void Engine::step(std::list<std::unique_ptr<Active>>& active) {
   if (chunks.empty()) return;
   std::vector<std::vector<float>> results;
   backend_.forward(chunks, outputs, &results);
+  int prefill = 0, decode = 0;
   for (auto& p : pieces) {
     p.a->usage.computed += static_cast<uint32_t>(p.end - p.begin);
     p.s->fed = p.end;
+    // A Generation stream's tokens past the prompt are generated ones fed back. The phase is
+    // told by position, not by the step pass: a prompt whose KV was cached up to its last
+    // token feeds that token alone, as a decode step would.
+    const size_t prompt = p.s->role == Stream::Generation ? p.a->req->generate.prompt.size()
+                                                           : p.end;
+    const int pre = static_cast<int>(std::min(p.end, prompt) - std::min(p.begin, prompt));
+    prefill += pre;
+    decode += static_cast<int>(p.end - p.begin) - pre;
   }
+  // Counted before any request hears of this step's results, so a client that has its answer
+  // finds its work in a scrape.
+  metrics_->computed(prefill, decode);
+  metrics_->step(prefill + decode, std::chrono::duration<double>(Clock::now() - t0).count());
   // Results are handled in step order; a request that finishes skips the rest of its pieces.
   for (size_t i = 0; i < outputs.size(); ++i) {
     Piece& p = pieces[out_owner[i].first];
@@ -557,8 +579,14 @@ void Engine::loop() {
     };
     for (auto it = active.begin(); it != active.end();)
       it = expire(**it) ? active.erase(it) : std::next(it);
-    for (auto it = waiting.begin(); it != waiting.end();)
-      it = expire(**it) ? waiting.erase(it) : std::next(it);
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if (!expire(**it)) {
+        ++it;
+      } else {
+        it = waiting.erase(it);
+        metrics_->dequeued();
+      }
+    }
     if (stopping) return;
     // Admit in arrival order while the KV budget can promise each request all it may need.
     while (!waiting.empty() && static_cast<int>(active.size()) < opt_.max_active) {
@@ -567,6 +595,7 @@ void Engine::loop() {
       if (reserved_ + need > kv_.total_blocks()) break;
       reserved_ += need;
       a.reserved = need;
+      metrics_->dequeued();
       start(a);
       if (a.done) {
         waiting.pop_front();
@@ -575,11 +604,16 @@ void Engine::loop() {
       active.push_back(std::move(waiting.front()));
       waiting.pop_front();
     }
+    metrics_->set_running(static_cast<int>(active.size()));
     if (!active.empty()) step(active);
     for (auto it = active.begin(); it != active.end();)
       it = (*it)->done ? active.erase(it) : std::next(it);
     cached_blocks_ = kv_.cached_blocks();
     free_blocks_ = kv_.free_blocks();
+    // KV first: a scrape that sees a request stop running sees the blocks it freed.
+    metrics_->kv_blocks(kv_.total_blocks() - kv_.free_blocks(), kv_.free_blocks(),
+                        kv_.cached_blocks());
+    metrics_->set_running(static_cast<int>(active.size()));
   }
 }
 

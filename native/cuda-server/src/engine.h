@@ -20,19 +20,14 @@
 
 #include "backend.h"
 #include "kv_cache.h"
+#include "metrics.h"
 #include "sampler.h"
+#include "status.h"
+#include "trace_context.h"
 
 namespace bg {
 
 using Clock = std::chrono::steady_clock;
-
-enum class Code { Ok, InvalidArgument, ResourceExhausted, DeadlineExceeded, Cancelled, Unavailable };
-
-struct Status {
-  Code code = Code::Ok;
-  std::string message;
-  bool ok() const { return code == Code::Ok; }
-};
 
 enum class FinishReason { Stop = 1, Length = 2, Cancelled = 3, Deadline = 4 };
 
@@ -78,6 +73,7 @@ class Request {
   Clock::time_point submitted;
   ScoreSpec score;
   GenerateSpec generate;
+  TraceParent trace;  // the caller's W3C traceparent, for the log line; empty: none
 
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
@@ -117,6 +113,8 @@ struct EngineOptions {
   // candidate's own KV to branch from, and use per-candidate forks either way.
   bool multi_item_scoring = true;
   bool log = false;             // one stderr line per finished request
+  // Where the engine counts its work; null: a registry of its own (Engine::metrics()).
+  std::shared_ptr<Metrics> metrics;
 };
 
 class Engine {
@@ -142,6 +140,7 @@ class Engine {
   int cached_blocks() const { return cached_blocks_.load(); }
   int free_blocks() const { return free_blocks_.load(); }
   const Backend& backend() const { return backend_; }
+  Metrics& metrics() const { return *metrics_; }
 
  private:
   struct Stream;
@@ -157,6 +156,7 @@ class Engine {
 
   Backend& backend_;
   EngineOptions opt_;
+  std::shared_ptr<Metrics> metrics_;
   KvCache kv_;
   std::mutex mu_;
   std::condition_variable cv_;

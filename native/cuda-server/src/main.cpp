@@ -4,6 +4,7 @@
 //                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
 //                    [--shutdown-grace-ms G] [--request-timeout-ms T] [--backend cpu|cuda]
 //                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+//                    [--metrics-listen HOST:PORT]
 //
 // --backend: cpu, or cuda in a build with BREWGATE_CUDA=ON (the default there when a CUDA
 // device is present; cpu otherwise). --threads applies to the CPU backend.
@@ -16,8 +17,11 @@
 // plaintext; --tls-client-ca (PEM CA bundle) adds mutual TLS: a client must present a
 // certificate that CA signed, or its handshake fails. The files are read before the model is
 // loaded, so a missing one stops the sidecar at once (exit 1, naming the flag and the file).
+// --metrics-listen serves GET /metrics (Prometheus text format, metrics.h) over plain HTTP on
+// its own port, bound before the model loads (port 0 picks one; stderr names it).
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -56,9 +60,11 @@ void on_signal(int sig) {
                "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n"
                "         [--backend cpu|cuda]\n"
                "         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+               "         [--metrics-listen HOST:PORT]\n"
                "  --tls-cert, --tls-key: PEM server certificate chain and private key: serve TLS\n"
                "  --tls-client-ca: PEM CA bundle: clients must present a certificate it signed\n"
-               "                   (mutual TLS)\n";
+               "                   (mutual TLS)\n"
+               "  --metrics-listen: serve Prometheus metrics at http://HOST:PORT/metrics\n";
   std::exit(2);
 }
 
@@ -89,7 +95,7 @@ bool cuda_device_present() {
 
 int main(int argc, char** argv) {
   std::string model_dir, listen = "127.0.0.1:50051", backend_name;
-  std::string tls_cert, tls_key, tls_client_ca;
+  std::string tls_cert, tls_key, tls_client_ca, metrics_listen;
   const unsigned hw = std::thread::hardware_concurrency();
   long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 512,
        block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
@@ -111,6 +117,7 @@ int main(int argc, char** argv) {
     else if (a == "--tls-cert") tls_cert = v;
     else if (a == "--tls-key") tls_key = v;
     else if (a == "--tls-client-ca") tls_client_ca = v;
+    else if (a == "--metrics-listen") metrics_listen = v;
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
@@ -133,6 +140,8 @@ int main(int argc, char** argv) {
 #endif
   if (listen.find(':') == std::string::npos)
     usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
+  if (!metrics_listen.empty() && metrics_listen.find(':') == std::string::npos)
+    usage_error("--metrics-listen: expected HOST:PORT, got '" + metrics_listen + "'");
   if (tls_cert.empty() != tls_key.empty())
     usage_error(tls_cert.empty() ? "--tls-key '" + tls_key + "' needs --tls-cert"
                                  : "--tls-cert '" + tls_cert + "' needs --tls-key");
@@ -162,10 +171,27 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  // Bound before the model loads, like the TLS files read above: a port in use fails at once,
+  // and a scrape during a long load finds the process up.
+  auto metrics = std::make_shared<bg::Metrics>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+    } catch (const std::exception& e) {
+      std::cerr << "brewgate-sidecar: cannot listen on " << metrics_listen
+                << " for --metrics-listen: " << e.what() << "\n";
+      return 1;
+    }
+    exposer->RegisterCollectable(metrics->registry());
+    const std::vector<int> ports = exposer->GetListeningPorts();
+    std::cerr << "metrics: http://" << metrics_listen.substr(0, metrics_listen.rfind(':')) << ":"
+              << (ports.empty() ? 0 : ports[0]) << "/metrics\n";
+  }
+
   std::unique_ptr<bg::Backend> backend;
   std::unique_ptr<bg::Engine> engine;
-  std::string model_name;
-  int64_t num_params = 0;
+  bg::ModelFacts facts;
   try {
     {
       const auto t0 = std::chrono::steady_clock::now();
@@ -184,8 +210,7 @@ int main(int argc, char** argv) {
                 << " backend in "
                 << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
                 << " s\n";
-      model_name = model.name;
-      num_params = model.num_params;
+      facts = {model.name, model.num_params, model.sha256, model.tokenizer_sha256};
     }  // the checkpoint is unmapped here: the backend holds its own copy of the weights
     bg::EngineOptions opt;
     opt.block_tokens = static_cast<int>(block_tokens);
@@ -193,6 +218,7 @@ int main(int argc, char** argv) {
     opt.max_active = static_cast<int>(max_batch);
     opt.max_batch_tokens = static_cast<int>(max_batch_tokens);
     opt.log = true;
+    opt.metrics = metrics;
     engine = std::make_unique<bg::Engine>(*backend, opt);
     std::cerr << "kv: " << engine->total_blocks() << " blocks of " << block_tokens
               << " tokens; backend " << backend->name();
@@ -204,8 +230,7 @@ int main(int argc, char** argv) {
     std::cerr << "brewgate-sidecar: cannot load model: " << e.what() << "\n";
     return 1;
   }
-  bg::InferenceService service(*engine, model_name, num_params,
-                               static_cast<uint32_t>(timeout_ms));
+  bg::InferenceService service(*engine, facts, static_cast<uint32_t>(timeout_ms));
   int port = 0;
   std::unique_ptr<grpc::Server> server = bg::start_server(service, listen, &port, tls);
   if (!server) {

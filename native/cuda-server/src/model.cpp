@@ -4,7 +4,9 @@
 #include <set>
 
 #include "error.h"
+#include "fingerprint.h"
 #include "safetensors.h"
+#include "sha256.h"
 
 namespace bg {
 
@@ -120,6 +122,10 @@ Model load_model(const std::string& dir) {
   m.stored = ld.stored();
   m.inv_freq = rope_inv_freq(c);
   m.checkpoint = ld.checkpoint();
+  const std::filesystem::path d(dir);
+  m.sha256 = model_sha256((d / "config.json").string(), *m.checkpoint);
+  if (std::filesystem::exists(d / "tokenizer.json"))
+    m.tokenizer_sha256 = sha256_file((d / "tokenizer.json").string());
   return m;
 }
 

@@ -44,6 +44,8 @@ struct Model {
   std::vector<float> inv_freq;    // (D/2,)
   std::vector<DType> stored;      // dtypes the tensors are stored in, in DType order
   std::shared_ptr<const Checkpoint> checkpoint;  // the mapping the tensors point into
+  std::string sha256;             // config and tensor layout, not weights (fingerprint.h)
+  std::string tokenizer_sha256;   // of the directory's tokenizer.json; empty: it has none
 };
 
 // Loads and validates a Hugging Face checkpoint directory. Throws Error naming the file and

@@ -171,6 +171,7 @@ void Checkpoint::add_file(const std::string& path) {
     prev_end = span.first;
     prev = span.second;
   }
+  headers_.push_back({path, std::string_view(reinterpret_cast<const char*>(f->data()), 8 + hlen)});
   files_.push_back(std::move(f));
 }
 

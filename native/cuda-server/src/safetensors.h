@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dtype.h"
@@ -56,10 +57,20 @@ class Checkpoint {
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const std::map<std::string, TensorView>& tensors() const { return tensors_; }
 
+  // One file's first 8 + N bytes, as checked at load: the little-endian uint64 header length N
+  // and the N-byte header JSON. Points into the mapping, valid while the Checkpoint lives.
+  struct FileHeader {
+    std::string path;
+    std::string_view bytes;
+  };
+  // Per file, in the order the files were mapped.
+  const std::vector<FileHeader>& headers() const { return headers_; }
+
  private:
   void add_file(const std::string& path);
   std::string dir_;
   std::vector<std::unique_ptr<MappedFile>> files_;
+  std::vector<FileHeader> headers_;
   std::map<std::string, TensorView> tensors_;
 };
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "trace_context.h"
 
 namespace bg {
 
@@ -59,6 +60,13 @@ void fill_timings(const Timings& t, pb::Timings* out) {
 
 constexpr auto kPoll = std::chrono::milliseconds(20);
 
+// The call's `traceparent` metadata; none when absent, malformed, or sent more than once.
+TraceParent trace_of(const grpc::ServerContext& ctx) {
+  const auto [first, end] = ctx.client_metadata().equal_range("traceparent");
+  if (first == end || std::next(first) != end) return {};
+  return parse_traceparent(std::string_view(first->second.data(), first->second.size()));
+}
+
 // Whether `pem` has a block labelled `label` ("CERTIFICATE"), or ending in it ("PRIVATE KEY"
 // also matches "RSA PRIVATE KEY" and "EC PRIVATE KEY").
 bool has_pem_block(const std::string& pem, const std::string& label) {
@@ -88,28 +96,31 @@ std::string read_pem(const std::string& flag, const std::string& file, const std
 
 }  // namespace
 
-InferenceService::InferenceService(Engine& engine, std::string model_id, int64_t num_params,
-                                   uint32_t default_timeout_ms)
-    : engine_(engine),
-      model_id_(std::move(model_id)),
-      num_params_(num_params),
-      default_timeout_ms_(default_timeout_ms) {}
+InferenceService::InferenceService(Engine& engine, ModelFacts model, uint32_t default_timeout_ms)
+    : engine_(engine), model_(std::move(model)), default_timeout_ms_(default_timeout_ms) {}
 
 grpc::Status InferenceService::Score(grpc::ServerContext* ctx, const pb::ScoreRequest* req,
                                      pb::ScoreResponse* resp) {
   auto r = std::make_shared<Request>();
   r->kind = Request::Score;
   r->id = req->request_id();
+  r->trace = trace_of(*ctx);
   r->deadline = deadline_of(ctx, req->timeout_ms(), default_timeout_ms_);
   ScoreSpec& s = r->score;
   s.prefix.assign(req->prefix_ids().begin(), req->prefix_ids().end());
   for (const auto& c : req->candidates()) s.candidates.emplace_back(c.ids().begin(), c.ids().end());
   for (const auto& l : req->labels()) s.labels.emplace_back(l.ids().begin(), l.ids().end());
   s.labels_only = req->normalize() == pb::LABELS_ONLY;
-  if (Status st = engine_.validate(*r); !st.ok()) return to_grpc(st);
-  if (Status st = engine_.submit(r); !st.ok()) return to_grpc(st);
+  Metrics& m = engine_.metrics();
+  Status st = engine_.validate(*r);
+  if (st.ok()) st = engine_.submit(r);
+  if (!st.ok()) {
+    m.request_done(Rpc::Score, st.code);
+    return to_grpc(st);
+  }
   while (!r->wait_finished(kPoll))
     if (ctx->IsCancelled()) r->cancel();
+  m.request_done(Rpc::Score, r->status.code);
   if (!r->status.ok()) return to_grpc(r->status);
   for (int c = 0; c < req->candidates_size(); ++c) {
     auto* out = resp->add_candidates();
@@ -126,6 +137,7 @@ grpc::Status InferenceService::Generate(grpc::ServerContext* ctx, const pb::Gene
   auto r = std::make_shared<Request>();
   r->kind = Request::Generate;
   r->id = req->request_id();
+  r->trace = trace_of(*ctx);
   r->deadline = deadline_of(ctx, req->timeout_ms(), default_timeout_ms_);
   GenerateSpec& g = r->generate;
   g.prompt.assign(req->prompt_ids().begin(), req->prompt_ids().end());
@@ -135,8 +147,13 @@ grpc::Status InferenceService::Generate(grpc::ServerContext* ctx, const pb::Gene
   g.sampling.top_p = req->top_p() == 0.f ? 1.f : req->top_p();
   g.sampling.seed = req->seed();
   g.stop_ids.assign(req->stop_ids().begin(), req->stop_ids().end());
-  if (Status st = engine_.validate(*r); !st.ok()) return to_grpc(st);
-  if (Status st = engine_.submit(r); !st.ok()) return to_grpc(st);
+  Metrics& m = engine_.metrics();
+  Status st = engine_.validate(*r);
+  if (st.ok()) st = engine_.submit(r);
+  if (!st.ok()) {
+    m.request_done(Rpc::Generate, st.code);
+    return to_grpc(st);
+  }
   bool writable = true;
   for (;;) {
     GenEvent ev;
@@ -165,8 +182,16 @@ grpc::Status InferenceService::Generate(grpc::ServerContext* ctx, const pb::Gene
     }
     if (ev.done) break;
   }
-  if (r->status.code == Code::Unavailable) return to_grpc(r->status);
-  if (!writable || ctx->IsCancelled()) return {grpc::StatusCode::CANCELLED, "stream cancelled"};
+  if (r->status.code == Code::Unavailable) {
+    m.request_done(Rpc::Generate, Code::Unavailable);
+    return to_grpc(r->status);
+  }
+  if (!writable || ctx->IsCancelled()) {
+    m.request_done(Rpc::Generate, Code::Cancelled);
+    return {grpc::StatusCode::CANCELLED, "stream cancelled"};
+  }
+  // Done{DEADLINE} and Done{CANCELLED} (by Abort) end with status OK but count as what they are.
+  m.request_done(Rpc::Generate, r->status.code);
   return grpc::Status::OK;
 }
 
@@ -179,7 +204,7 @@ grpc::Status InferenceService::Abort(grpc::ServerContext*, const pb::AbortReques
 grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelInfoRequest*,
                                          pb::ModelInfoResponse* resp) {
   const ModelConfig& c = engine_.backend().config();
-  resp->set_model_id(model_id_);
+  resp->set_model_id(model_.id);
   resp->set_architecture(c.architecture);
   resp->set_vocab_size(static_cast<uint32_t>(c.vocab));
   resp->set_max_context(static_cast<uint32_t>(c.max_context));
@@ -187,10 +212,12 @@ grpc::Status InferenceService::ModelInfo(grpc::ServerContext*, const pb::ModelIn
   resp->set_eos_token_id(c.eos.empty() ? -1 : c.eos[0]);
   for (int e : c.eos) resp->add_eos_token_ids(e);
   resp->set_dtype(c.dtype);
-  resp->set_num_params(static_cast<uint64_t>(num_params_));
+  resp->set_num_params(static_cast<uint64_t>(model_.num_params));
   resp->set_backend(engine_.backend().name());
   resp->set_kv_block_tokens(static_cast<uint32_t>(engine_.block_tokens()));
   resp->set_kv_blocks(static_cast<uint32_t>(engine_.total_blocks()));
+  resp->set_tokenizer_sha256(model_.tokenizer_sha256);
+  resp->set_model_sha256(model_.sha256);
   return grpc::Status::OK;
 }
 

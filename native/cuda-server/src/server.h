@@ -10,11 +10,20 @@
 
 namespace bg {
 
+// What ModelInfo says about the loaded model besides its config.
+struct ModelFacts {
+  std::string id;                // the model directory's base name (Model::name)
+  int64_t num_params = 0;
+  std::string sha256;            // Model::sha256
+  std::string tokenizer_sha256;  // Model::tokenizer_sha256
+};
+
+// Score and Generate read the caller's W3C `traceparent` metadata into the request (for the
+// engine's log line) and count how each call ended in the engine's Metrics.
 class InferenceService final : public brewgate::inference::v1::Inference::Service {
  public:
   // `default_timeout_ms` bounds requests that carry neither timeout_ms nor a gRPC deadline.
-  InferenceService(Engine& engine, std::string model_id, int64_t num_params,
-                   uint32_t default_timeout_ms = 600000);
+  InferenceService(Engine& engine, ModelFacts model, uint32_t default_timeout_ms = 600000);
 
   grpc::Status Score(grpc::ServerContext* ctx, const brewgate::inference::v1::ScoreRequest* req,
                      brewgate::inference::v1::ScoreResponse* resp) override;
@@ -29,8 +38,7 @@ class InferenceService final : public brewgate::inference::v1::Inference::Servic
 
  private:
   Engine& engine_;
-  std::string model_id_;
-  int64_t num_params_;
+  ModelFacts model_;
   uint32_t default_timeout_ms_;
 };
 

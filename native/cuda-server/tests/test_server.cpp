@@ -11,7 +11,9 @@
 #include "engine.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "inference.grpc.pb.h"
+#include "metrics_probe.h"
 #include "server.h"
+#include "sha256.h"
 #include "test_models.h"
 
 namespace bg {
@@ -23,12 +25,16 @@ using namespace std::chrono_literals;
 
 class ServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    be_ = std::make_unique<CpuBackend>(load_model(test_model("tiny-llama")), 2);
+  void SetUp() override { start(false); }
+  void start(bool log) {
+    const Model m = load_model(test_model("tiny-llama"));
+    be_ = std::make_unique<CpuBackend>(m, 2);
     EngineOptions o;
     o.kv_budget_bytes = 64 << 20;
+    o.log = log;
     engine_ = std::make_unique<Engine>(*be_, o);
-    service_ = std::make_unique<InferenceService>(*engine_, "tiny-llama", 1);
+    service_ = std::make_unique<InferenceService>(
+        *engine_, ModelFacts{m.name, m.num_params, m.sha256, m.tokenizer_sha256});
     int port = 0;
     server_ = start_server(*service_, "127.0.0.1:0", &port);
     ASSERT_TRUE(server_);
@@ -37,9 +43,18 @@ class ServerTest : public ::testing::Test {
     stub_ = pb::Inference::NewStub(ch);
     health_ = hv::Health::NewStub(ch);
   }
-  void TearDown() override {
+  void TearDown() override { stop(); }
+  void stop() {
     server_->Shutdown(std::chrono::system_clock::now() + 1s);
     engine_->shutdown();
+  }
+  double requests(const char* rpc, const char* outcome) {
+    return metric(engine_->metrics(), "brewgate_sidecar_requests_total",
+                  {{"rpc", rpc}, {"outcome", outcome}});
+  }
+  void wait_requests(const char* rpc, const char* outcome, double want) {
+    for (int i = 0; i < 200 && requests(rpc, outcome) != want; ++i) std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(requests(rpc, outcome), want) << rpc << " " << outcome;
   }
   pb::ScoreRequest score_request() {
     pb::ScoreRequest r;
@@ -93,6 +108,10 @@ TEST_F(ServerTest, HealthAndModelInfo) {
   EXPECT_EQ(info.eos_token_id(), 2046);
   EXPECT_EQ(info.dtype(), "float32");
   EXPECT_EQ(info.backend(), "cpu");
+  EXPECT_EQ(info.model_id(), "tiny-llama");
+  EXPECT_EQ(info.tokenizer_sha256(), sha256_file(test_model("tiny-llama") + "/tokenizer.json"));
+  EXPECT_EQ(info.model_sha256(), load_model(test_model("tiny-llama")).sha256);
+  EXPECT_EQ(info.model_sha256().size(), 64u);
 }
 
 TEST_F(ServerTest, ScoreReturnsOneLogprobPerLabel) {
@@ -115,6 +134,8 @@ TEST_F(ServerTest, ScoreReturnsOneLogprobPerLabel) {
   for (int c = 0; c < 3; ++c)
     for (int l = 0; l < 2; ++l)
       EXPECT_NEAR(again.candidates(c).label_logprobs(l), resp.candidates(c).label_logprobs(l), 1e-5);
+  EXPECT_EQ(requests("score", "ok"), 2);
+  EXPECT_EQ(requests("generate", "ok"), 0);
 }
 
 TEST_F(ServerTest, ScoreErrorsMapToStatusCodes) {
@@ -133,6 +154,8 @@ TEST_F(ServerTest, ScoreErrorsMapToStatusCodes) {
   req.set_normalize(pb::LABELS_ONLY);  // "view" has two tokens
   grpc::ClientContext ctx3;
   EXPECT_EQ(stub_->Score(&ctx3, req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(requests("score", "invalid"), 3);
+  EXPECT_EQ(requests("score", "ok"), 0);
 }
 
 TEST_F(ServerTest, GenerateStreamsTokensThenDone) {
@@ -153,6 +176,7 @@ TEST_F(ServerTest, GenerateStreamsTokensThenDone) {
     return evs;
   };
   auto a = collect(), b = collect();
+  EXPECT_EQ(requests("generate", "ok"), 2);
   ASSERT_GE(a.size(), 2u);
   ASSERT_TRUE(a.back().has_done());
   EXPECT_TRUE(a.back().done().finish_reason() == pb::LENGTH ||
@@ -179,6 +203,7 @@ TEST_F(ServerTest, ClientCancelFreesKv) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   wait_kv_idle();
+  wait_requests("generate", "cancelled", 1);
 }
 
 TEST_F(ServerTest, AbortEndsStreamWithCancelled) {
@@ -201,6 +226,8 @@ TEST_F(ServerTest, AbortEndsStreamWithCancelled) {
   EXPECT_TRUE(reader->Finish().ok());
   ASSERT_TRUE(last.has_done());
   EXPECT_EQ(last.done().finish_reason(), pb::CANCELLED);
+  EXPECT_EQ(requests("generate", "cancelled"), 1);  // status OK, but cancelled by Abort
+  EXPECT_EQ(requests("generate", "ok"), 0);
   grpc::ClientContext actx2;
   ASSERT_TRUE(stub_->Abort(&actx2, areq, &aresp).ok());
   EXPECT_FALSE(aresp.found());
@@ -215,6 +242,33 @@ TEST_F(ServerTest, ScoreDeadline) {
   pb::ScoreResponse resp;
   EXPECT_EQ(stub_->Score(&ctx, req, &resp).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   wait_kv_idle();
+  EXPECT_EQ(requests("score", "deadline"), 1);
+}
+
+// The engine's log line carries the caller's traceparent; a malformed one is left out.
+TEST_F(ServerTest, LogLineCarriesTraceContext) {
+  stop();
+  start(/*log=*/true);
+  auto call = [&](const char* traceparent) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("traceparent", traceparent);
+    pb::ScoreResponse resp;
+    auto req = score_request();
+    req.set_request_id("traced");
+    ::testing::internal::CaptureStderr();
+    const bool ok = stub_->Score(&ctx, req, &resp).ok();
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(ok);
+    return log;
+  };
+  const std::string good = call("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_NE(good.find("score id=traced "), std::string::npos) << good;
+  EXPECT_NE(good.find(" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7\n"),
+            std::string::npos)
+      << good;
+  const std::string bad = call("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7");
+  EXPECT_NE(bad.find("score id=traced "), std::string::npos) << bad;
+  EXPECT_NE(bad.find(" trace_id=- span_id=-\n"), std::string::npos) << bad;
 }
 
 }  // namespace

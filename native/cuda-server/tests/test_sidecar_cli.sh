@@ -22,14 +22,16 @@ expect_exit 2 "--kv-budget-mb: expected an integer" --model "$models/tiny-llama"
 expect_exit 2 "unknown flag --bogus" --model "$models/tiny-llama" --bogus 1
 expect_exit 2 "is not a directory" --model "$tmp/nowhere"
 expect_exit 2 "--block-tokens: expected a multiple of 16" --model "$models/tiny-llama" --block-tokens 24
+expect_exit 2 "--metrics-listen: expected HOST:PORT" --model "$models/tiny-llama" --metrics-listen 9400
 mkdir "$tmp/bad"
 sed 's/LlamaForCausalLM/BertModel/' "$models/tiny-llama/config.json" >"$tmp/bad/config.json"
 expect_exit 1 "unknown architecture" --model "$tmp/bad" --listen 127.0.0.1:0
 
 # Several rounds: signal delivery to gRPC's threads once made this exit 143 only sometimes.
+# The metrics endpoint's threads must not keep the process up either.
 for round in 1 2 3; do
   "$bin" --model "$models/tiny-llama" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
-    >"$tmp/out" 2>"$tmp/err" &
+    --metrics-listen 127.0.0.1:0 >"$tmp/out" 2>"$tmp/err" &
   pid=$!
   i=0
   while ! grep -q "listening on" "$tmp/out" 2>/dev/null; do
@@ -38,6 +40,17 @@ for round in 1 2 3; do
     sleep 0.1
   done
   grep -Eq '^listening on 127\.0\.0\.1:[1-9][0-9]*$' "$tmp/out" || fail "ready line: $(cat "$tmp/out")"
+  metrics=$(sed -n 's|^metrics: http://127\.0\.0\.1:\([1-9][0-9]*\)/metrics$|\1|p' "$tmp/err")
+  [ -n "$metrics" ] || fail "no metrics line: $(cat "$tmp/err")"
+  if [ "$round" = 1 ]; then
+    # Its port is taken: a second sidecar stops at once, before loading the model.
+    timeout 30 "$bin" --model "$models/tiny-llama" --listen 127.0.0.1:0 \
+      --metrics-listen "127.0.0.1:$metrics" >"$tmp/out2" 2>"$tmp/err2"
+    got=$?
+    [ "$got" = 1 ] || fail "a taken --metrics-listen port exited $got, expected 1: $(cat "$tmp/err2")"
+    grep -qF "cannot listen on 127.0.0.1:$metrics for --metrics-listen" "$tmp/err2" ||
+      fail "taken --metrics-listen port: $(cat "$tmp/err2")"
+  fi
   kill -TERM "$pid"
   wait "$pid"
   code=$?
