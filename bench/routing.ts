@@ -14,10 +14,13 @@ import { percentile, round } from "./stats";
  * Cache-aware routing against round robin, on the same run: two real sidecars (the demo model's
  * shape, one thread each), one gateway process, `requests` rankings of `candidates` items for
  * members drawn at random (one seeded sequence, the same for both policies) from `members`
- * demo members with ~`prefix-tokens`-token prefixes, `concurrency` clients. Each policy starts
- * with fresh sidecars, so neither inherits the other's cache. `kv-mb` per sidecar is set so that
- * half the members' prefixes fit in one sidecar and all of them do not: the case routing is for
- * (a fleet's KV memory is smaller than its members' prefixes together).
+ * demo members with `history` interactions each, prefixes cut at `prefix-tokens` (360Brew's
+ * prompts are mostly history: a long prefix, short candidates), `concurrency` clients. Each
+ * policy starts with fresh sidecars, so neither inherits the other's cache. `kv-mb` per sidecar
+ * is set so that half the members' prefixes fit in one sidecar and all of them do not: the case
+ * routing is for (a fleet's KV memory is smaller than its members' prefixes together). The demo
+ * model's KV takes 4 KiB per token (fp32, 4 layers, 4 KV heads of 32), 400 MiB about 100,000
+ * tokens: 48 prefixes of ~3,000 tokens need ~144,000, half of them ~72,000.
  *
  * Expected before measuring: affinity sends each member to one sidecar, so after its first
  * ranking a member's prefix is cached; round robin sends it to both, and each sidecar, holding
@@ -34,8 +37,9 @@ const { values: args } = parseArgs({
     members: { type: "string", default: "48" },
     candidates: { type: "string", default: "10" },
     concurrency: { type: "string", default: "4" },
-    "prefix-tokens": { type: "string", default: "1000" },
-    "kv-mb": { type: "string", default: "160" },
+    "prefix-tokens": { type: "string", default: "3000" },
+    history: { type: "string", default: "150" },
+    "kv-mb": { type: "string", default: "400" },
     order: { type: "string", default: "round_robin,affinity" },
     seed: { type: "string", default: "7" },
   },
@@ -87,7 +91,7 @@ async function main() {
     await seedDemoData(db, {
       members: MEMBERS,
       items: 400,
-      interactions: MEMBERS * 40,
+      interactions: MEMBERS * Number(args.history),
       impressions: 0,
       shownPerImpression: 0,
     });
