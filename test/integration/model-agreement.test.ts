@@ -4,32 +4,18 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startSidecar } from "../../dev/sidecar-process";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { testConfig } from "../support/config";
 import { seedWelderWorld } from "../support/fixtures";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { startCountedSidecar } from "../support/sidecar";
 
 const MEMBERS = Array.from({ length: 12 }, (_, i) => `m${i + 1}`);
 const rec = (member: string) =>
   `{ recommendations(memberId: "${member}", task: "job_apply", candidateIds: ["j1", "j2"]) { items { itemId } } }`;
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-
-/** A sidecar whose finished Score calls are counted from its log. */
-async function countedSidecar(modelDir: string) {
-  let scores = 0;
-  const proc = await startSidecar({
-    modelDir,
-    threads: 1,
-    kvBudgetMb: 64,
-    onLog: (line) => {
-      if (line.startsWith("score ")) scores++;
-    },
-  });
-  return { proc, scores: () => scores };
-}
 
 /**
  * The gateway tokenizes; the sidecar scores token ids. A sidecar whose model directory holds
@@ -38,8 +24,8 @@ async function countedSidecar(modelDir: string) {
 describe("gateway and sidecar agree on the tokenizer", () => {
   let pg: TestDatabase;
   let otherDir: string;
-  let same: Awaited<ReturnType<typeof countedSidecar>>;
-  let other: Awaited<ReturnType<typeof countedSidecar>>;
+  let same: Awaited<ReturnType<typeof startCountedSidecar>>;
+  let other: Awaited<ReturnType<typeof startCountedSidecar>>;
   const gateways: Gateway[] = [];
 
   const gatewayOn = async (addresses: string[]) => {
@@ -60,7 +46,7 @@ describe("gateway and sidecar agree on the tokenizer", () => {
     otherDir = mkdtempSync(join(tmpdir(), "brewgate-other-tokenizer-"));
     cpSync(testModel(), otherDir, { recursive: true });
     appendFileSync(join(otherDir, "tokenizer.json"), "\n");
-    [same, other] = await Promise.all([countedSidecar(testModel()), countedSidecar(otherDir)]);
+    [same, other] = await Promise.all([startCountedSidecar(testModel()), startCountedSidecar(otherDir)]);
     const seeding = await gatewayOn([same.proc.address]);
     await seedWelderWorld(seeding.db);
     // More members: affinity would spread them over both sidecars were both used.

@@ -1,31 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type SidecarProcess, startSidecar } from "../../dev/sidecar-process";
 import { createDb } from "../../src/db/client";
 import { type Gateway, startGateway } from "../../src/gateway";
 import { testConfig } from "../support/config";
 import { gql } from "../support/graphql";
 import { testModel } from "../support/models";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { startCountedSidecar } from "../support/sidecar";
 
 const ITEMS = ["j1", "j2", "j3"];
 
 interface Ranked {
   recommendations: { items: { itemId: string }[]; usage: { promptTokens: number; cachedTokens: number } };
-}
-
-/** A sidecar whose finished Score requests are counted from its log. */
-async function countedSidecar(): Promise<{ proc: SidecarProcess; scores: () => number }> {
-  let scores = 0;
-  const proc = await startSidecar({
-    modelDir: testModel(),
-    threads: 1,
-    kvBudgetMb: 64,
-    onLog: (line) => {
-      if (line.startsWith("score ")) scores++;
-    },
-  });
-  return { proc, scores: () => scores };
 }
 
 /**
@@ -35,8 +21,8 @@ async function countedSidecar(): Promise<{ proc: SidecarProcess; scores: () => n
  */
 describe("cache-aware routing over two real sidecars", () => {
   let pg: TestDatabase;
-  let a: Awaited<ReturnType<typeof countedSidecar>>;
-  let b: Awaited<ReturnType<typeof countedSidecar>>;
+  let a: Awaited<ReturnType<typeof startCountedSidecar>>;
+  let b: Awaited<ReturnType<typeof startCountedSidecar>>;
 
   const gatewayWith = (routing: string) =>
     startGateway(
@@ -75,7 +61,7 @@ describe("cache-aware routing over two real sidecars", () => {
 
   before(async () => {
     pg = await createTestDatabase();
-    [a, b] = await Promise.all([countedSidecar(), countedSidecar()]);
+    [a, b] = await Promise.all([startCountedSidecar(), startCountedSidecar()]);
     const db = createDb(pg.url);
     try {
       await db.item.createMany({
@@ -125,7 +111,7 @@ describe("cache-aware routing over two real sidecars", () => {
   });
 
   it("a sidecar killed under load loses no ranking: its members go to the other one", async () => {
-    const extra = await countedSidecar();
+    const extra = await startCountedSidecar();
     const gw = await startGateway(
       testConfig({
         DATABASE_URL: pg.url,

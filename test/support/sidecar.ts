@@ -14,3 +14,19 @@ export function startTestSidecar(
     onLog: process.env.TEST_SIDECAR_LOG ? (l) => process.stderr.write(`[sidecar] ${l}\n`) : undefined,
   });
 }
+
+/** A real sidecar (one thread, 64 MB of KV) whose finished Score calls are counted from its log. */
+export async function startCountedSidecar(
+  modelDir: string = testModel(),
+): Promise<{ proc: SidecarProcess; scores: () => number }> {
+  let scores = 0;
+  const proc = await startSidecar({
+    modelDir,
+    threads: 1,
+    kvBudgetMb: 64,
+    onLog: (line) => {
+      if (line.startsWith("score ")) scores++;
+    },
+  });
+  return { proc, scores: () => scores };
+}
