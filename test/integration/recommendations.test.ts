@@ -137,7 +137,8 @@ describe("recommendations through a real sidecar", () => {
   });
 
   it("counts rankings in metrics by outcome and root field, never by a name the client chose", async () => {
-    const read = async () => gw.metrics.registry.metrics();
+    // Through the door Prometheus uses.
+    const read = async () => (await fetch(gw.url.replace(/\/graphql$/, "/metrics"))).text();
     const count = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
     const before = await read();
     const ok = await gql<Rec>(gw.url, `query client_chosen_name ${REC.slice(REC.indexOf("("))}`, {
