@@ -273,8 +273,9 @@ export class InferenceClient {
    */
   async checkSidecars(): Promise<{ matching: string[]; mismatched: string[] }> {
     await this.pool.ready;
-    const results = await Promise.allSettled(this.pool.list().map((e) => this.tokenizerCheck(e)));
+    // One list for both: a re-resolution while the checks run must not shift the indices.
     const endpoints = this.pool.list();
+    const results = await Promise.allSettled(endpoints.map((e) => this.tokenizerCheck(e)));
     const matching: string[] = [];
     const mismatched: string[] = [];
     results.forEach((r, i) => {
@@ -333,10 +334,7 @@ export class InferenceClient {
           continue;
         }
       } catch (err) {
-        const e = err as grpc.ServiceError;
-        if (typeof e.code !== "number" || !failsOver(e) || signal?.aborted) throw err;
-        if (e.code === grpc.status.UNAVAILABLE) this.markDown(endpoint);
-        last = e;
+        last = this.failedOver(endpoint, err, signal);
         continue;
       }
       endpoint.inFlight++;
@@ -345,10 +343,7 @@ export class InferenceClient {
         this.markUp(endpoint);
         return result;
       } catch (err) {
-        const e = err as grpc.ServiceError;
-        if (typeof e.code !== "number" || !failsOver(e) || signal?.aborted) throw err;
-        if (e.code === grpc.status.UNAVAILABLE) this.markDown(endpoint);
-        last = e;
+        last = this.failedOver(endpoint, err, signal);
       } finally {
         endpoint.inFlight--;
       }
@@ -365,6 +360,21 @@ export class InferenceClient {
         details: `no inference sidecar resolved from ${this.pool.list().length === 0 ? "the configured addresses" : "the pool"}`,
       })
     );
+  }
+
+  /**
+   * A failed attempt on `endpoint`: rethrown when it may not go to another sidecar, else returned
+   * (a sidecar found down is skipped for a while).
+   */
+  private failedOver(
+    endpoint: Endpoint<InferenceStub>,
+    err: unknown,
+    signal?: AbortSignal,
+  ): grpc.ServiceError {
+    const e = err as grpc.ServiceError;
+    if (typeof e.code !== "number" || !failsOver(e) || signal?.aborted) throw err;
+    if (e.code === grpc.status.UNAVAILABLE) this.markDown(endpoint);
+    return e;
   }
 
   /** One unary call on one sidecar; a failure is the raw gRPC error. */
