@@ -5,14 +5,16 @@ Needs torch + transformers, which the GPU machine has; elsewhere it prints
 "skipped: transformers not importable" and exits 0.
 
 Usage: compare_hf.py --bin BUILD_DIR [--models DIR] [--model DIR ...] [--tol 1e-3]
-                     [--backend cpu|cuda]
+                     [--backend cpu|cuda] [--json FILE]
   --backend cuda needs a BREWGATE_CUDA=ON build. Its bf16 rounding moves single logits by up
   to ~1 where Mixtral's top-2 routing flips on a near tie (scripts/bf16_sim.py), so for it
   pass --nmse-tol (normalized MSE of all logits; bf16 alone gives <= 2.5e-5 on dense models)
   instead of --tol; MoE models get --nmse-tol-moe (bf16 alone: up to 1.8e-3).
   Without --model, generates tiny f32 checkpoints of every architecture into --models.
+  --json writes {"backend", "skipped", "models": {name: {"max_dlogit", "nmse", "ok"}}}.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -29,13 +31,23 @@ def main():
     ap.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--nmse-tol", type=float, help="check normalized MSE instead of max |dlogit|")
     ap.add_argument("--nmse-tol-moe", type=float, default=1e-2, help="--nmse-tol for MoE models")
+    ap.add_argument("--json", help="write the deltas here as JSON")
     a = ap.parse_args()
+    report = {"backend": a.backend, "skipped": None, "models": {}}
+
+    def write_report():
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(report, f)
+
     try:
         import numpy as np
         import torch
         from transformers import AutoModelForCausalLM
     except Exception as e:  # noqa: BLE001 - any import failure means "cannot compare here"
-        print(f"skipped: transformers not importable ({type(e).__name__}: {e})")
+        report["skipped"] = f"transformers not importable ({type(e).__name__}: {e})"
+        write_report()
+        print(f"skipped: {report['skipped']}")
         return 0
     sys.path.insert(0, HERE)
     import gen_model
@@ -66,6 +78,8 @@ def main():
         ok = (nmse <= (a.nmse_tol_moe if moe else a.nmse_tol) if a.nmse_tol is not None
               else diff <= a.tol)
         failed |= not ok
+        report["models"][os.path.basename(d)] = {"max_dlogit": diff, "nmse": nmse, "ok": ok}
+        write_report()
         print(f"hf {a.backend} {os.path.basename(d):24s} max|dlogit| = {diff:.3e} nmse = {nmse:.2e} "
               f"{'ok' if ok else 'FAIL'}")
     return 1 if failed else 0

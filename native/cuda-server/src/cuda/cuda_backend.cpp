@@ -80,7 +80,21 @@ float* CudaBackend::ones_f32(size_t n) {
   return d;
 }
 
+namespace {
+
+// Before the first allocation, so a machine without a GPU (or without a driver) gets one plain
+// sentence instead of the error of whichever CUDA call happened to come first.
+void require_device() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess || n == 0)
+    throw Error(std::string("no CUDA device (") + (e != cudaSuccess ? cudaGetErrorString(e) : "device count 0") + ")");
+}
+
+}  // namespace
+
 CudaBackend::CudaBackend(const Model& m) : cfg_(m.cfg) {
+  require_device();
   cudaCheck(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   const ModelConfig& c = cfg_;
   embed_ = upload_bf16({&m.embed});
@@ -117,6 +131,7 @@ CudaBackend::CudaBackend(const Model& m) : cfg_(m.cfg) {
 }
 
 CudaBackend::CudaBackend(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg), seed_(seed) {
+  require_device();
   cudaCheck(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   const ModelConfig& c = cfg_;
   const size_t C = c.hidden, F = c.intermediate, D = c.head_dim, W = (c.heads + 2 * c.kv_heads) * D;
