@@ -4,8 +4,11 @@ export interface ActionProbability {
   action: string;
   answer: string;
   positive: boolean;
-  /** Natural-log probability of the answer's tokens after the prompt (full-vocabulary softmax). */
-  logprob: number;
+  /**
+   * Natural-log probability of the answer's tokens after the prompt (full-vocabulary softmax);
+   * null when the ranking was scored over the answers alone (`rankCandidates`' fullVocab false).
+   */
+  logprob: number | null;
   /** Probability of this answer among the task's answers (renormalized over them). */
   probability: number;
 }
@@ -28,6 +31,8 @@ export interface RankedCandidate {
 export function rankCandidates(
   labels: PromptLabel[],
   scored: { id: string; labelLogprobs: number[] }[],
+  /** Whether labelLogprobs are over the whole vocabulary (else renormalized over the labels). */
+  fullVocab = true,
 ): RankedCandidate[] {
   const rows = scored.map((c, order) => {
     if (c.labelLogprobs.length !== labels.length) {
@@ -42,7 +47,7 @@ export function rankCandidates(
       action: l.action,
       answer: l.answer,
       positive: l.positive,
-      logprob: c.labelLogprobs[i],
+      logprob: fullVocab ? c.labelLogprobs[i] : null,
       probability: weights[i] / total,
     }));
     const score = actions.filter((a) => a.positive).reduce((a, b) => a + b.probability, 0);

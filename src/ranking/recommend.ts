@@ -41,6 +41,12 @@ export interface RecommendationRequest {
   first: number;
   /** Whether to record the served ranking as an impression. @default true */
   recordImpression?: boolean;
+  /**
+   * Whether the caller reads each answer's full-vocabulary log-probability (GraphQL's `logprob`).
+   * Without it the sidecar scores the answer rows only; ranks, scores and probabilities are the same.
+   * @default false
+   */
+  logprobs?: boolean;
 }
 
 /** A ranked candidate with its item row, as served. */
@@ -124,7 +130,14 @@ async function rankFor(
   });
   const { prompt, candidates } = prepared;
   const version = promptVersion(prepared.task);
-  const res = await scorePrompt(deps.inference.client, requestId, prompt, req.memberId, signal);
+  const res = await scorePrompt(
+    deps.inference.client,
+    requestId,
+    prompt,
+    req.memberId,
+    signal,
+    req.logprobs === true,
+  );
   const { ranked } = res;
   const items = new Map(candidates.map((c) => [c.id, c]));
   const shown = ranked.slice(0, req.first).map((c) => ({ ...c, item: items.get(c.itemId) as Item }));

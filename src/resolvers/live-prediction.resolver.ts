@@ -4,6 +4,7 @@ import { LivePredictionType } from "../schema/live-prediction.type";
 import type { GatewayContext } from "../server/context";
 import { recommendationDeps } from "./deps";
 import { toLivePredictionType } from "./ranking.mapper";
+import { selectsField } from "./selection";
 import { abortable, eventOrThrow } from "./subscription";
 
 @ArgsType()
@@ -30,11 +31,17 @@ export class LivePredictionResolver {
     description:
       "The member's ranking now, then a fresh one whenever a new interaction of the member arrives " +
       "(Kafka or mutation, on any gateway replica).",
-    subscribe: ({ args, context }) => {
+    subscribe: ({ args, context, info }) => {
       const a = args as LivePredictionArgs;
       const ctx = context as GatewayContext;
       const deps = recommendationDeps(ctx);
-      const req = { memberId: a.memberId, taskName: a.task, candidateIds: a.candidateIds, first: a.first };
+      const req = {
+        memberId: a.memberId,
+        taskName: a.task,
+        candidateIds: a.candidateIds,
+        first: a.first,
+        logprobs: selectsField(info, "logprob"),
+      };
       return abortable(ctx.signal, (signal) => livePredictions(deps, ctx.pubSub, req, signal));
     },
   })

@@ -1,9 +1,11 @@
-import { Arg, Ctx, ID, Int, Query, Resolver } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Ctx, ID, Info, Int, Query, Resolver } from "type-graphql";
 import { recommend } from "../ranking/recommend";
 import { RecommendationsType } from "../schema/recommendation.type";
 import type { GatewayContext } from "../server/context";
 import { recommendationDeps } from "./deps";
 import { toRecommendationsType } from "./ranking.mapper";
+import { selectsField } from "./selection";
 
 @Resolver()
 export class RecommendationResolver {
@@ -18,12 +20,13 @@ export class RecommendationResolver {
     @Arg("memberId", () => ID) memberId: string,
     @Arg("task", () => String) task: string,
     @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
     @Arg("candidateIds", () => [ID], { nullable: true }) candidateIds?: string[] | null,
     @Arg("first", () => Int, { defaultValue: 10 }) first = 10,
   ): Promise<RecommendationsType> {
     const ranking = await recommend(
       recommendationDeps(ctx),
-      { memberId, taskName: task, candidateIds, first },
+      { memberId, taskName: task, candidateIds, first, logprobs: selectsField(info, "logprob") },
       ctx.signal,
     );
     return toRecommendationsType(ranking);

@@ -16,7 +16,10 @@ export class ActionProbabilityType {
   probability!: number;
 
   @Field(() => Float, {
-    description: "Natural-log probability of the answer tokens over the whole vocabulary.",
+    description:
+      "Natural-log probability of the answer tokens over the whole vocabulary. Selecting it makes the model " +
+      "compute its whole output layer for every candidate; without it only the answers' rows are computed " +
+      "(ranks, scores and probabilities are the same).",
   })
   logprob!: number;
 }

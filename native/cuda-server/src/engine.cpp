@@ -262,11 +262,13 @@ void Engine::finish(Active& a, Status st, FinishReason reason) {
   if (opt_.log) {
     static const char* names[] = {"ok", "invalid_argument", "resource_exhausted",
                                   "deadline_exceeded", "cancelled", "unavailable"};
-    std::fprintf(stderr, "%s id=%s items=%zu prompt=%u cached=%u computed=%u completion=%u "
-                 "total_ms=%.1f status=%s trace_id=%s span_id=%s\n",
+    std::fprintf(stderr, "%s id=%s items=%zu normalize=%s prompt=%u cached=%u computed=%u "
+                 "completion=%u total_ms=%.1f status=%s trace_id=%s span_id=%s\n",
                  r.kind == Request::Score ? "score" : "generate",
                  r.id.empty() ? "-" : r.id.c_str(),
-                 r.kind == Request::Score ? r.score.candidates.size() : size_t{1}, a.usage.prompt,
+                 r.kind == Request::Score ? r.score.candidates.size() : size_t{1},
+                 r.kind != Request::Score ? "-" : r.score.labels_only ? "labels_only" : "full_vocab",
+                 a.usage.prompt,
                  a.usage.cached, a.usage.computed, a.usage.completion, t.total_ms,
                  names[static_cast<int>(st.code)],
                  r.trace.present() ? r.trace.trace_id.c_str() : "-",
