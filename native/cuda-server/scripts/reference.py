@@ -5,7 +5,11 @@ Written from the Hugging Face modeling code's definitions, not from the C++ sour
 parity test compares two implementations. Dimension letters: T tokens, C hidden, V vocab,
 H query heads, K kv heads, D head_dim, F intermediate, E experts.
 
-Usage: reference.py --model DIR --ids 1,2,3 [--out logits.f32]
+With --weights int8 it simulates the CPU backend's int8 weights (Q8_0: blocks of 32 along K
+with one scale each; activations quantized the same way before every linear layer but the
+MoE router, whose weights also stay unquantized), from the format's definition.
+
+Usage: reference.py --model DIR --ids 1,2,3 [--out logits.f32] [--weights f32|int8]
   writes float32 logits (T, V) row-major to --out, or prints the last row's argmax.
 """
 import argparse
@@ -97,8 +101,31 @@ def silu(x):
     return x / (1 + np.exp(-x))
 
 
-def forward(cfg, w, ids):
-    """(T, V) logits for token ids `ids` at positions 0..T-1."""
+def q8(a):
+    """Q8_0 round trip along the last axis (blocks of 32): per block d = max|a| / 127 and
+    q = round-half-even(a / d) in [-127, 127], computed in float32 as the format is defined;
+    returns q * d in float64."""
+    b = np.asarray(a, np.float32).reshape(*np.shape(a)[:-1], -1, 32)
+    d = np.abs(b).max(axis=-1, keepdims=True) / np.float32(127)
+    inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, np.float32(1)), np.float32(0))
+    q = np.clip(np.rint(b * inv.astype(np.float32)), -127, 127)
+    return (q.astype(np.float64) * d.astype(np.float64)).reshape(np.shape(a))
+
+
+def quantize_weights(w):
+    """The checkpoint as int8 weights hold it: every linear layer, the embedding and lm_head
+    through q8; norms, biases and the MoE router (block_sparse_moe.gate) as they are."""
+    out = {}
+    for name, a in w.items():
+        linear = a.ndim == 2 and not name.endswith("block_sparse_moe.gate.weight")
+        out[name] = q8(a) if linear else a
+    return out
+
+
+def forward(cfg, w, ids, quant=False):
+    """(T, V) logits for token ids `ids` at positions 0..T-1. quant: `w` went through
+    quantize_weights, and each linear layer's input is quantized too (int8 simulation)."""
+    mm = (lambda x, m: q8(x) @ m.T) if quant else (lambda x, m: x @ m.T)
     arch = cfg["architectures"][0]
     c = cfg["hidden_size"]
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
@@ -112,9 +139,9 @@ def forward(cfg, w, ids):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = h @ w[p + "self_attn.q_proj.weight"].T  # (T, H*D)
-        k = h @ w[p + "self_attn.k_proj.weight"].T  # (T, K*D)
-        v = h @ w[p + "self_attn.v_proj.weight"].T  # (T, K*D)
+        q = mm(h, w[p + "self_attn.q_proj.weight"])  # (T, H*D)
+        k = mm(h, w[p + "self_attn.k_proj.weight"])  # (T, K*D)
+        v = mm(h, w[p + "self_attn.v_proj.weight"])  # (T, K*D)
         if p + "self_attn.q_proj.bias" in w:
             q = q + w[p + "self_attn.q_proj.bias"]
             k = k + w[p + "self_attn.k_proj.bias"]
@@ -131,20 +158,20 @@ def forward(cfg, w, ids):
             s = np.exp(s - s.max(axis=-1, keepdims=True))
             s /= s.sum(axis=-1, keepdims=True)
             att[:, hh, :] = s @ v[:, hh // rep, :]
-        x = x + att.reshape(t, nh * d) @ w[p + "self_attn.o_proj.weight"].T
+        x = x + mm(att.reshape(t, nh * d), w[p + "self_attn.o_proj.weight"])
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
         if arch == "MixtralForCausalLM":
-            x = x + moe(cfg, w, p + "block_sparse_moe.", h)
+            x = x + moe(cfg, w, p + "block_sparse_moe.", h, mm)
         else:
-            g = h @ w[p + "mlp.gate_proj.weight"].T
-            u = h @ w[p + "mlp.up_proj.weight"].T
-            x = x + (silu(g) * u) @ w[p + "mlp.down_proj.weight"].T
+            g = mm(h, w[p + "mlp.gate_proj.weight"])
+            u = mm(h, w[p + "mlp.up_proj.weight"])
+            x = x + mm(silu(g) * u, w[p + "mlp.down_proj.weight"])
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
-    return x @ head.T
+    return mm(x, head)
 
 
-def moe(cfg, w, p, h):
+def moe(cfg, w, p, h, mm=lambda x, m: x @ m.T):
     """Mixtral sparse MoE: softmax over router logits, top-k, renormalize, weighted sum."""
     k = cfg["num_experts_per_tok"]
     logits = h @ w[p + "gate.weight"].T  # (T, E)
@@ -156,9 +183,9 @@ def moe(cfg, w, p, h):
         wts = probs[ti, top] / probs[ti, top].sum()
         for e, we in zip(top, wts):
             ep = f"{p}experts.{e}."
-            g = h[ti] @ w[ep + "w1.weight"].T
-            u = h[ti] @ w[ep + "w3.weight"].T
-            out[ti] += we * ((silu(g) * u) @ w[ep + "w2.weight"].T)
+            g = mm(h[ti], w[ep + "w1.weight"])
+            u = mm(h[ti], w[ep + "w3.weight"])
+            out[ti] += we * mm(silu(g) * u, w[ep + "w2.weight"])
     return out
 
 
@@ -167,10 +194,14 @@ def main(argv=None):
     ap.add_argument("--model", required=True)
     ap.add_argument("--ids", required=True, help="comma-separated token ids")
     ap.add_argument("--out", help="write float32 (T, V) logits here")
+    ap.add_argument("--weights", default="f32", choices=["f32", "int8"])
     a = ap.parse_args(argv)
     cfg, w = load(a.model)
+    quant = a.weights == "int8"
+    if quant:
+        w = quantize_weights(w)
     ids = [int(s) for s in a.ids.split(",")]
-    logits = forward(cfg, w, ids)
+    logits = forward(cfg, w, ids, quant)
     if a.out:
         logits.astype("<f4").tofile(a.out)
     else:

@@ -4,10 +4,12 @@
 //                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
 //                    [--shutdown-grace-ms G] [--request-timeout-ms T] [--backend cpu|cuda]
 //                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
-//                    [--metrics-listen HOST:PORT]
+//                    [--metrics-listen HOST:PORT] [--weights f32|bf16|int8]
 //
 // --backend: cpu, or cuda in a build with BREWGATE_CUDA=ON (the default there when a CUDA
-// device is present; cpu otherwise). --threads applies to the CPU backend.
+// device is present; cpu otherwise). --threads applies to the CPU backend, and so does
+// --weights: how it holds the weights (cpu_backend.h; default bf16 for a checkpoint stored
+// all in BF16, f32 otherwise).
 // Prints "listening on ADDR" on stdout once the model is loaded and the port is bound; logs go
 // to stderr. SIGTERM/SIGINT: health turns NOT_SERVING, new calls are refused, in-flight calls
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
@@ -60,11 +62,13 @@ void on_signal(int sig) {
                "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n"
                "         [--backend cpu|cuda]\n"
                "         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
-               "         [--metrics-listen HOST:PORT]\n"
+               "         [--metrics-listen HOST:PORT] [--weights f32|bf16|int8]\n"
                "  --tls-cert, --tls-key: PEM server certificate chain and private key: serve TLS\n"
                "  --tls-client-ca: PEM CA bundle: clients must present a certificate it signed\n"
                "                   (mutual TLS)\n"
-               "  --metrics-listen: serve Prometheus metrics at http://HOST:PORT/metrics\n";
+               "  --metrics-listen: serve Prometheus metrics at http://HOST:PORT/metrics\n"
+               "  --weights: the CPU backend's weight type (default: bf16 for checkpoints\n"
+               "             stored in BF16, f32 otherwise)\n";
   std::exit(2);
 }
 
@@ -95,7 +99,7 @@ bool cuda_device_present() {
 
 int main(int argc, char** argv) {
   std::string model_dir, listen = "127.0.0.1:50051", backend_name;
-  std::string tls_cert, tls_key, tls_client_ca, metrics_listen;
+  std::string tls_cert, tls_key, tls_client_ca, metrics_listen, weights_name;
   const unsigned hw = std::thread::hardware_concurrency();
   long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 512,
        block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
@@ -118,6 +122,7 @@ int main(int argc, char** argv) {
     else if (a == "--tls-key") tls_key = v;
     else if (a == "--tls-client-ca") tls_client_ca = v;
     else if (a == "--metrics-listen") metrics_listen = v;
+    else if (a == "--weights") weights_name = v;
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
@@ -138,6 +143,14 @@ int main(int argc, char** argv) {
     usage_error("--backend: expected cpu (this build has no CUDA backend; build with "
                 "-DBREWGATE_CUDA=ON), got '" + backend_name + "'");
 #endif
+  bg::WeightType weights = bg::WeightType::F32;
+  if (!weights_name.empty()) {
+    if (!bg::weight_type_from_name(weights_name, &weights))
+      usage_error("--weights: expected f32, bf16 or int8, got '" + weights_name + "'");
+    if (backend_name != "cpu")
+      usage_error("--weights applies to the cpu backend; the " + backend_name +
+                  " backend holds bf16 weights");
+  }
   if (listen.find(':') == std::string::npos)
     usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
   if (!metrics_listen.empty() && metrics_listen.find(':') == std::string::npos)
@@ -202,7 +215,8 @@ int main(int argc, char** argv) {
       } else
 #endif
       {
-        backend = std::make_unique<bg::CpuBackend>(model, static_cast<int>(threads));  // fp32
+        if (weights_name.empty()) weights = bg::default_weight_type(model);
+        backend = std::make_unique<bg::CpuBackend>(model, static_cast<int>(threads), weights);
       }
       std::cerr << "loaded " << model.cfg.architecture << " from " << model_dir << ": "
                 << model.num_params << " params stored as " << bg::stored_dtypes(model)
@@ -224,7 +238,7 @@ int main(int argc, char** argv) {
               << " tokens; backend " << backend->name();
     if (backend_name == "cpu")
       std::cerr << "; simd " << (bg::simd_enabled() ? "avx2+fma" : "scalar") << "; threads "
-                << threads;
+                << threads << "; weights " << bg::weight_type_name(weights);
     std::cerr << "\n";
   } catch (const bg::Error& e) {
     std::cerr << "brewgate-sidecar: cannot load model: " << e.what() << "\n";

@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <map>
 #include <random>
 #include <vector>
 
 #include "backend.h"
 #include "config.h"
+#include "dtype.h"
+#include "error.h"
 #include "kernels.h"
 #include "sampler.h"
 
@@ -89,8 +92,179 @@ TEST_P(SimdParam, DotAndAxpy) {
   }
 }
 
+// bf16 weights: the GEMM over bf16 panels equals an fp64 product with the weights rounded to
+// bf16 (read back through PackedMatrix::row), on every tiling edge and on K of any size.
+TEST_P(SimdParam, Bf16GemmMatchesReferenceOnRaggedShapes) {
+  ThreadPool pool(2);
+  const int shapes[][3] = {{1, 16, 8},   {1, 17, 33},   {2, 130, 64},  {5, 17, 33},
+                           {6, 64, 256}, {7, 100, 257}, {13, 65, 300}, {97, 130, 70},
+                           {200, 48, 520}};
+  for (const auto& s : shapes) {
+    const int m = s[0], n = s[1], k = s[2];
+    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
+    auto x = randn(static_cast<size_t>(m) * k, 11);
+    auto w = randn(static_cast<size_t>(n) * k, 12);
+    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::BF16);
+    EXPECT_EQ(p.bytes(), static_cast<size_t>((n + 15) / 16) * 16 * k * 2);
+    std::vector<float> wr(static_cast<size_t>(n) * k);  // the weights as stored
+    for (int r = 0; r < n; ++r) p.row(r, &wr[static_cast<size_t>(r) * k]);
+    for (size_t i = 0; i < w.size(); ++i)
+      ASSERT_EQ(f32_to_bf16(w[i]), f32_to_bf16(wr[i])) << "row() is not the bf16 of the weight";
+    std::vector<float> ref(static_cast<size_t>(m) * n), got(static_cast<size_t>(m) * n, NAN);
+    gemm_ref(x.data(), m, k, wr.data(), n, ref.data());
+    gemm(x.data(), m, k, p, got.data(), n, pool);
+    expect_close(got, ref, 1e-4f, 1e-4f);
+    for (int r = 0; r < n; r += 7) EXPECT_NEAR(p.row_dot(r, x.data()), ref[r], 1e-3f);
+  }
+}
+
+// int8 weights: exact int32 block sums scaled in fp32, so the GEMM matches an fp64 sum of the
+// same quantized products to fp32 rounding; and stays near the fp32 product (quantization
+// error of both operands, ~1% of the row's scale for Gaussian data).
+TEST_P(SimdParam, Int8GemmMatchesReferenceOnRaggedShapes) {
+  ThreadPool pool(2);
+  const int shapes[][3] = {{1, 4, 32},   {1, 17, 64},   {2, 130, 96},  {3, 5, 32},
+                           {4, 33, 160}, {7, 100, 256}, {13, 65, 320}, {97, 130, 64},
+                           {200, 70, 544}};
+  for (const auto& s : shapes) {
+    const int m = s[0], n = s[1], k = s[2], nb = k / 32;
+    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
+    auto x = randn(static_cast<size_t>(m) * k, 21);
+    auto w = randn(static_cast<size_t>(n) * k, 22, 0.05f);
+    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::Int8);
+    std::vector<int8_t> xq(static_cast<size_t>(m) * k), wq(static_cast<size_t>(n) * k);
+    std::vector<float> xd(static_cast<size_t>(m) * nb), wd(static_cast<size_t>(n) * nb);
+    for (int r = 0; r < m; ++r)
+      quantize_q8(&x[static_cast<size_t>(r) * k], k, &xq[static_cast<size_t>(r) * k], &xd[r * nb]);
+    for (int r = 0; r < n; ++r)
+      quantize_q8(&w[static_cast<size_t>(r) * k], k, &wq[static_cast<size_t>(r) * k], &wd[r * nb]);
+    std::vector<float> ref(static_cast<size_t>(m) * n), f32(static_cast<size_t>(m) * n);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int b = 0; b < nb; ++b) {
+          int32_t t = 0;
+          for (int e = b * 32; e < b * 32 + 32; ++e)
+            t += int32_t{xq[static_cast<size_t>(i) * k + e]} * wq[static_cast<size_t>(j) * k + e];
+          acc += static_cast<double>(t) * xd[i * nb + b] * wd[j * nb + b];
+        }
+        ref[i * n + j] = static_cast<float>(acc);
+      }
+    gemm_ref(x.data(), m, k, w.data(), n, f32.data());
+    std::vector<float> got(static_cast<size_t>(m) * n, NAN);
+    gemm(x.data(), m, k, p, got.data(), n, pool);
+    expect_close(got, ref, 1e-5f, 1e-5f);
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      err = std::max(err, static_cast<double>(std::fabs(got[i] - f32[i])));
+      scale = std::max(scale, static_cast<double>(std::fabs(f32[i])));
+    }
+    EXPECT_LE(err, 0.03 * scale) << "int8 strays from the fp32 product";
+    for (int r = 0; r < n; r += 7) EXPECT_NEAR(p.row_dot(r, x.data()), ref[r], 1e-4f);
+    std::vector<float> row(k);
+    p.row(n - 1, row.data());
+    for (int e = 0; e < k; ++e)
+      ASSERT_EQ(row[e], wq[static_cast<size_t>(n - 1) * k + e] * wd[(n - 1) * nb + e / 32]);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, SimdParam, ::testing::Values(true, false),
                          [](const auto& i) { return i.param ? "avx2" : "scalar"; });
+
+// Both quantizers give the same bits (so the two GEMM paths see the same integers), the blocks
+// follow the Q8_0 rule, and an all-zero block gets scale 0.
+TEST(Kernels, QuantizeQ8SameBitsOnBothPaths) {
+  if (!simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+  auto x = randn(32 * 40, 31, 3.f);
+  for (int i = 0; i < 32; ++i) x[i] = 0.f;  // block 0: all zero
+  std::vector<int8_t> qa(x.size()), qs(x.size());
+  std::vector<float> da(40), ds(40);
+  quantize_q8(x.data(), static_cast<int>(x.size()), qa.data(), da.data());
+  set_simd(false);
+  quantize_q8(x.data(), static_cast<int>(x.size()), qs.data(), ds.data());
+  set_simd(true);
+  EXPECT_EQ(qa, qs);
+  EXPECT_EQ(da, ds);
+  EXPECT_EQ(da[0], 0.f);
+  for (int b = 1; b < 40; ++b) {
+    float amax = 0;
+    int qmax = 0;
+    for (int i = 0; i < 32; ++i) {
+      amax = std::max(amax, std::fabs(x[b * 32 + i]));
+      qmax = std::max(qmax, std::abs(int{qa[b * 32 + i]}));
+      EXPECT_LE(std::fabs(qa[b * 32 + i] * da[b] - x[b * 32 + i]), 0.5f * da[b] * 1.0001f);
+    }
+    EXPECT_EQ(da[b], amax / 127.f);
+    EXPECT_EQ(qmax, 127);
+  }
+}
+
+// The AVX512_VNNI int8 tile computes the same int32 block sums as AVX2's maddubs + madd, so the
+// GEMM's bits must not change. Skipped (never passed silently) on CPUs without it.
+TEST(Kernels, Int8Avx512VnniGivesTheAvx2Bits) {
+  if (!simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+  if (!avx512_vnni_supported())
+    GTEST_SKIP() << "CPU lacks AVX512_VNNI + AVX512VL: the VNNI int8 path was not run";
+  ThreadPool pool(2);
+  const int shapes[][3] = {{1, 17, 64}, {3, 5, 32}, {7, 100, 256}, {97, 130, 96}};
+  for (const auto& s : shapes) {
+    const int m = s[0], n = s[1], k = s[2];
+    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
+    auto x = randn(static_cast<size_t>(m) * k, 41);
+    auto w = randn(static_cast<size_t>(n) * k, 42);
+    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::Int8);
+    std::vector<float> avx2(static_cast<size_t>(m) * n), vnni(avx2.size());
+    set_avx512_vnni(false);
+    gemm(x.data(), m, k, p, avx2.data(), n, pool);
+    set_avx512_vnni(true);
+    ASSERT_TRUE(avx512_vnni_enabled());
+    gemm(x.data(), m, k, p, vnni.data(), n, pool);
+    EXPECT_EQ(vnni, avx2);
+  }
+}
+
+// Likewise the AVX512F bf16 micro-kernel: the same FMAs in the same order as AVX2's.
+TEST(Kernels, Bf16Avx512GivesTheAvx2Bits) {
+  if (!simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+  if (!avx512_supported()) GTEST_SKIP() << "CPU lacks AVX512F: the AVX-512 bf16 path was not run";
+  ThreadPool pool(2);
+  const int shapes[][3] = {{1, 17, 33}, {2, 130, 64}, {7, 100, 257}, {97, 130, 70}};
+  for (const auto& s : shapes) {
+    const int m = s[0], n = s[1], k = s[2];
+    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
+    auto x = randn(static_cast<size_t>(m) * k, 51);
+    auto w = randn(static_cast<size_t>(n) * k, 52);
+    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::BF16);
+    std::vector<float> avx2(static_cast<size_t>(m) * n), avx512(avx2.size());
+    set_avx512(false);
+    gemm(x.data(), m, k, p, avx2.data(), n, pool);
+    set_avx512(true);
+    ASSERT_TRUE(avx512_enabled());
+    gemm(x.data(), m, k, p, avx512.data(), n, pool);
+    EXPECT_EQ(avx512, avx2);
+  }
+}
+
+TEST(Kernels, Int8RejectsKNotAMultipleOf32) {
+  try {
+    PackedMatrix::zeros(8, 40, WeightType::Int8);
+    FAIL() << "K = 40 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 32, got 40"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(PackedMatrix::zeros(8, 40, WeightType::BF16));
+}
+
+TEST(Kernels, WeightTypeNames) {
+  for (WeightType t : {WeightType::F32, WeightType::BF16, WeightType::Int8}) {
+    WeightType u;
+    ASSERT_TRUE(weight_type_from_name(weight_type_name(t), &u));
+    EXPECT_EQ(u, t);
+  }
+  WeightType u;
+  EXPECT_FALSE(weight_type_from_name("q8_0", &u));
+  EXPECT_FALSE(weight_type_from_name("BF16", &u));
+}
 
 TEST(Kernels, RmsNorm) {
   auto x = randn(37, 7), g = randn(37, 8);

@@ -23,15 +23,20 @@ expect_exit 2 "unknown flag --bogus" --model "$models/tiny-llama" --bogus 1
 expect_exit 2 "is not a directory" --model "$tmp/nowhere"
 expect_exit 2 "--block-tokens: expected a multiple of 16" --model "$models/tiny-llama" --block-tokens 24
 expect_exit 2 "--metrics-listen: expected HOST:PORT" --model "$models/tiny-llama" --metrics-listen 9400
+expect_exit 2 "--weights: expected f32, bf16 or int8, got 'q4'" --model "$models/tiny-llama" --weights q4
 mkdir "$tmp/bad"
 sed 's/LlamaForCausalLM/BertModel/' "$models/tiny-llama/config.json" >"$tmp/bad/config.json"
 expect_exit 1 "unknown architecture" --model "$tmp/bad" --listen 127.0.0.1:0
 
 # Several rounds: signal delivery to gRPC's threads once made this exit 143 only sometimes.
-# The metrics endpoint's threads must not keep the process up either.
+# The metrics endpoint's threads must not keep the process up either. One weight type a round.
 for round in 1 2 3; do
+  weights=$(echo "f32 int8 bf16" | cut -d" " -f"$round")
+  # Gone before the start: the background shell truncates it only when it gets to run, and a
+  # poll before that would read the last round's ready line.
+  rm -f "$tmp/out" "$tmp/err"
   "$bin" --model "$models/tiny-llama" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
-    --metrics-listen 127.0.0.1:0 >"$tmp/out" 2>"$tmp/err" &
+    --metrics-listen 127.0.0.1:0 --weights "$weights" >"$tmp/out" 2>"$tmp/err" &
   pid=$!
   i=0
   while ! grep -q "listening on" "$tmp/out" 2>/dev/null; do
@@ -42,6 +47,7 @@ for round in 1 2 3; do
   grep -Eq '^listening on 127\.0\.0\.1:[1-9][0-9]*$' "$tmp/out" || fail "ready line: $(cat "$tmp/out")"
   metrics=$(sed -n 's|^metrics: http://127\.0\.0\.1:\([1-9][0-9]*\)/metrics$|\1|p' "$tmp/err")
   [ -n "$metrics" ] || fail "no metrics line: $(cat "$tmp/err")"
+  grep -q "; weights $weights\$" "$tmp/err" || fail "round $round: no 'weights $weights': $(cat "$tmp/err")"
   if [ "$round" = 1 ]; then
     # Its port is taken: a second sidecar stops at once, before loading the model.
     timeout 30 "$bin" --model "$models/tiny-llama" --listen 127.0.0.1:0 \

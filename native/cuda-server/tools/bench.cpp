@@ -1,20 +1,27 @@
 // brewgate-bench: CPU backend throughput on one model, printed as one JSON line at the end.
-//   brewgate-bench --model DIR [--threads N] [--prefix 1500] [--candidates 50]
-//                  [--candidate-tokens 40] [--naive-items 2] [--rounds 3]
-// Measures: an FMA-loop fp32 peak; the prefill GEMMs alone; prefill and decode through the
-// engine; scoring candidates behind one shared prefix through the engine (prefix computed
-// once) against scoring each candidate as an independent full prompt. The naive rate is
-// measured on --naive-items items per round, since 50 full prompts would take minutes.
+//   brewgate-bench --model DIR [--threads N] [--weights f32|bf16|int8] [--prefix 1500]
+//                  [--candidates 50] [--candidate-tokens 40] [--naive-items 2] [--rounds 3]
+// Measures: the load (RSS against the checkpoint's size); the compute peak of the weight type
+// (an FMA loop for f32 and bf16, the int8 GEMM's block-dot sequence for int8); the prefill
+// GEMMs alone; prefill and decode through the engine, decode also as weight bytes streamed per
+// second against a measured memory copy rate; scoring candidates behind one shared prefix
+// through the engine (prefix computed once) against scoring each candidate as an independent
+// full prompt. The naive rate is measured on --naive-items items per round, since 50 full
+// prompts would take minutes. Each measurement adds its fields to the Report printed last.
 #include <immintrin.h>
 #include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cpu_backend.h"
@@ -58,6 +65,100 @@ double fma_peak_gflops(int threads) {
   return 2.0 * 8 * 12 * iters * threads / secs(t0) / 1e9;
 }
 
+__attribute__((target("avx2,fma"))) float int8_dot_loop(long iters) {
+  // The int8 GEMM's work per block of 32 (kernels_int8.cpp): sign, maddubs, madd against ones,
+  // convert, scaled FMA, on registers; 12 independent chains. The weight vector changes every
+  // iteration so that none of it can be hoisted out of the loop.
+  __m256 a[12];
+  __m256i x[12];
+  for (int i = 0; i < 12; ++i) {
+    a[i] = _mm256_setzero_ps();
+    x[i] = _mm256_set1_epi8(static_cast<char>(i + 1));
+  }
+  const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(5);
+  const __m256 d = _mm256_set1_ps(1e-6f);
+  __m256i w = _mm256_set1_epi8(3);
+  for (long it = 0; it < iters; ++it) {
+    w = _mm256_xor_si256(w, flip);
+    for (int i = 0; i < 12; ++i) {
+      const __m256i p = _mm256_madd_epi16(
+          _mm256_maddubs_epi16(_mm256_sign_epi8(x[i], x[i]), _mm256_sign_epi8(w, x[i])), ones);
+      a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d, a[i]);
+    }
+  }
+  float s = 0;
+  for (int i = 0; i < 12; ++i) s += _mm256_cvtss_f32(a[i]);
+  return s;
+}
+
+// Int8 multiply-adds per second, counted as 2 ops each like FLOPs, so that the int8 GEMM's
+// "GFLOP/s" (2 M N K per second) divides by it directly.
+double int8_peak_gops(int threads) {
+  if (!bg::simd_enabled()) return 0;
+  const long iters = 5000000;
+  std::vector<std::thread> ts;
+  std::atomic<float> sink{0};
+  const auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t) ts.emplace_back([&] { sink = sink + int8_dot_loop(iters); });
+  for (auto& t : ts) t.join();
+  return 2.0 * 32 * 12 * iters * threads / secs(t0) / 1e9;
+}
+
+// Memory traffic of a large copy (read + written bytes per second, STREAM's convention),
+// `threads` threads each copying its own 64 MiB, far beyond the caches; best of 3.
+double copy_traffic_gb_s(int threads) {
+  const size_t n = size_t{64} << 20;
+  std::vector<std::vector<char>> src(threads, std::vector<char>(n, 1)), dst(threads, std::vector<char>(n, 0));
+  double best = 0;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> ts;
+    const auto t0 = Clock::now();
+    for (int t = 0; t < threads; ++t)
+      ts.emplace_back([&, t] { std::memcpy(dst[t].data(), src[t].data(), n); });
+    for (auto& t : ts) t.join();
+    best = std::max(best, 2.0 * n * threads / secs(t0) / 1e9);
+  }
+  return best;
+}
+
+double rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;  // KiB on Linux
+}
+
+// Size of the checkpoint's safetensors files.
+double checkpoint_mb(const std::string& dir) {
+  double b = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") b += static_cast<double>(e.file_size());
+  return b / (1 << 20);
+}
+
+// The output JSON object, fields in the order they were measured: a new measurement adds its
+// fields where it is taken.
+class Report {
+ public:
+  void add(const std::string& key, double v, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    fields_.push_back({key, buf});
+  }
+  void add(const std::string& key, long long v) { fields_.push_back({key, std::to_string(v)}); }
+  void add(const std::string& key, const std::string& v) { fields_.push_back({key, "\"" + v + "\""}); }
+  std::string json() const {
+    std::ostringstream o;
+    o << "{";
+    for (size_t i = 0; i < fields_.size(); ++i)
+      o << (i ? ", " : "") << "\"" << fields_[i].first << "\": " << fields_[i].second;
+    o << "}";
+    return o.str();
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
 std::vector<int> tokens(int n, int seed, int vocab) {
   std::vector<int> v(n);
   uint64_t s = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + 1;
@@ -87,6 +188,7 @@ std::shared_ptr<bg::Request> run(bg::Engine& e, std::shared_ptr<bg::Request> r) 
 int main(int argc, char** argv) {
   std::string dir;
   int threads = 2, prefix = 1500, cands = 50, cand_toks = 40, naive_items = 2, rounds = 3;
+  bg::WeightType weights = bg::WeightType::F32;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") dir = v;
@@ -96,6 +198,12 @@ int main(int argc, char** argv) {
     else if (a == "--candidate-tokens") cand_toks = std::stoi(v);
     else if (a == "--naive-items") naive_items = std::stoi(v);
     else if (a == "--rounds") rounds = std::stoi(v);
+    else if (a == "--weights") {
+      if (!bg::weight_type_from_name(v, &weights)) {
+        std::cerr << "brewgate-bench: --weights: expected f32, bf16 or int8, got '" << v << "'\n";
+        return 2;
+      }
+    }
     else {
       std::cerr << "brewgate-bench: unknown flag " << a << "\n";
       return 2;
@@ -113,15 +221,30 @@ int main(int argc, char** argv) {
       const bg::Model m = bg::load_model(dir);
       name = m.name;
       num_params = m.num_params;
-      return std::make_unique<bg::CpuBackend>(m, threads);
+      return std::make_unique<bg::CpuBackend>(m, threads, weights);
     }();
     bg::CpuBackend& be = *owned;
     const bg::ModelConfig& c = be.config();
     const int V = c.vocab;
+    const std::string wname = bg::weight_type_name(weights);
     std::cerr << "model " << c.architecture << " " << num_params / 1e6 << "M params, "
-              << threads << " threads, simd " << (bg::simd_enabled() ? "avx2" : "scalar") << "\n";
+              << threads << " threads, simd " << (bg::simd_enabled() ? "avx2" : "scalar")
+              << ", weights " << wname << "\n";
+    Report rep;
+    rep.add("model", name);
+    rep.add("weights", wname);
+    rep.add("threads", static_cast<long long>(threads));
+    // Loading holds the backend's weights plus about one tensor of the mapped checkpoint.
+    const double ckpt_mb = checkpoint_mb(dir), load_rss = rss_mb();
+    rep.add("checkpoint_mb", ckpt_mb, 0);
+    rep.add("weight_mb", be.weight_bytes() / 1048576.0, 0);
+    rep.add("load_rss_mb", load_rss, 0);
+    rep.add("load_rss_over_checkpoint", load_rss / ckpt_mb, 2);
+    std::cerr << "checkpoint " << ckpt_mb << " MB, weights " << be.weight_bytes() / 1048576.0
+              << " MB, peak RSS after load " << load_rss << " MB\n";
+    const bool int8 = weights == bg::WeightType::Int8;
 
-    // The FMA peak and the prefill GEMMs (one layer's shapes at M = 512 rows) are measured
+    // The type's peak and the prefill GEMMs (one layer's shapes at M = 512 rows) are measured
     // alternately, best of several rounds each, so that load from other processes on a shared
     // machine hits both about equally and the ratio stays meaningful.
     double peak = 0, gemm_gflops = 0;
@@ -134,7 +257,7 @@ int main(int argc, char** argv) {
       for (auto* m : mats) maxk = std::max<size_t>(maxk, m->k), maxn = std::max<size_t>(maxn, m->n);
       std::vector<float> x(M * maxk, 0.01f), y(M * maxn);
       for (int round = 0; round < 8; ++round) {
-        peak = std::max(peak, fma_peak_gflops(threads));
+        peak = std::max(peak, int8 ? int8_peak_gops(threads) : fma_peak_gflops(threads));
         double flops = 0;
         const auto t0 = Clock::now();
         for (auto* m : mats) {
@@ -143,34 +266,45 @@ int main(int argc, char** argv) {
         }
         gemm_gflops = std::max(gemm_gflops, flops / secs(t0) / 1e9);
       }
-      std::cerr << "fma peak " << peak << " GFLOP/s; prefill gemm " << gemm_gflops
-                << " GFLOP/s (" << 100 * gemm_gflops / peak << "% of peak)\n";
+      std::cerr << (int8 ? "int8 block-dot peak " : "fma peak ") << peak
+                << " GOP/s; prefill gemm " << gemm_gflops << " GFLOP/s ("
+                << 100 * gemm_gflops / peak << "% of peak)\n";
     }
+    rep.add(int8 ? "int8_dot_peak_gops" : "fma_peak_gflops", peak, 1);
+    rep.add("prefill_matmul_gflops", gemm_gflops, 1);
+    rep.add("prefill_matmul_fraction_of_peak", peak > 0 ? gemm_gflops / peak : 0.0, 3);
 
     bg::EngineOptions opt;
     opt.kv_budget_bytes = size_t{2048} << 20;
     bg::Engine engine(be, opt);
 
-    // Prefill and decode through the engine.
-    double prefill_tok_s, decode_tok_s;
-    {
+    // Prefill and decode through the engine, best of --rounds (fresh prompts each round, so
+    // the prefix cache never helps): a shared machine slows single runs at random.
+    double prefill_tok_s = 0, decode_tok_s = 0;
+    for (int round = 0; round < rounds; ++round) {
       auto r = std::make_shared<bg::Request>();
       r->kind = bg::Request::Generate;
-      r->generate.prompt = tokens(512, 1, V);
+      r->generate.prompt = tokens(512, 1 + 10 * round, V);
       r->generate.max_tokens = 1;
       r = run(engine, r);
-      prefill_tok_s = 512 / (r->timings.prefill_ms / 1e3);
+      prefill_tok_s = std::max(prefill_tok_s, 512 / (r->timings.prefill_ms / 1e3));
       auto d = std::make_shared<bg::Request>();
       d->kind = bg::Request::Generate;
-      d->generate.prompt = tokens(64, 2, V);
+      d->generate.prompt = tokens(64, 2 + 10 * round, V);
       d->generate.max_tokens = 65;
       d->generate.stop_ids = {};
       d = run(engine, d);
       const int n = static_cast<int>(d->usage.completion);
-      decode_tok_s = (n - 1) / (d->timings.decode_ms / 1e3);
-      std::cerr << "prefill " << prefill_tok_s << " tok/s, decode " << decode_tok_s
-                << " tok/s (" << n << " tokens)\n";
+      decode_tok_s = std::max(decode_tok_s, (n - 1) / (d->timings.decode_ms / 1e3));
+      std::cerr << "round " << round << ": prefill " << 512 / (r->timings.prefill_ms / 1e3)
+                << " tok/s, decode " << (n - 1) / (d->timings.decode_ms / 1e3) << " tok/s (" << n
+                << " tokens)\n";
     }
+    rep.add("prefill_tok_s", prefill_tok_s, 1);
+    rep.add("decode_tok_s", decode_tok_s, 2);
+    // Decode streams every linear layer's weights once per token (batch 1).
+    const double decode_gb_s = be.weight_bytes_per_token() * decode_tok_s / 1e9;
+    rep.add("decode_weight_gb_s", decode_gb_s, 2);
 
     // Scoring behind a shared prefix, against the same items as independent full prompts.
     // Rounds alternate the two, each with a fresh prefix (nothing cached across rounds), and
@@ -212,19 +346,25 @@ int main(int argc, char** argv) {
       naive_cpu = std::min(naive_cpu, (cpu_secs() - c0) / naive_items);
       std::cerr << "; naive " << naive_items << " items in " << total << " s\n";
     }
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    std::printf(
-        "{\"model\": \"%s\", \"threads\": %d, \"prefill_tok_s\": %.1f, \"decode_tok_s\": %.2f, "
-        "\"score_items_s\": %.3f, \"score_items_s_naive\": %.3f, \"shared_prefix_speedup\": %.2f, \"shared_prefix_speedup_cpu_time\": %.2f, "
-        "\"peak_rss_mb\": %.0f, \"fma_peak_gflops\": %.1f, \"prefill_matmul_gflops\": %.1f, "
-        "\"prefill_matmul_fraction_of_peak\": %.3f, \"num_params\": %lld, \"prefix_tokens\": %d, "
-        "\"candidates\": %d, \"candidate_tokens\": %d, \"naive_items_per_round\": %d, \"rounds\": %d}\n",
-        name.c_str(), threads, prefill_tok_s, decode_tok_s, score_items_s,
-        naive_items_s, score_items_s / naive_items_s, naive_cpu / score_cpu, ru.ru_maxrss / 1024.0, peak, gemm_gflops,
-        peak > 0 ? gemm_gflops / peak : 0.0, static_cast<long long>(num_params), prefix,
-        cands, cand_toks, naive_items, rounds);
+    rep.add("score_items_s", score_items_s, 3);
+    rep.add("score_items_s_naive", naive_items_s, 3);
+    rep.add("shared_prefix_speedup", score_items_s / naive_items_s, 2);
+    rep.add("shared_prefix_speedup_cpu_time", naive_cpu / score_cpu, 2);
     engine.shutdown();
+    // Read before the copy benchmark, whose buffers would otherwise be the peak.
+    rep.add("peak_rss_mb", rss_mb(), 0);
+    const double copy = copy_traffic_gb_s(threads);
+    std::cerr << "decode streams " << decode_gb_s << " GB/s of weights; memory copy " << copy
+              << " GB/s (read + write)\n";
+    rep.add("copy_traffic_gb_s", copy, 2);
+    rep.add("decode_fraction_of_copy", decode_gb_s / copy, 3);
+    rep.add("num_params", static_cast<long long>(num_params));
+    rep.add("prefix_tokens", static_cast<long long>(prefix));
+    rep.add("candidates", static_cast<long long>(cands));
+    rep.add("candidate_tokens", static_cast<long long>(cand_toks));
+    rep.add("naive_items_per_round", static_cast<long long>(naive_items));
+    rep.add("rounds", static_cast<long long>(rounds));
+    std::printf("%s\n", rep.json().c_str());
   } catch (const bg::Error& e) {
     std::cerr << "brewgate-bench: " << e.what() << "\n";
     return 1;

@@ -1,8 +1,10 @@
 // brewgate-logits: full logits of a token sequence, for the parity test against reference.py.
 //   brewgate-logits --model DIR --ids 1,2,3 --out FILE [--threads N] [--step N] [--scalar]
 //                   [--backend cpu|cuda]   (cuda: builds with BREWGATE_CUDA=ON)
+//                   [--weights f32|bf16|int8]   (cpu; default f32, whatever the checkpoint)
 // Writes float32 (T, V) row-major. --step feeds the sequence N tokens per forward call
 // (1 = token-by-token decode through the KV cache); --scalar disables the AVX2 kernels.
+// Unlike the sidecar, the weight type defaults to f32 for every checkpoint: the exact path.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -22,6 +24,7 @@
 
 int main(int argc, char** argv) {
   std::string model_dir, ids_s, out, backend = "cpu";
+  bg::WeightType weights = bg::WeightType::F32;
   int threads = 2, step = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -39,6 +42,13 @@ int main(int argc, char** argv) {
     else if (a == "--step") step = std::stoi(next());
     else if (a == "--scalar") bg::set_simd(false);
     else if (a == "--backend") backend = next();
+    else if (a == "--weights") {
+      const std::string v = next();
+      if (!bg::weight_type_from_name(v, &weights)) {
+        std::cerr << "brewgate-logits: --weights: expected f32, bf16 or int8, got '" << v << "'\n";
+        return 2;
+      }
+    }
     else {
       std::cerr << "brewgate-logits: unknown flag " << a << "\n";
       return 2;
@@ -54,7 +64,7 @@ int main(int argc, char** argv) {
     for (std::string tok; std::getline(ss, tok, ',');) ids.push_back(std::stoi(tok));
     std::unique_ptr<bg::Backend> owned;
     if (backend == "cpu") {
-      owned = std::make_unique<bg::CpuBackend>(bg::load_model(model_dir), threads);
+      owned = std::make_unique<bg::CpuBackend>(bg::load_model(model_dir), threads, weights);
 #ifdef BREWGATE_WITH_CUDA
     } else if (backend == "cuda") {
       owned = std::make_unique<bg::CudaBackend>(bg::load_model(model_dir));

@@ -28,13 +28,20 @@ std::vector<float> f32(std::initializer_list<const TensorView*> parts) {
   return out;
 }
 
-// Linear weights (N, K) stacked by rows from `parts`, packed for the GEMM one row at a time, so
-// no row-major fp32 copy of the whole stack exists beside the packed one.
-PackedMatrix packed(std::initializer_list<const TensorView*> parts) {
+// Linear weights (N, K) stacked by rows from `parts`, packed for the GEMM in `type` one row at
+// a time, so no row-major fp32 copy of the whole stack exists beside the packed one.
+PackedMatrix packed(std::initializer_list<const TensorView*> parts, WeightType type) {
   int n = 0;
   const int k = static_cast<int>((*parts.begin())->shape[1]);
   for (const TensorView* t : parts) n += static_cast<int>(t->shape[0]);
-  PackedMatrix p = PackedMatrix::zeros(n, k);
+  if (type == WeightType::Int8 && k % PackedMatrix::QK != 0) {
+    const TensorView* t = *parts.begin();
+    throw Error(t->file + ": tensor '" + t->name + "' cannot be held as int8 weights: its " +
+                "inner dimension must be a multiple of " + std::to_string(PackedMatrix::QK) +
+                " (one scale per block of 32), got " + std::to_string(k) +
+                "; use --weights bf16 or f32");
+  }
+  PackedMatrix p = PackedMatrix::zeros(n, k, type);
   std::vector<float> row(k);
   int r = 0;
   for (const TensorView* t : parts) {
@@ -51,38 +58,55 @@ PackedMatrix packed(std::initializer_list<const TensorView*> parts) {
 
 }  // namespace
 
-CpuBackend::CpuBackend(const Model& m, int threads) : cfg_(m.cfg), pool_(threads) {
+WeightType default_weight_type(const Model& m) {
+  return m.stored == std::vector<DType>{DType::BF16} ? WeightType::BF16 : WeightType::F32;
+}
+
+CpuBackend::CpuBackend(const Model& m, int threads, WeightType weights)
+    : cfg_(m.cfg), weights_(weights), pool_(threads) {
   kv_dim_ = cfg_.kv_heads * cfg_.head_dim;
-  embed_ = f32({&m.embed});
+  const WeightType wt = weights;  // of every matrix but the MoE router
+  // Tied: lm_head is the embedding tensor itself; packed once, it serves both.
+  if (!cfg_.tie_embeddings) embed_ = packed({&m.embed}, wt);
   for (const LayerTensors& t : m.layers) {
     CpuLayer w;
     w.attn_norm = f32({&t.attn_norm});
-    w.qkv = packed({&t.q, &t.k, &t.v});
+    w.qkv = packed({&t.q, &t.k, &t.v}, wt);
     if (t.q_bias.present()) w.qkv_bias = f32({&t.q_bias, &t.k_bias, &t.v_bias});
     if (t.q_norm.present()) {
       w.q_norm = f32({&t.q_norm});
       w.k_norm = f32({&t.k_norm});
     }
-    w.o = packed({&t.o});
+    w.o = packed({&t.o}, wt);
     w.ffn_norm = f32({&t.ffn_norm});
     if (cfg_.experts > 0) {
-      w.router = packed({&t.router});
+      w.router = packed({&t.router}, WeightType::F32);
       for (int e = 0; e < cfg_.experts; ++e) {
-        w.expert_gate_up.push_back(packed({&t.expert_gate[e], &t.expert_up[e]}));
-        w.expert_down.push_back(packed({&t.expert_down[e]}));
+        w.expert_gate_up.push_back(packed({&t.expert_gate[e], &t.expert_up[e]}, wt));
+        w.expert_down.push_back(packed({&t.expert_down[e]}, wt));
       }
     } else {
-      w.gate_up = packed({&t.gate, &t.up});
-      w.down = packed({&t.down});
+      w.gate_up = packed({&t.gate, &t.up}, wt);
+      w.down = packed({&t.down}, wt);
     }
     layers_.push_back(std::move(w));
   }
   final_norm_ = f32({&m.final_norm});
-  // Tied: packed from the fp32 embedding already here rather than converting the tensor again.
-  lm_head_ = cfg_.tie_embeddings ? PackedMatrix::pack(embed_.data(), cfg_.vocab, cfg_.hidden)
-                                 : packed({&m.lm_head});
+  lm_head_ = packed({&m.lm_head}, wt);
   inv_freq_ = m.inv_freq;
 }
+
+size_t CpuBackend::weight_bytes_per_token() const {
+  size_t b = lm_head_.bytes();
+  for (const CpuLayer& w : layers_) {
+    b += w.qkv.bytes() + w.o.bytes() + w.gate_up.bytes() + w.down.bytes() + w.router.bytes();
+    for (const PackedMatrix& e : w.expert_gate_up) b += e.bytes();
+    for (const PackedMatrix& e : w.expert_down) b += e.bytes();
+  }
+  return b;
+}
+
+size_t CpuBackend::weight_bytes() const { return weight_bytes_per_token() + embed_.bytes(); }
 
 // ---------------------------------------------------------------------------------------------
 // KV
@@ -339,8 +363,7 @@ void CpuBackend::forward(const std::vector<SeqChunk>& chunks,
   for (int r = 0; r < t; ++r) {
     const int tok = chunks[row_chunk[r]].tokens[r - chunk_row0[row_chunk[r]]];
     BG_ASSERT(tok >= 0 && tok < c.vocab);
-    std::memcpy(&x_[static_cast<size_t>(r) * C], &embed_[static_cast<size_t>(tok) * C],
-                sizeof(float) * C);
+    embedding().row(tok, &x_[static_cast<size_t>(r) * C]);
   }
   std::vector<int> out_row;  // (outputs,) row of each output in x_, set before the last layer
   for (int l = 0; l < c.layers; ++l) {

@@ -1,10 +1,16 @@
 // The CPU backend: the reference implementation the CUDA backend is checked against.
 //
-// Weights are fp32 whatever the checkpoint stores (bf16/f16 are converted once at load), and
-// linear layers are packed into 16-column panels for the GEMM, with q/k/v and gate/up stacked
-// into one GEMM each. That doubles memory for 16-bit checkpoints but keeps every matmul a plain
-// fp32 register-tiled GEMM with no per-use dequantization; at the sizes the CPU backend serves
-// (tests, CI, small models) speed matters more than memory.
+// Linear layers are packed for the GEMM (kernels.h), with q/k/v and gate/up stacked into one
+// GEMM each, in the backend's weight type:
+//   f32  (the default): whatever the checkpoint stores is converted to fp32 once at load.
+//        Double the memory of a 16-bit checkpoint, but every matmul a plain fp32 GEMM and the
+//        reference the other types and the CUDA backend are compared against.
+//   bf16: 16-bit weights in memory, widened in registers; exact for bf16 checkpoints (f16 and
+//        f32 values are rounded to bf16 once at load). Half the bytes per decode token.
+//   int8: Q8_0-style blocks quantized at load; a quarter of fp32's bytes, approximate.
+// Embeddings are stored in the weight type too (a tied model gathers its rows from lm_head,
+// so no second copy exists); norms, biases and the MoE router stay fp32: they are small, and
+// rounding the router would move Mixtral's top-k choices on near ties.
 #pragma once
 
 #include <memory>
@@ -26,15 +32,27 @@ struct CpuLayer {
   std::vector<float> ffn_norm;    // (C,)
   PackedMatrix gate_up;           // (2F, C): gate rows then up rows (dense models)
   PackedMatrix down;              // (C, F) (dense models)
-  PackedMatrix router;            // (E, C) (MoE)
+  PackedMatrix router;            // (E, C) (MoE), always f32
   std::vector<PackedMatrix> expert_gate_up;  // E x (2F, C)
   std::vector<PackedMatrix> expert_down;     // E x (C, F)
 };
 
+// The weight type served when none is asked for: bf16 when every tensor is stored BF16 (no
+// value changes, half the memory of f32), f32 otherwise. F16 checkpoints stay f32 by default:
+// bf16 would round their 10-bit mantissas to 7 bits.
+WeightType default_weight_type(const Model& m);
+
 class CpuBackend : public Backend {
  public:
-  // Converts and packs the loader's tensors; `m` can be dropped afterwards.
-  CpuBackend(const Model& m, int threads);
+  // Converts and packs the loader's tensors; `m` can be dropped afterwards. Throws Error
+  // naming the tensor when it cannot be held in `weights` (int8 needs K % 32 == 0).
+  CpuBackend(const Model& m, int threads, WeightType weights = WeightType::F32);
+  WeightType weights() const { return weights_; }
+  // Bytes of packed weights (embedding, linear layers, lm_head; norms and biases excluded).
+  size_t weight_bytes() const;
+  // Bytes of weights one decode token streams: every linear layer and lm_head (the embedding
+  // lookup reads one row; a MoE model counts its experts as if all were used).
+  size_t weight_bytes_per_token() const;
   const ModelConfig& config() const override { return cfg_; }
   std::string name() const override { return "cpu"; }
   const CpuLayer& layer(int l) const { return layers_[l]; }
@@ -55,11 +73,14 @@ class CpuBackend : public Backend {
   int keep_output_rows(const std::vector<OutputRequest>& outputs,
                        const std::vector<int>& chunk_row0, int t, std::vector<int>* out_row);
 
+  const PackedMatrix& embedding() const { return cfg_.tie_embeddings ? lm_head_ : embed_; }
+
   ModelConfig cfg_;
-  std::vector<float> embed_;       // (V, C)
+  WeightType weights_;
+  PackedMatrix embed_;             // (V, C); empty when tied (lm_head_ is the embedding)
   std::vector<CpuLayer> layers_;
   std::vector<float> final_norm_;  // (C,)
-  PackedMatrix lm_head_;           // (V, C), a packed copy of embed_ when tied
+  PackedMatrix lm_head_;           // (V, C)
   std::vector<float> inv_freq_;    // (D/2,)
   ThreadPool pool_;
   int block_tokens_ = 0;

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <numeric>
 
+#include "dtype.h"
 #include "error.h"
+#include "kernels_int8.h"
 
 namespace bg {
 
@@ -27,34 +29,138 @@ static bool g_simd = cpu_has_avx2();
 bool simd_enabled() { return g_simd; }
 void set_simd(bool on) { g_simd = on && cpu_has_avx2(); }
 
-// ---------------------------------------------------------------------------------------------
-// packing
+bool avx512_vnni_supported() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
 
-PackedMatrix PackedMatrix::zeros(int n, int k) {
+bool avx512_supported() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
+static bool g_avx512 = avx512_supported();
+bool avx512_enabled() { return g_simd && g_avx512; }
+void set_avx512(bool on) { g_avx512 = on && avx512_supported(); }
+
+static bool g_vnni = avx512_vnni_supported();
+bool avx512_vnni_enabled() { return g_simd && g_vnni; }
+void set_avx512_vnni(bool on) { g_vnni = on && avx512_vnni_supported(); }
+
+// ---------------------------------------------------------------------------------------------
+// weight types and packing
+
+const char* weight_type_name(WeightType t) {
+  switch (t) {
+    case WeightType::F32: return "f32";
+    case WeightType::BF16: return "bf16";
+    case WeightType::Int8: return "int8";
+  }
+  return "?";
+}
+
+bool weight_type_from_name(const std::string& s, WeightType* t) {
+  for (WeightType c : {WeightType::F32, WeightType::BF16, WeightType::Int8})
+    if (s == weight_type_name(c)) {
+      *t = c;
+      return true;
+    }
+  return false;
+}
+
+PackedMatrix PackedMatrix::zeros(int n, int k, WeightType type) {
   PackedMatrix p;
+  p.type = type;
   p.n = n;
   p.k = k;
-  const int panels = (n + NR - 1) / NR;
-  p.data.assign(static_cast<size_t>(panels) * k * NR, 0.f);
+  const size_t panels = static_cast<size_t>(n + NR - 1) / NR;
+  switch (type) {
+    case WeightType::F32: p.data.assign(panels * k * NR, 0.f); break;
+    case WeightType::BF16: p.half.assign(panels * k * NR, 0); break;
+    case WeightType::Int8: {
+      if (k % QK != 0)
+        throw Error("int8 weights need K (the inner dimension) to be a multiple of " +
+                    std::to_string(QK) + ", got " + std::to_string(k));
+      const size_t groups = static_cast<size_t>(n + QR - 1) / QR;
+      p.q.assign(groups * k * QR, 0);
+      p.scale.assign(groups * (k / QK) * QR, 0.f);
+      break;
+    }
+  }
   return p;
 }
 
-PackedMatrix PackedMatrix::pack(const float* w, int n, int k) {
-  PackedMatrix p = zeros(n, k);
+PackedMatrix PackedMatrix::pack(const float* w, int n, int k, WeightType type) {
+  PackedMatrix p = zeros(n, k, type);
   for (int r = 0; r < n; ++r) p.set_row(r, w + static_cast<size_t>(r) * k);
   return p;
 }
 
 void PackedMatrix::set_row(int row, const float* w) {
-  float* dst = data.data() + static_cast<size_t>(row / NR) * k * NR + row % NR;
-  for (int i = 0; i < k; ++i) dst[static_cast<size_t>(i) * NR] = w[i];
+  const size_t panel = static_cast<size_t>(row / NR) * k * NR;
+  switch (type) {
+    case WeightType::F32: {
+      float* dst = data.data() + panel + row % NR;
+      for (int i = 0; i < k; ++i) dst[static_cast<size_t>(i) * NR] = w[i];
+      break;
+    }
+    case WeightType::BF16: {
+      uint16_t* dst = half.data() + panel + bf16_slot(row % NR);
+      for (int i = 0; i < k; ++i) dst[static_cast<size_t>(i) * NR] = f32_to_bf16(w[i]);
+      break;
+    }
+    case WeightType::Int8: int8_set_row(*this, row, w); break;
+  }
 }
 
 float PackedMatrix::row_dot(int row, const float* x) const {
-  const float* p = data.data() + static_cast<size_t>(row / NR) * k * NR + row % NR;
+  const size_t panel = static_cast<size_t>(row / NR) * k * NR;
   float s = 0.f;
-  for (int i = 0; i < k; ++i) s += p[static_cast<size_t>(i) * NR] * x[i];
+  switch (type) {
+    case WeightType::F32: {
+      const float* p = data.data() + panel + row % NR;
+      for (int i = 0; i < k; ++i) s += p[static_cast<size_t>(i) * NR] * x[i];
+      break;
+    }
+    case WeightType::BF16: {
+      const uint16_t* p = half.data() + panel + bf16_slot(row % NR);
+      for (int i = 0; i < k; ++i) s += bf16_to_f32(p[static_cast<size_t>(i) * NR]) * x[i];
+      break;
+    }
+    case WeightType::Int8: s = int8_row_dot(*this, row, x); break;
+  }
   return s;
+}
+
+void PackedMatrix::row(int row, float* out) const {
+  const size_t panel = static_cast<size_t>(row / NR) * k * NR;
+  switch (type) {
+    case WeightType::F32: {
+      const float* p = data.data() + panel + row % NR;
+      for (int i = 0; i < k; ++i) out[i] = p[static_cast<size_t>(i) * NR];
+      break;
+    }
+    case WeightType::BF16: {
+      const uint16_t* p = half.data() + panel + bf16_slot(row % NR);
+      for (int i = 0; i < k; ++i) out[i] = bf16_to_f32(p[static_cast<size_t>(i) * NR]);
+      break;
+    }
+    case WeightType::Int8: int8_row(*this, row, out); break;
+  }
+}
+
+size_t PackedMatrix::bytes() const {
+  return data.size() * sizeof(float) + half.size() * sizeof(uint16_t) + q.size() +
+         scale.size() * sizeof(float);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,6 +213,46 @@ __attribute__((target("avx2,fma"))) void micro_avx2(const float* x, int ldx, con
   BG_STORE(0) BG_STORE(1) BG_STORE(2) BG_STORE(3) BG_STORE(4) BG_STORE(5)
 }
 
+// The same tile over a bf16 panel: each panel row (16 bf16, 32 bytes) is widened to two fp32
+// vectors by interleaving zeros below its 16 bits (bf16 is the top half of an fp32), one
+// shuffle per 8 columns; the slot order of the panel (PackedMatrix) makes that interleave
+// yield columns 0-7 and 8-15 in order. Shuffles run beside the FMAs, so a 6-row tile computes
+// at the fp32 kernel's rate on half the weight bytes.
+template <int R>
+__attribute__((target("avx2,fma"))) void micro_bf16_avx2(const float* x, int ldx,
+                                                          const uint16_t* p, int ldp, int kc,
+                                                          float* c, int ldc, bool load_c) {
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+         a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+  BG_LOAD(0) BG_LOAD(1) BG_LOAD(2) BG_LOAD(3) BG_LOAD(4) BG_LOAD(5)
+  const __m256i zero = _mm256_setzero_si256();
+  int i = 0;
+  if constexpr (R == 1) {
+    // One row has one FMA chain per 8 columns, bound by FMA latency: a second chain over odd
+    // k (a10, a11, free when R == 1) keeps decode streaming weights rather than waiting.
+    for (; i + 2 <= kc; i += 2) {
+      const __m256i h0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + static_cast<size_t>(i) * ldp));
+      const __m256i h1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + static_cast<size_t>(i + 1) * ldp));
+      const __m256 x0 = _mm256_broadcast_ss(x + i), x1 = _mm256_broadcast_ss(x + i + 1);
+      a00 = _mm256_fmadd_ps(x0, _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, h0)), a00);
+      a01 = _mm256_fmadd_ps(x0, _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, h0)), a01);
+      a10 = _mm256_fmadd_ps(x1, _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, h1)), a10);
+      a11 = _mm256_fmadd_ps(x1, _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, h1)), a11);
+    }
+  }
+  for (; i < kc; ++i) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + static_cast<size_t>(i) * ldp));
+    const __m256 w0 = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, h));
+    const __m256 w1 = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, h));
+    BG_ROW(0) BG_ROW(1) BG_ROW(2) BG_ROW(3) BG_ROW(4) BG_ROW(5)
+  }
+  if constexpr (R == 1) {
+    a00 = _mm256_add_ps(a00, a10);
+    a01 = _mm256_add_ps(a01, a11);
+  }
+  BG_STORE(0) BG_STORE(1) BG_STORE(2) BG_STORE(3) BG_STORE(4) BG_STORE(5)
+}
+
 #undef BG_ROW
 #undef BG_LOAD
 #undef BG_STORE
@@ -126,7 +272,103 @@ void micro_scalar(const float* x, int ldx, const float* p, int ldp, int kc, floa
     for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
 }
 
-using MicroFn = void (*)(const float*, int, const float*, int, int, float*, int, bool);
+// The bf16 tile on AVX512F: a panel row widens into one 16-lane vector (zero-extend, shift),
+// its lanes in the panel's slot order, so the accumulators hold columns in slot order and are
+// permuted back when stored (bf16_slot is its own inverse, so one index vector does both
+// ways). The same FMAs in the same order as micro_bf16_avx2 (including the two chains of the
+// one-row form), hence the same bits, at one FMA per row and panel row instead of two.
+template <int R>
+__attribute__((target("avx2,fma,avx512f"))) void micro_bf16_avx512(const float* x, int ldx,
+                                                                    const uint16_t* p, int ldp,
+                                                                    int kc, float* c, int ldc,
+                                                                    bool load_c) {
+  const __m512i slot = _mm512_setr_epi32(bf16_slot(0), bf16_slot(1), bf16_slot(2), bf16_slot(3),
+                                         bf16_slot(4), bf16_slot(5), bf16_slot(6), bf16_slot(7),
+                                         bf16_slot(8), bf16_slot(9), bf16_slot(10), bf16_slot(11),
+                                         bf16_slot(12), bf16_slot(13), bf16_slot(14), bf16_slot(15));
+  const __mmask16 all = 0xFFFF;
+  __m512 a[R], odd = _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r)
+    a[r] = load_c ? _mm512_maskz_permutexvar_ps(all, slot, _mm512_loadu_ps(c + r * ldc))
+                  : _mm512_setzero_ps();
+  // A macro, not a lambda: lambdas do not inherit the target attribute. The zero-masked
+  // (maskz, all lanes) forms compute the same as the plain ones, whose _mm512_undefined
+  // pass-through sets off GCC 12's -Wmaybe-uninitialized.
+#define BG_WIDEN512(i)                                                                   \
+  _mm512_castsi512_ps(_mm512_maskz_slli_epi32(                                           \
+      all,                                                                               \
+      _mm512_maskz_cvtepu16_epi32(all, _mm256_loadu_si256(reinterpret_cast<const __m256i*>( \
+                                           p + static_cast<size_t>(i) * ldp))),          \
+      16))
+  int i = 0;
+  if constexpr (R == 1)
+    for (; i + 2 <= kc; i += 2) {
+      a[0] = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), BG_WIDEN512(i), a[0]);
+      odd = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 1]), BG_WIDEN512(i + 1), odd);
+    }
+  for (; i < kc; ++i) {
+    const __m512 w = BG_WIDEN512(i);
+    for (int r = 0; r < R; ++r)
+      a[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[static_cast<size_t>(r) * ldx + i]), w, a[r]);
+  }
+  if constexpr (R == 1) a[0] = _mm512_add_ps(a[0], odd);
+  for (int r = 0; r < R; ++r)
+    _mm512_storeu_ps(c + r * ldc, _mm512_maskz_permutexvar_ps(all, slot, a[r]));
+#undef BG_WIDEN512
+}
+
+// The scalar twin of micro_bf16_avx2, reading the same slot order.
+template <int R>
+void micro_bf16_scalar(const float* x, int ldx, const uint16_t* p, int ldp, int kc, float* c,
+                       int ldc, bool load_c) {
+  float acc[R][NR], w[NR];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < NR; ++j) acc[r][j] = load_c ? c[r * ldc + j] : 0.f;
+  for (int i = 0; i < kc; ++i) {
+    for (int j = 0; j < NR; ++j) w[j] = bf16_to_f32(p[static_cast<size_t>(i) * ldp + bf16_slot(j)]);
+    for (int r = 0; r < R; ++r) {
+      const float xv = x[static_cast<size_t>(r) * ldx + i];
+      for (int j = 0; j < NR; ++j) acc[r][j] += xv * w[j];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
+}
+
+template <class T>
+using MicroFnT = void (*)(const float*, int, const T*, int, int, float*, int, bool);
+using MicroFn = MicroFnT<float>;
+
+MicroFnT<uint16_t> micro_bf16_for(int rows, bool simd) {
+  if (simd && avx512_enabled()) {
+    switch (rows) {
+      case 1: return micro_bf16_avx512<1>;
+      case 2: return micro_bf16_avx512<2>;
+      case 3: return micro_bf16_avx512<3>;
+      case 4: return micro_bf16_avx512<4>;
+      case 5: return micro_bf16_avx512<5>;
+      default: return micro_bf16_avx512<6>;
+    }
+  }
+  if (simd) {
+    switch (rows) {
+      case 1: return micro_bf16_avx2<1>;
+      case 2: return micro_bf16_avx2<2>;
+      case 3: return micro_bf16_avx2<3>;
+      case 4: return micro_bf16_avx2<4>;
+      case 5: return micro_bf16_avx2<5>;
+      default: return micro_bf16_avx2<6>;
+    }
+  }
+  switch (rows) {
+    case 1: return micro_bf16_scalar<1>;
+    case 2: return micro_bf16_scalar<2>;
+    case 3: return micro_bf16_scalar<3>;
+    case 4: return micro_bf16_scalar<4>;
+    case 5: return micro_bf16_scalar<5>;
+    default: return micro_bf16_scalar<6>;
+  }
+}
 
 MicroFn micro_for(int rows, bool simd) {
   if (simd) {
@@ -149,28 +391,50 @@ MicroFn micro_for(int rows, bool simd) {
   }
 }
 
-void gemm_tile(const float* x, int ldx, const PackedMatrix& w, float* y, int ldy, int m0,
+MicroFnT<float> micro_t(const float*, int rows, bool simd) { return micro_for(rows, simd); }
+MicroFnT<uint16_t> micro_t(const uint16_t*, int rows, bool simd) {
+  return micro_bf16_for(rows, simd);
+}
+
+// One (rows m0..m1, panels p0..p1) tile of Y over panels of T (float or bf16 bits) at `w`.
+template <class T>
+void gemm_tile(const float* x, int ldx, const T* w, int n, int k, float* y, int ldy, int m0,
                int m1, int p0, int p1, bool simd) {
-  const int k = w.k;
   // Accumulator tile (MB, NBP * 16), kept contiguous per panel: (panel, row, 16).
   alignas(64) float ctile[NBP][MB][NR];
   for (int kc0 = 0; kc0 < k; kc0 += KC) {
     const int kc = std::min(KC, k - kc0);
     for (int p = p0; p < p1; ++p) {
-      const float* panel = w.data.data() + static_cast<size_t>(p) * k * NR + static_cast<size_t>(kc0) * NR;
+      const T* panel = w + static_cast<size_t>(p) * k * NR + static_cast<size_t>(kc0) * NR;
       for (int m = m0; m < m1; m += MR) {
         const int rows = std::min(MR, m1 - m);
-        micro_for(rows, simd)(x + static_cast<size_t>(m) * ldx + kc0, ldx, panel, NR, kc,
-                              &ctile[p - p0][m - m0][0], NR, kc0 > 0);
+        micro_t(w, rows, simd)(x + static_cast<size_t>(m) * ldx + kc0, ldx, panel, NR, kc,
+                               &ctile[p - p0][m - m0][0], NR, kc0 > 0);
       }
     }
   }
   for (int p = p0; p < p1; ++p) {
-    const int c0 = p * NR, cols = std::min(NR, w.n - c0);
+    const int c0 = p * NR, cols = std::min(NR, n - c0);
     for (int m = m0; m < m1; ++m)
       std::memcpy(y + static_cast<size_t>(m) * ldy + c0, &ctile[p - p0][m - m0][0],
                   sizeof(float) * cols);
   }
+}
+
+template <class T>
+void gemm_panels(const float* x, int m, int ldx, const T* w, int n, int k, float* y, int ldy,
+                 ThreadPool& pool) {
+  const int panels = (n + NR - 1) / NR;
+  const int nb = (panels + NBP - 1) / NBP, mbs = (m + MB - 1) / MB;
+  const bool simd = g_simd;
+  // Tiles ordered panel-block-major so a thread's contiguous range shares weight panels.
+  pool.parallel_for(nb * mbs, [&](int b, int e) {
+    for (int t = b; t < e; ++t) {
+      const int pb = t / mbs, mb = t % mbs;
+      gemm_tile(x, ldx, w, n, k, y, ldy, mb * MB, std::min(m, (mb + 1) * MB), pb * NBP,
+                std::min(panels, (pb + 1) * NBP), simd);
+    }
+  });
 }
 
 }  // namespace
@@ -187,17 +451,11 @@ void micro_gemm16(const float* x, int rows, int ldx, const float* p, int ldp, in
 void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy,
           ThreadPool& pool) {
   if (m <= 0) return;
-  const int panels = (w.n + NR - 1) / NR;
-  const int nb = (panels + NBP - 1) / NBP, mbs = (m + MB - 1) / MB;
-  const bool simd = g_simd;
-  // Tiles ordered panel-block-major so a thread's contiguous range shares weight panels.
-  pool.parallel_for(nb * mbs, [&](int b, int e) {
-    for (int t = b; t < e; ++t) {
-      const int pb = t / mbs, mb = t % mbs;
-      gemm_tile(x, ldx, w, y, ldy, mb * MB, std::min(m, (mb + 1) * MB), pb * NBP,
-                std::min(panels, (pb + 1) * NBP), simd);
-    }
-  });
+  switch (w.type) {
+    case WeightType::F32: return gemm_panels(x, m, ldx, w.data.data(), w.n, w.k, y, ldy, pool);
+    case WeightType::BF16: return gemm_panels(x, m, ldx, w.half.data(), w.n, w.k, y, ldy, pool);
+    case WeightType::Int8: return gemm_int8(x, m, ldx, w, y, ldy, pool, g_simd);
+  }
 }
 
 void gemm_ref(const float* x, int m, int k, const float* w, int n, float* y) {

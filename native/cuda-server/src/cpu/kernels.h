@@ -1,12 +1,14 @@
-// CPU kernels: fp32 math with fp32 accumulation. Every kernel with an AVX2/FMA path has a
-// portable scalar twin; the AVX2 code is compiled with target attributes and chosen at run
-// time (__builtin_cpu_supports), so one binary runs on any x86-64 (and the scalar code
-// elsewhere). Dimension letters: M rows (tokens), K inner, N output columns.
+// CPU kernels: fp32 math with fp32 accumulation (int32 inside int8 blocks). Every kernel with
+// an AVX2/FMA path has a portable scalar twin; the AVX2 code is compiled with target
+// attributes and chosen at run time (__builtin_cpu_supports), so one binary runs on any x86-64
+// (and the scalar code elsewhere). Dimension letters: M rows (tokens), K inner, N output
+// columns.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "thread_pool.h"
@@ -17,6 +19,16 @@ namespace bg {
 // scalar path with set_simd(false) to check both.
 bool simd_enabled();
 void set_simd(bool on);
+// AVX-512 paths on top of AVX2, each giving the AVX2 path's bits: the bf16 GEMM's 16-lane
+// micro-kernel (AVX512F) and the int8 GEMM's vpdpbusd block sums (AVX512_VNNI + AVX512VL).
+// Each is on by default where the CPU has it (*_supported) and SIMD is on; set_*(false)
+// forces the AVX2 path, for tests.
+bool avx512_supported();
+bool avx512_enabled();
+void set_avx512(bool on);
+bool avx512_vnni_supported();
+bool avx512_vnni_enabled();
+void set_avx512_vnni(bool on);
 
 // Cache-line aligned storage, so a 16-float panel row never straddles two lines.
 template <class T>
@@ -30,24 +42,63 @@ struct AlignedAlloc {
   bool operator==(const AlignedAlloc&) const { return true; }
 };
 
-// A weight matrix W (N, K) (HF linear layout: out, in) repacked for the GEMM micro-kernel:
-// panels of 16 output columns, each (K, 16) row-major, zero-padded past N.
+// How a PackedMatrix holds its weights (the CPU backend's --weights).
+enum class WeightType {
+  F32,   // fp32: exact for every checkpoint dtype
+  BF16,  // bf16, widened to fp32 in registers: half the bytes, exact for bf16 checkpoints
+  Int8,  // like ggml's Q8_0: int8 with one fp32 scale per 32 weights along K; activations
+         // are quantized the same way per row, so each block is an integer dot product
+};
+const char* weight_type_name(WeightType t);  // "f32", "bf16", "int8"
+// Parses "f32", "bf16" or "int8"; false for anything else.
+bool weight_type_from_name(const std::string& s, WeightType* t);
+
+// A weight matrix W (N, K) (HF linear layout: out, in) repacked for the GEMM, by type:
+//   F32:  panels of 16 output columns, each (K, 16) row-major, zero-padded past N.
+//   BF16: the same panels in bf16, the 16 columns of a panel row stored in the order
+//         0-3, 8-11, 4-7, 12-15, so that unpacking the low and high halves of each 128-bit
+//         lane against zero (one shuffle each) widens them to fp32 columns 0-7 and 8-15.
+//   Int8: groups of 4 output rows; per group and block of 32 along K, the 4 rows' 32 int8
+//         values one after the other (128 bytes) and their 4 fp32 scales apart; K must be a
+//         multiple of 32. A group's weights are one sequential stream.
 struct PackedMatrix {
-  static constexpr int NR = 16;
+  static constexpr int NR = 16;  // F32/BF16 panel width
+  static constexpr int QR = 4;   // Int8 rows per group
+  static constexpr int QK = 32;  // Int8 weights per block (one scale) along K
+  WeightType type = WeightType::F32;
   int n = 0;                // N
   int k = 0;                // K
-  std::vector<float, AlignedAlloc<float>> data;  // (ceil(N/16), K, 16)
+  std::vector<float, AlignedAlloc<float>> data;       // F32: (ceil(N/16), K, 16)
+  std::vector<uint16_t, AlignedAlloc<uint16_t>> half;  // BF16: (ceil(N/16), K, 16), see above
+  std::vector<int8_t, AlignedAlloc<int8_t>> q;         // Int8: (ceil(N/4), K/32, 4, 32)
+  std::vector<float, AlignedAlloc<float>> scale;       // Int8: (ceil(N/4), K/32, 4)
   // All zeros, rows to be filled with set_row: a matrix stacked from several tensors is
-  // packed row by row without first building it row-major.
-  static PackedMatrix zeros(int n, int k);
+  // packed row by row without first building it row-major. Int8 with K % 32 != 0 throws Error.
+  static PackedMatrix zeros(int n, int k, WeightType type = WeightType::F32);
   // Packs rows of W (N, K), given row-major fp32.
-  static PackedMatrix pack(const float* w, int n, int k);
-  void set_row(int row, const float* w);  // W[row, :] = w (K,)
-  // W[row, :] . x over K, reading the packed layout (for a few selected rows).
+  static PackedMatrix pack(const float* w, int n, int k, WeightType type = WeightType::F32);
+  // W[row, :] = w (K,), rounded to bf16 or quantized for those types.
+  void set_row(int row, const float* w);
+  // W[row, :] . x over K, reading the packed layout (for a few selected rows). Int8 quantizes
+  // x like gemm does, so a row_dot matches the gemm's output up to summation order.
   float row_dot(int row, const float* x) const;
+  // out (K,) = W[row, :] as fp32 (dequantized for Int8): an embedding lookup.
+  void row(int row, float* out) const;
+  // Bytes of weight storage (padding included): what one pass over the matrix reads.
+  size_t bytes() const;
 };
 
-// Y (M, N) = X (M, K) @ W^T, with X rows ldx floats apart and Y rows ldy apart.
+// The bf16 panel slot of column j (0..15): the order described at PackedMatrix. Its own inverse.
+constexpr int bf16_slot(int j) { return (j & 3) | ((j & 4) << 1) | ((j & 8) >> 1); }
+
+// Q8_0 quantization of one row x (K,), K % 32 == 0: per block of 32, d = max|x| / 127 and
+// q = x * (1 / d) rounded to nearest even, in [-127, 127] (never -128, which the AVX2 sign trick
+// cannot negate). Both paths give the same bits.
+void quantize_q8(const float* x, int k, int8_t* q, float* d);
+
+// Y (M, N) = X (M, K) @ W^T, with X rows ldx floats apart and Y rows ldy apart, for any
+// weight type; each tile of at most 96 rows reads every weight byte once, so small-M calls
+// (decode) stream the weights once per token.
 void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy,
           ThreadPool& pool);
 // Plain triple loop for tests: Y (M, N) = X (M, K) @ W (N, K)^T.
