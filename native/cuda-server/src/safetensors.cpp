@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -28,11 +29,13 @@ size_t TensorView::nbytes() const {
   return static_cast<size_t>(numel()) * dtype_bits(dtype) / 8;
 }
 
-void TensorView::release() const {
+void TensorView::release() const { release_prefix(nbytes()); }
+
+void TensorView::release_prefix(size_t end) const {
   if (!data) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t b = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(data) + nbytes()) / page * page;
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(data) + std::min(end, nbytes())) / page * page;
   // Only whole pages inside the tensor: neighbours may not have been read yet. Advice only;
   // a failure changes nothing but memory use.
   if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);

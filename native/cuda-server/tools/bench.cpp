@@ -1,6 +1,7 @@
 // brewgate-bench: CPU backend throughput on one model, printed as one JSON line at the end.
 //   brewgate-bench --model DIR [--threads N] [--weights f32|bf16|int8] [--prefix 1500]
 //                  [--candidates 50] [--candidate-tokens 40] [--naive-items 2] [--rounds 3]
+//                  [--compare-normalize]
 // Measures: the load (RSS against the checkpoint's size); the compute peak of the weight type
 // (an FMA loop for f32 and bf16, the int8 GEMM's block-dot sequence for int8); the prefill
 // GEMMs alone; prefill and decode through the engine, decode also as weight bytes streamed per
@@ -183,13 +184,62 @@ std::shared_ptr<bg::Request> run(bg::Engine& e, std::shared_ptr<bg::Request> r) 
   return r;
 }
 
+// --compare-normalize: one ranking's Score call (single-token answers, the prefix already
+// cached, as for a member ranked again) with labels-only normalization, which computes the
+// output layer for the answer rows alone, against full-vocabulary normalization, which computes
+// all V rows for every candidate. Rounds alternate the two and the best of each counts.
+void compare_score_normalization(bg::Engine& engine, int V, int prefix, int cands, int cand_toks,
+                                 int rounds, Report& rep) {
+  bg::ScoreSpec spec;
+  spec.prefix = tokens(prefix, 7, V);
+  for (int i = 0; i < cands; ++i) spec.candidates.push_back(tokens(cand_toks, 300 + i, V));
+  spec.labels = {{11}, {12}, {13}};
+  auto score = [&](bool labels_only) {
+    auto r = std::make_shared<bg::Request>();
+    r->kind = bg::Request::Score;
+    r->score = spec;
+    r->score.labels_only = labels_only;
+    const auto t0 = Clock::now();
+    const double c0 = cpu_secs();
+    r = run(engine, r);
+    std::cerr << "  computed " << r->usage.computed << " tokens, cached " << r->usage.cached << "\n";
+    return std::pair<double, double>{secs(t0), cpu_secs() - c0};
+  };
+  score(true);  // fills the prefix cache: every timed call below finds the prefix there
+  double best[2] = {1e300, 1e300}, best_cpu[2] = {1e300, 1e300};
+  for (int round = 0; round < rounds; ++round) {
+    for (int j = 0; j < 2; ++j) {
+      const int mode = (round + j) % 2;  // 0 labels-only, 1 full vocabulary; order alternates
+      const auto [t, cpu] = score(mode == 0);
+      best[mode] = std::min(best[mode], t);
+      best_cpu[mode] = std::min(best_cpu[mode], cpu);
+      std::cerr << "round " << round << ": " << (mode == 0 ? "labels-only" : "full-vocab") << " "
+                << cands << " items in " << t << " s\n";
+    }
+  }
+  rep.add("score_labels_only_items_s", cands / best[0], 3);
+  rep.add("score_full_vocab_items_s", cands / best[1], 3);
+  rep.add("labels_only_speedup", best[1] / best[0], 3);
+  rep.add("labels_only_speedup_cpu_time", best_cpu[1] / best_cpu[0], 3);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dir;
   int threads = 2, prefix = 1500, cands = 50, cand_toks = 40, naive_items = 2, rounds = 3;
+  bool compare_normalize = false;
   bg::WeightType weights = bg::WeightType::F32;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (std::string(argv[i]) == "--compare-normalize") {
+      compare_normalize = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "brewgate-bench: " << argv[i] << " needs a value\n";
+      return 2;
+    }
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") dir = v;
     else if (a == "--threads") threads = std::stoi(v);
@@ -277,6 +327,17 @@ int main(int argc, char** argv) {
     bg::EngineOptions opt;
     opt.kv_budget_bytes = size_t{2048} << 20;
     bg::Engine engine(be, opt);
+    if (compare_normalize) {
+      compare_score_normalization(engine, V, prefix, cands, cand_toks, rounds, rep);
+      engine.shutdown();
+      rep.add("peak_rss_mb", rss_mb(), 0);
+      rep.add("prefix_tokens", static_cast<long long>(prefix));
+      rep.add("candidates", static_cast<long long>(cands));
+      rep.add("candidate_tokens", static_cast<long long>(cand_toks));
+      rep.add("rounds", static_cast<long long>(rounds));
+      std::printf("%s\n", rep.json().c_str());
+      return 0;
+    }
 
     // Prefill and decode through the engine, best of --rounds (fresh prompts each round, so
     // the prefix cache never helps): a shared machine slows single runs at random.

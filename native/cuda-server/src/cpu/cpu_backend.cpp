@@ -50,6 +50,10 @@ PackedMatrix packed(std::initializer_list<const TensorView*> parts, WeightType t
     for (int i = 0; i < t->shape[0]; ++i, ++r) {
       convert_to_f32(t->dtype, t->data + i * row_bytes, k, row.data());
       p.set_row(r, row.data());
+      // Every 16 MB, drop the rows already packed: loading then peaks at the packed weights plus
+      // 16 MB of checkpoint, not plus its largest tensor.
+      if ((i + 1) % std::max<size_t>(1, (size_t{16} << 20) / row_bytes) == 0)
+        t->release_prefix((i + 1) * row_bytes);
     }
     t->release();
   }
