@@ -115,7 +115,9 @@ export async function openModel(
   let modelDir: string | null = choice.modelDir ?? null;
   if (!addresses && !modelDir && config.INFERENCE_ADDRESSES) addresses = config.INFERENCE_ADDRESSES;
   if (!addresses && !modelDir) modelDir = config.MODEL_DIR ?? ensureDemoModel(config.DATA_DIR);
-  if (addresses && !choice.sidecar) modelDir = config.MODEL_DIR ?? null;
+  // Running sidecars (--sidecar or INFERENCE_ADDRESSES): MODEL_DIR, when set, still names the
+  // checkpoint they serve, for its tokenizer and its card (a trained model's prefix budget).
+  if (addresses) modelDir = config.MODEL_DIR ?? null;
 
   const tokenizerPath =
     choice.tokenizer ??

@@ -126,6 +126,9 @@ const LISTS: [string, string, number, object[], (string | null)[], number[]][] =
   ["L5", "m2", 5, [E.j1m2, E.j4m2], ["APPLY", "VIEW", null, null], [0.5, 0.3, 0.1, 0.2]],
   ["L6", "m1", 6, [E.j1m1, E.j2m1, E.j4m1], [null, null, null, null], [0.2, 0.1, 0.3, 0.25]],
 ];
+/** A prefix budget that leaves room for the profile but not for all of the history. */
+const PREFIX_BUDGET = 120;
+
 const DATASET = LISTS.map(([id, member, day, history, outcomes, pApply]) =>
   JSON.stringify({
     id,
@@ -288,6 +291,33 @@ describe("npm run eval as a person runs it (real PostgreSQL, real sidecar)", { t
     assert.equal(rows2[1][1], both[0].createdAt.toISOString());
     const stamped = Date.parse(rows2[0][1] as string);
     assert.ok(stamped > both[0].createdAt.getTime() && stamped <= both[1].createdAt.getTime());
+  });
+
+  it("with --sidecar, reads the tokenizer and the model card (its prefix budget) from MODEL_DIR", async () => {
+    // The sidecar's own checkpoint, with a card that says it was trained on short prefixes.
+    const carded = join(dir, "carded-model");
+    await cp(testModel(), carded, { recursive: true });
+    const config = JSON.parse(await readFile(join(carded, "config.json"), "utf8"));
+    await writeFile(
+      join(carded, "config.json"),
+      JSON.stringify({ ...config, brewgate_prefix_tokens: PREFIX_BUDGET }),
+    );
+    const run = (modelDir: string) =>
+      runEval(dir, { ...env, MODEL_DIR: modelDir }, [
+        "--sidecar",
+        sidecar.address,
+        "--dataset",
+        dataset,
+        "--history-budgets",
+        "full",
+        "--no-save",
+      ]);
+    const [plain, withCard] = await Promise.all([run(testModel()), run(carded)]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(withCard.code, 0, withCard.stderr);
+    const used = (r: { stdout: string }) => lastJson(r.stdout).history_sweep[0].history_used as number;
+    assert.equal(used(plain), 10 / 6);
+    assert.ok(used(withCard) < used(plain), `history entries with the card's budget: ${used(withCard)}`);
   });
 
   it("starts its own sidecar on --model-dir and leaves none behind", async () => {
