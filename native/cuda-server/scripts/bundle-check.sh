@@ -1,7 +1,7 @@
 #!/bin/sh
 # Proves, on a machine without a GPU, that the GPU bundle (scripts/bundle.sh) starts with
-# nothing but itself and the libraries its ASSUMES file lists: each binary must run and refuse
-# with "no CUDA device", never with a loader error.
+# nothing but itself and the libraries it says it assumes (its assumed-libs): each binary must
+# run and refuse with "no CUDA device", never with a loader error.
 #
 #   native/cuda-server/scripts/bundle-check.sh [DIR]   (default: native/cuda-server/build-cuda/bundle)
 #
@@ -13,7 +13,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 bundle=$(cd "${1:-$root/build-cuda/bundle}" && pwd)
-assumed='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libgcc_s\.so\.1|libstdc\+\+\.so\.6|libcuda\.so\.1)$'
+assumed=$bundle/assumed-libs  # the libraries the bundle does not carry, one name a line
+[ -f "$assumed" ] || { echo "bundle-check: $assumed is missing: not a bundle from bundle.sh" >&2; exit 1; }
 failed=0
 
 # run_all DIR [PREFIX...]: runs each binary of the bundle at DIR (as the binary sees it), with
@@ -48,7 +49,7 @@ if [ "$(id -u)" = 0 ] && chroot / true 2>/dev/null; then
     awk '$2 == "=>" && $3 ~ /^\// {print $1, $3} $1 ~ /^\/.*ld-linux/ {print "ld-linux-x86-64.so.2", $1}' |
     sort -u | while read -r name path; do
       case "$path" in "$bundle"/*) continue ;; esac
-      if ! printf '%s\n' "$name" | grep -Eq "$assumed"; then
+      if ! printf '%s\n' "$name" | grep -qxF -f "$assumed"; then
         echo "bundle-check: $name resolves outside the bundle ($path) and is not assumed" >&2
         echo "$name" >> "$jail/tmp/missing"
         continue  # left out of the jail, so the run below shows the loader's own error too
@@ -66,7 +67,7 @@ else
   for f in "$bundle"/bin/*; do
     LD_LIBRARY_PATH="$bundle/lib" ldd "$f" | awk '$2 == "=>" {print $1, $3}' | while read -r name path; do
       case "$path" in "$bundle"/*) continue ;; esac
-      if ! printf '%s\n' "$name" | grep -Eq "$assumed"; then
+      if ! printf '%s\n' "$name" | grep -qxF -f "$assumed"; then
         echo "bundle-check: $(basename "$f"): $name comes from $path, not the bundle" >&2
         exit 1
       fi

@@ -10,7 +10,8 @@
 #              abseil, prometheus-cpp, OpenSSL's libcrypto, the CUDA runtime, ...)
 # DIR/models   the tiny f32 test checkpoints of every architecture
 # DIR/scripts  gpu-check.sh and the Python it runs (compare_hf.py, gen_model.py, ...)
-# DIR/ASSUMES  what the bundle expects of the machine; DIR/MANIFEST  every file with its size
+# DIR/ASSUMES  what the bundle expects of the machine (DIR/assumed-libs: the libraries it does
+#              not carry); DIR/MANIFEST  every file with its size
 #
 # Then `DIR/scripts/gpu-check.sh --bundle DIR` runs there; scripts/bundle-check.sh DIR proves
 # here that the binaries start with nothing but the bundle and the assumed libraries.
@@ -35,11 +36,13 @@ done
 # machine's own libstdc++ must stay: compute-sanitizer loads its own code into the process,
 # which needs that machine's libstdc++, not an older copy), and the driver's libcuda, which
 # the CUDA runtime opens itself. Everything else the binaries load travels in lib/.
-assumed='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libgcc_s\.so\.1|libstdc\+\+\.so\.6|libcuda\.so\.1)$'
+# The list travels in the bundle (assumed-libs), so bundle-check.sh checks against it.
+printf '%s\n' linux-vdso.so.1 ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 \
+  librt.so.1 libgcc_s.so.1 libstdc++.so.6 libcuda.so.1 > "$out/assumed-libs"
 for b in $bins; do
   ldd "$root/build-cuda/$b" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}'
 done | sort -u | while read -r name path; do
-  if printf '%s\n' "$name" | grep -Eq "$assumed"; then continue; fi
+  if grep -qxF "$name" "$out/assumed-libs"; then continue; fi
   cp -L "$path" "$out/lib/$name"
   strip --strip-unneeded "$out/lib/$name"
 done
@@ -75,7 +78,8 @@ What this bundle expects of the machine it runs on (read from its binaries when 
 - For the check: sh, timeout, awk, python3 with numpy; torch, transformers and safetensors for
   compare_hf.py (without them that step reports "skipped", which is not a pass);
   compute-sanitizer on PATH or in /usr/local/cuda/bin for the sanitizer steps.
-Everything else the binaries load is in lib/ (set LD_LIBRARY_PATH to it; gpu-check.sh --bundle does).
+Everything else the binaries load is in lib/ (set LD_LIBRARY_PATH to it; gpu-check.sh --bundle does);
+assumed-libs lists the libraries left to the machine.
 EOF
 (cd "$out" && find . -type f ! -name MANIFEST | sort | xargs du -b | awk '{print $2, $1}') > "$out/MANIFEST"
 
