@@ -301,6 +301,23 @@ TEST(Kernels, Swiglu) {
 
 // Values from reference.py (NumPy, the HF formulas) for head_dim 16, theta 1e4, llama3 scaling
 // factor 8, low 1, high 4, original context 64: covers the scaled, smoothed and kept bands.
+TEST(Kernels, SwigluAvx2MatchesScalar) {
+  // Every lane, the scalar tail, and gates far enough out that exp over- or underflows.
+  std::vector<float> g(203), u(203), simd(203), scalar(203);
+  for (int i = 0; i < 203; ++i) {
+    g[i] = (i - 101) * 0.37f;
+    u[i] = 1.f + 0.01f * i;
+  }
+  g[0] = -120.f;
+  g[1] = 120.f;
+  swiglu(g.data(), u.data(), 203, simd.data());
+  set_simd(false);
+  swiglu(g.data(), u.data(), 203, scalar.data());
+  set_simd(true);
+  for (int i = 0; i < 203; ++i)
+    EXPECT_NEAR(simd[i], scalar[i], 1e-6f * std::max(1.f, std::fabs(scalar[i]))) << i;
+}
+
 TEST(Kernels, RopeLlama3MatchesReference) {
   ModelConfig c;
   c.head_dim = 16;

@@ -560,7 +560,21 @@ void softmax(float* x, int n) {
   for (int i = 0; i < n; ++i) x[i] *= inv;
 }
 
+// silu(g) * u with exp8: at batch 1 the scalar std::exp was ~3% of a decode token.
+__attribute__((target("avx2,fma"))) static void swiglu_avx2(const float* gate, const float* up,
+                                                             int n, float* out) {
+  const __m256 one = _mm256_set1_ps(1.f), neg = _mm256_set1_ps(-0.f);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, exp8(_mm256_xor_ps(g, neg))));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) out[i] = gate[i] / (1.f + std::exp(-gate[i])) * up[i];
+}
+
 void swiglu(const float* gate, const float* up, int n, float* out) {
+  if (g_simd) return swiglu_avx2(gate, up, n, out);
   for (int i = 0; i < n; ++i) out[i] = gate[i] / (1.f + std::exp(-gate[i])) * up[i];
 }
 

@@ -26,6 +26,11 @@ constexpr int QR = PackedMatrix::QR;
 constexpr int MRQ = 3;   // activation rows per tile call: 3 x 4 accumulators
 constexpr int MBQ = 96;  // activation rows per thread tile
 constexpr int GB = 16;   // weight groups (of 4 rows) per thread tile: 64 output columns
+// Bytes ahead of the block in use that the tile prefetches its weights (and 1/8 of that its
+// scales). A thread's groups are one sequential stream, so this runs into the next group too.
+// At batch 1 the GEMM is bound by how many misses a core keeps in flight; with the hardware
+// prefetcher alone, decode was 3-15% slower on a 2-core Zen 3 (512 and 2048 were no better).
+constexpr int PF_DIST = 1024;
 
 __attribute__((target("avx2,fma"))) void quantize_avx2(const float* x, int k, int8_t* q,
                                                         float* d) {
@@ -117,6 +122,9 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 v) {
     for (int b = 0; b < nb; ++b) {                                                              \
       const int8_t* wb = wq + static_cast<size_t>(b) * QR * QK;                                 \
       const float* wdb = wd + static_cast<size_t>(b) * QR;                                      \
+      _mm_prefetch(reinterpret_cast<const char*>(wb) + PF_DIST, _MM_HINT_T0);                   \
+      _mm_prefetch(reinterpret_cast<const char*>(wb) + PF_DIST + 64, _MM_HINT_T0);              \
+      _mm_prefetch(reinterpret_cast<const char*>(wdb) + PF_DIST / 8, _MM_HINT_T0);              \
       const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb));              \
       const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + QK));         \
       const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2 * QK));     \
