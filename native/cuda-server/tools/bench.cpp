@@ -122,6 +122,42 @@ double copy_traffic_gb_s(int threads) {
   return best;
 }
 
+// Sum of n bytes (n a multiple of 128) as 64-bit lanes with AVX2 loads, four chains.
+__attribute__((target("avx2"))) long long sum_avx2(const char* buf, size_t n) {
+  const __m256i* p = reinterpret_cast<const __m256i*>(buf);
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i < n / 32; i += 4) {
+    a0 = _mm256_add_epi64(a0, _mm256_load_si256(p + i));
+    a1 = _mm256_add_epi64(a1, _mm256_load_si256(p + i + 1));
+    a2 = _mm256_add_epi64(a2, _mm256_load_si256(p + i + 2));
+    a3 = _mm256_add_epi64(a3, _mm256_load_si256(p + i + 3));
+  }
+  const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+  return _mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) +
+         _mm256_extract_epi64(s, 3);
+}
+
+// Read bandwidth: `threads` threads each summing its own 128 MiB (decode only reads its
+// weights, so this, not the copy, is its ceiling); best of 3. Needs AVX2.
+double read_gb_s(int threads) {
+  const size_t n = size_t{128} << 20;
+  std::vector<std::vector<char, bg::AlignedAlloc<char>>> bufs(
+      threads, std::vector<char, bg::AlignedAlloc<char>>(n, 1));
+  std::vector<long long> sums(threads);
+  double best = 0;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> ts;
+    const auto t0 = Clock::now();
+    for (int t = 0; t < threads; ++t)
+      ts.emplace_back([&, t] { sums[t] = sum_avx2(bufs[t].data(), n); });
+    for (auto& t : ts) t.join();
+    best = std::max(best, static_cast<double>(n) * threads / secs(t0) / 1e9);
+  }
+  static volatile long long sink;  // the sums are used, so the loads cannot be dropped
+  for (const long long v : sums) sink = sink + v;
+  return best;
+}
+
 double rss_mb() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -419,6 +455,10 @@ int main(int argc, char** argv) {
               << " GB/s (read + write)\n";
     rep.add("copy_traffic_gb_s", copy, 2);
     rep.add("decode_fraction_of_copy", decode_gb_s / copy, 3);
+    const double read = bg::simd_enabled() ? read_gb_s(threads) : 0;
+    std::cerr << "memory read " << read << " GB/s\n";
+    rep.add("read_gb_s", read, 2);
+    rep.add("decode_fraction_of_read", read > 0 ? decode_gb_s / read : 0.0, 3);
     rep.add("num_params", static_cast<long long>(num_params));
     rep.add("prefix_tokens", static_cast<long long>(prefix));
     rep.add("candidates", static_cast<long long>(cands));
