@@ -1,9 +1,9 @@
 #!/bin/sh
 # CPU benchmark on the ~100M-parameter Llama-shaped random model, once per weight type in one
 # run so the figures are comparable: f32 on the f32 checkpoint, bf16 and int8 on the same
-# weights stored as bf16 (what Hugging Face checkpoints ship). Both checkpoints are generated
-# on first use into build/models/llama-100m{,-bf16}. Stdout: one JSON object per weight type,
-# one line each, in the order run. Usage: bench.sh [THREADS [WEIGHTS...]] (default: 2 f32 bf16 int8)
+# weights stored as bf16 (what Hugging Face checkpoints ship), f16 on them stored as f16. The
+# checkpoints are generated on first use into build/models/llama-100m{,-bf16,-f16}. Stdout: one JSON object per weight type,
+# one line each, in the order run. Usage: bench.sh [THREADS [WEIGHTS...]] (default: 2 f32 bf16 f16 int8)
 # Then, unless BENCH_NORMALIZE=0, what labels-only scoring saves over full-vocabulary scoring on
 # a Qwen3-0.6B-shaped bf16 checkpoint (vocabulary 151,936; 1.2 GB, generated on first use into
 # build/models/qwen3-0.6b-shape): one more JSON line.
@@ -11,9 +11,9 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
 [ $# -gt 0 ] && shift
-[ $# -gt 0 ] || set -- f32 bf16 int8
+[ $# -gt 0 ] || set -- f32 bf16 f16 int8
 "$root/scripts/build.sh" >/dev/null
-for dtype in f32 bf16; do
+for dtype in f32 bf16 f16; do
   model="$root/build/models/llama-100m"
   [ "$dtype" = f32 ] || model="$model-$dtype"
   if [ ! -f "$model/model.safetensors" ]; then
@@ -23,7 +23,7 @@ for dtype in f32 bf16; do
 done
 for weights in "$@"; do
   model="$root/build/models/llama-100m"
-  [ "$weights" = f32 ] || model="$model-bf16"
+  case "$weights" in f32) ;; f16) model="$model-f16" ;; *) model="$model-bf16" ;; esac
   echo "== weights $weights ($model)" >&2
   "$root/build/brewgate-bench" --model "$model" --threads "$threads" --weights "$weights"
 done

@@ -61,6 +61,27 @@ uint16_t f32_to_bf16(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 
+uint16_t f32_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  u &= 0x7FFFFFFFu;
+  if (u >= 0x7F800000u) return sign | 0x7C00u | (u > 0x7F800000u ? 0x200u : 0u);  // inf, NaN
+  if (u >= 0x477FF000u) return sign | 0x7C00u;  // 65520 and up round to infinity
+  if (u >= 0x38800000u) {                       // normal in f16 (>= 2^-14)
+    uint32_t v = u - (112u << 23);              // rebias the exponent: 127 -> 15
+    v += 0xFFFu + ((v >> 13) & 1u);             // round the 13 dropped bits to nearest even
+    return sign | static_cast<uint16_t>(v >> 13);
+  }
+  if (u < 0x33000000u) return sign;  // below 2^-25 (2^-25 itself ties to even: zero)
+  // Subnormal in f16: units of 2^-24, value = m * 2^(e - 150), so m >> (126 - e) units.
+  const uint32_t e = u >> 23, m = (u & 0x7FFFFFu) | 0x800000u, shift = 126 - e;
+  uint32_t r = m >> shift;
+  const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (r & 1u))) ++r;  // may carry into the smallest normal
+  return sign | static_cast<uint16_t>(r);
+}
+
 float f16_to_f32(uint16_t h) {
   const uint32_t sign = (h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF, u;

@@ -30,6 +30,8 @@ inline constexpr const char* kReadableDtypes = "F32, BF16, F16";
 float bf16_to_f32(uint16_t h);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);  // round to nearest even
+// Round to nearest even; beyond f16's range (|f| >= 65520) gives infinity, NaN a quiet NaN.
+uint16_t f32_to_f16(float f);
 
 // n elements stored as `d` (a readable dtype) at src, converted. BF16 to bf16 and F32 to fp32
 // are copies; F16 and F32 to bf16 round to nearest even.

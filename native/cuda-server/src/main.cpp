@@ -4,12 +4,12 @@
 //                    [--max-batch R] [--max-batch-tokens T] [--block-tokens B]
 //                    [--shutdown-grace-ms G] [--request-timeout-ms T] [--backend cpu|cuda]
 //                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
-//                    [--metrics-listen HOST:PORT] [--weights f32|bf16|int8]
+//                    [--metrics-listen HOST:PORT] [--weights f32|bf16|f16|int8]
 //
 // --backend: cpu, or cuda in a build with BREWGATE_CUDA=ON (the default there when a CUDA
 // device is present; cpu otherwise). --threads applies to the CPU backend, and so does
-// --weights: how it holds the weights (cpu_backend.h; default bf16 for a checkpoint stored
-// all in BF16, f32 otherwise).
+// --weights: how it holds the weights (cpu_backend.h; default bf16 or f16 for a checkpoint
+// stored all in BF16 or F16, f32 otherwise).
 // Prints "listening on ADDR" on stdout once the model is loaded and the port is bound; logs go
 // to stderr. SIGTERM/SIGINT: health turns NOT_SERVING, new calls are refused, in-flight calls
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
@@ -62,13 +62,13 @@ void on_signal(int sig) {
                "         [--block-tokens B] [--shutdown-grace-ms G] [--request-timeout-ms T]\n"
                "         [--backend cpu|cuda]\n"
                "         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
-               "         [--metrics-listen HOST:PORT] [--weights f32|bf16|int8]\n"
+               "         [--metrics-listen HOST:PORT] [--weights f32|bf16|f16|int8]\n"
                "  --tls-cert, --tls-key: PEM server certificate chain and private key: serve TLS\n"
                "  --tls-client-ca: PEM CA bundle: clients must present a certificate it signed\n"
                "                   (mutual TLS)\n"
                "  --metrics-listen: serve Prometheus metrics at http://HOST:PORT/metrics\n"
-               "  --weights: the CPU backend's weight type (default: bf16 for checkpoints\n"
-               "             stored in BF16, f32 otherwise)\n";
+               "  --weights: the CPU backend's weight type (default: bf16 or f16 for\n"
+               "             checkpoints stored all in BF16 or F16, f32 otherwise)\n";
   std::exit(2);
 }
 
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   bg::WeightType weights = bg::WeightType::F32;
   if (!weights_name.empty()) {
     if (!bg::weight_type_from_name(weights_name, &weights))
-      usage_error("--weights: expected f32, bf16 or int8, got '" + weights_name + "'");
+      usage_error("--weights: expected f32, bf16, f16 or int8, got '" + weights_name + "'");
     if (backend_name != "cpu")
       usage_error("--weights applies to the cpu backend; the " + backend_name +
                   " backend holds bf16 weights");

@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "cpu_backend.h"
+#include "error.h"
 #include "kernels.h"
 #include "model.h"
 #include "test_checkpoints.h"
@@ -140,6 +141,57 @@ TEST_P(WeightTypes, ScalarAndAvx2PathsAgree) {
 INSTANTIATE_TEST_SUITE_P(Archs, WeightTypes,
                          ::testing::Values("tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-mixtral"),
                          [](const auto& info) { return info.param.substr(5); });
+
+// f16 weights on an f16 checkpoint: the values are exact in f16, so the logits are the f32
+// weights' up to summation order, at half the bytes.
+TEST_P(WeightTypes, F16WeightsGiveTheF32LogitsOfAnF16Checkpoint) {
+  const fs::path dir = scratch_dir("f16");
+  write_in_dtypes(test_model(GetParam()), dir, {DType::F16});
+  const Model m = load_model(dir.string());
+  EXPECT_EQ(default_weight_type(m), WeightType::F16);
+  CpuBackend f32(m, 2), f16(m, 2, WeightType::F16);
+  EXPECT_LE(f16.weight_bytes(), f32.weight_bytes() / 2 + f32.layer(0).router.bytes() * m.cfg.layers);
+  for (bool decode : {false, true}) {
+    SCOPED_TRACE(decode ? "decode" : "prefill");
+    const Delta d = delta(logprobs(f32, kIds, decode), logprobs(f16, kIds, decode));
+    EXPECT_LE(d.max, 1e-4) << "mean " << d.mean;
+  }
+  if (simd_enabled()) {
+    const auto simd = logprobs(f16, kIds, false);
+    set_simd(false);
+    const auto scalar = logprobs(f16, kIds, false);
+    set_simd(true);
+    EXPECT_LE(delta(simd, scalar).max, 1e-4);
+  }
+  fs::remove_all(dir);
+}
+
+// A weight f16 cannot hold is refused at load with the file, tensor and element, not served
+// as infinity.
+TEST(WeightTypeF16, RefusesAWeightBeyondItsRange) {
+  const fs::path dir = scratch_dir("f16-range");
+  const fs::path src = test_model("tiny-llama");
+  fs::copy_file(src / "config.json", dir / "config.json", fs::copy_options::overwrite_existing);
+  nlohmann::json h;
+  std::string data;
+  read_safetensors(src / "model.safetensors", &h, &data);
+  const std::string name = "model.layers.0.mlp.down_proj.weight";
+  const size_t at = h[name]["data_offsets"][0];
+  const float big = 1e5f;
+  std::memcpy(data.data() + at + 4 * 3, &big, 4);  // element [0, 3]
+  write_safetensors(dir / "model.safetensors", h, data);
+  const Model m = load_model(dir.string());
+  try {
+    CpuBackend be(m, 1, WeightType::F16);
+    FAIL() << "loaded a weight of 1e5 as f16";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("tensor '" + name + "' cannot be held as f16 weights"), std::string::npos) << what;
+    EXPECT_NE(what.find("element [0, 3]"), std::string::npos) << what;
+  }
+  CpuBackend ok(m, 1, WeightType::BF16);  // bf16 holds it
+  fs::remove_all(dir);
+}
 
 TEST(WeightTypeDefault, F32AndMixedCheckpointsStayF32) {
   EXPECT_EQ(default_weight_type(load_model(test_model("tiny-llama"))), WeightType::F32);

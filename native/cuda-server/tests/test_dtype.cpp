@@ -1,6 +1,7 @@
 // Element types: every safetensors dtype name round-trips with its size, and the three
 // readable dtypes convert to fp32 and to bf16 exactly as the backends need.
 #include <gtest/gtest.h>
+#include <immintrin.h>
 
 #include <cmath>
 #include <cstring>
@@ -46,6 +47,37 @@ TEST(Dtype, HalfConversions) {
 
 // The same values stored three ways: F32 bytes, BF16 and F16 bit patterns (1, -2, 0.5, 65504
 // and a value bf16 must round). Offset by one byte, as a tensor in a file may be.
+// F16C's conversion (round to nearest even) as the reference for the portable one.
+__attribute__((target("f16c"))) uint16_t f16c_of(float f) {
+  return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+
+TEST(Dtype, F32ToF16RoundsLikeF16c) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "CPU lacks F16C: no reference to compare with";
+  // Every f16 value (and its neighbours in f32) round-trips; then edges and random floats.
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7C00) == 0x7C00 && (h & 0x3FF)) continue;  // NaN payloads may differ
+    const float f = f16_to_f32(static_cast<uint16_t>(h));
+    ASSERT_EQ(f32_to_f16(f), h) << std::hex << h;
+    for (const float g : {std::nextafter(f, 1e9f), std::nextafter(f, -1e9f)})
+      ASSERT_EQ(f32_to_f16(g), f16c_of(g)) << g;
+  }
+  for (const float f : {65504.f, 65519.99f, 65520.f, 1e6f, -1e6f, 5.9604645e-8f, 2.9802322e-8f,
+                        2.9802326e-8f, 6.097555e-5f, 6.1035156e-5f, 0.f, -0.f, INFINITY, -INFINITY})
+    EXPECT_EQ(f32_to_f16(f), f16c_of(f)) << f;
+  EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(NAN))));
+  uint32_t state = 12345;
+  for (int i = 0; i < 2000000; ++i) {
+    state = state * 1664525u + 1013904223u;
+    uint32_t u = state;
+    if (((u >> 23) & 0xFF) == 0xFF) continue;  // NaN and inf covered above
+    float f;
+    std::memcpy(&f, &u, 4);
+    ASSERT_EQ(f32_to_f16(f), f16c_of(f)) << std::hexfloat << f;
+  }
+}
+
 TEST(Dtype, ConvertEachReadableDtype) {
   const std::vector<float> f = {1.f, -2.f, 0.5f, 65504.f, 1.00390625f};
   const std::vector<uint16_t> bf = {0x3F80, 0xC000, 0x3F00, 0x4780, 0x3F80};

@@ -118,6 +118,29 @@ TEST_P(SimdParam, Bf16GemmMatchesReferenceOnRaggedShapes) {
   }
 }
 
+TEST_P(SimdParam, F16GemmMatchesReferenceOnRaggedShapes) {
+  ThreadPool pool(2);
+  const int shapes[][3] = {{1, 16, 8},   {1, 17, 33},   {2, 130, 64},  {5, 17, 33},
+                           {6, 64, 256}, {7, 100, 257}, {13, 65, 300}, {97, 130, 70}};
+  for (const auto& s : shapes) {
+    const int m = s[0], n = s[1], k = s[2];
+    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
+    auto x = randn(static_cast<size_t>(m) * k, 13);
+    auto w = randn(static_cast<size_t>(n) * k, 14);
+    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::F16);
+    EXPECT_EQ(p.bytes(), static_cast<size_t>((n + 15) / 16) * 16 * k * 2);
+    std::vector<float> wr(static_cast<size_t>(n) * k);  // the weights as stored
+    for (int r = 0; r < n; ++r) p.row(r, &wr[static_cast<size_t>(r) * k]);
+    for (size_t i = 0; i < w.size(); ++i)
+      ASSERT_EQ(f32_to_f16(w[i]), f32_to_f16(wr[i])) << "row() is not the f16 of the weight";
+    std::vector<float> ref(static_cast<size_t>(m) * n), got(static_cast<size_t>(m) * n, NAN);
+    gemm_ref(x.data(), m, k, wr.data(), n, ref.data());
+    gemm(x.data(), m, k, p, got.data(), n, pool);
+    expect_close(got, ref, 1e-4f, 1e-4f);
+    for (int r = 0; r < n; r += 7) EXPECT_NEAR(p.row_dot(r, x.data()), ref[r], 1e-3f);
+  }
+}
+
 // int8 weights: exact int32 block sums scaled in fp32, so the GEMM matches an fp64 sum of the
 // same quantized products to fp32 rounding; and stays near the fp32 product (quantization
 // error of both operands, ~1% of the row's scale for Gaussian data).
@@ -256,7 +279,7 @@ TEST(Kernels, Int8RejectsKNotAMultipleOf32) {
 }
 
 TEST(Kernels, WeightTypeNames) {
-  for (WeightType t : {WeightType::F32, WeightType::BF16, WeightType::Int8}) {
+  for (WeightType t : {WeightType::F32, WeightType::BF16, WeightType::F16, WeightType::Int8}) {
     WeightType u;
     ASSERT_TRUE(weight_type_from_name(weight_type_name(t), &u));
     EXPECT_EQ(u, t);

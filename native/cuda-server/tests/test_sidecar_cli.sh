@@ -23,7 +23,7 @@ expect_exit 2 "unknown flag --bogus" --model "$models/tiny-llama" --bogus 1
 expect_exit 2 "is not a directory" --model "$tmp/nowhere"
 expect_exit 2 "--block-tokens: expected a multiple of 16" --model "$models/tiny-llama" --block-tokens 24
 expect_exit 2 "--metrics-listen: expected HOST:PORT" --model "$models/tiny-llama" --metrics-listen 9400
-expect_exit 2 "--weights: expected f32, bf16 or int8, got 'q4'" --model "$models/tiny-llama" --weights q4
+expect_exit 2 "--weights: expected f32, bf16, f16 or int8, got 'q4'" --model "$models/tiny-llama" --weights q4
 mkdir "$tmp/bad"
 sed 's/LlamaForCausalLM/BertModel/' "$models/tiny-llama/config.json" >"$tmp/bad/config.json"
 expect_exit 1 "unknown architecture" --model "$tmp/bad" --listen 127.0.0.1:0

@@ -1,5 +1,5 @@
 // brewgate-bench: CPU backend throughput on one model, printed as one JSON line at the end.
-//   brewgate-bench --model DIR [--threads N] [--weights f32|bf16|int8] [--prefix 1500]
+//   brewgate-bench --model DIR [--threads N] [--weights f32|bf16|f16|int8] [--prefix 1500]
 //                  [--candidates 50] [--candidate-tokens 40] [--naive-items 2] [--rounds 3]
 //                  [--compare-normalize]
 // Measures: the load (RSS against the checkpoint's size); the compute peak of the weight type
@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
     else if (a == "--rounds") rounds = std::stoi(v);
     else if (a == "--weights") {
       if (!bg::weight_type_from_name(v, &weights)) {
-        std::cerr << "brewgate-bench: --weights: expected f32, bf16 or int8, got '" << v << "'\n";
+        std::cerr << "brewgate-bench: --weights: expected f32, bf16, f16 or int8, got '" << v << "'\n";
         return 2;
       }
     }

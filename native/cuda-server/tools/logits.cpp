@@ -1,7 +1,7 @@
 // brewgate-logits: full logits of a token sequence, for the parity test against reference.py.
 //   brewgate-logits --model DIR --ids 1,2,3 --out FILE [--threads N] [--step N] [--scalar]
 //                   [--backend cpu|cuda]   (cuda: builds with BREWGATE_CUDA=ON)
-//                   [--weights f32|bf16|int8]   (cpu; default f32, whatever the checkpoint)
+//                   [--weights f32|bf16|f16|int8]   (cpu; default f32, whatever the checkpoint)
 // Writes float32 (T, V) row-major. --step feeds the sequence N tokens per forward call
 // (1 = token-by-token decode through the KV cache); --scalar disables the AVX2 kernels.
 // Unlike the sidecar, the weight type defaults to f32 for every checkpoint: the exact path.
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     else if (a == "--weights") {
       const std::string v = next();
       if (!bg::weight_type_from_name(v, &weights)) {
-        std::cerr << "brewgate-logits: --weights: expected f32, bf16 or int8, got '" << v << "'\n";
+        std::cerr << "brewgate-logits: --weights: expected f32, bf16, f16 or int8, got '" << v << "'\n";
         return 2;
       }
     }

@@ -49,6 +49,15 @@ PackedMatrix packed(std::initializer_list<const TensorView*> parts, WeightType t
     const size_t row_bytes = static_cast<size_t>(k) * dtype_bits(t->dtype) / 8;
     for (int i = 0; i < t->shape[0]; ++i, ++r) {
       convert_to_f32(t->dtype, t->data + i * row_bytes, k, row.data());
+      // f16 tops out at 65504: a larger weight (possible in an f32 or bf16 checkpoint) would
+      // become infinity, so it is refused, not served.
+      if (type == WeightType::F16)
+        for (int j = 0; j < k; ++j)
+          if (std::fabs(row[j]) > 65504.f)
+            throw Error(t->file + ": tensor '" + t->name + "' cannot be held as f16 weights: " +
+                        "element [" + std::to_string(i) + ", " + std::to_string(j) + "] = " +
+                        std::to_string(row[j]) + " is beyond f16's range (65504); use --weights " +
+                        "bf16 or f32");
       p.set_row(r, row.data());
       // Every 16 MB, drop the rows already packed: loading then peaks at the packed weights plus
       // 16 MB of checkpoint, not plus its largest tensor.
@@ -63,7 +72,9 @@ PackedMatrix packed(std::initializer_list<const TensorView*> parts, WeightType t
 }  // namespace
 
 WeightType default_weight_type(const Model& m) {
-  return m.stored == std::vector<DType>{DType::BF16} ? WeightType::BF16 : WeightType::F32;
+  if (m.stored == std::vector<DType>{DType::BF16}) return WeightType::BF16;
+  if (m.stored == std::vector<DType>{DType::F16}) return WeightType::F16;
+  return WeightType::F32;
 }
 
 CpuBackend::CpuBackend(const Model& m, int threads, WeightType weights)

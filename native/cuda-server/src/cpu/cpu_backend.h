@@ -7,6 +7,8 @@
 //        reference the other types and the CUDA backend are compared against.
 //   bf16: 16-bit weights in memory, widened in registers; exact for bf16 checkpoints (f16 and
 //        f32 values are rounded to bf16 once at load). Half the bytes per decode token.
+//   f16:  the same with IEEE half (F16C); exact for f16 checkpoints, refuses weights beyond
+//        f16's range (65504).
 //   int8: Q8_0-style blocks quantized at load; a quarter of fp32's bytes, approximate.
 // Embeddings are stored in the weight type too (a tied model gathers its rows from lm_head,
 // so no second copy exists); norms, biases and the MoE router stay fp32: they are small, and
@@ -37,9 +39,9 @@ struct CpuLayer {
   std::vector<PackedMatrix> expert_down;     // E x (C, F)
 };
 
-// The weight type served when none is asked for: bf16 when every tensor is stored BF16 (no
-// value changes, half the memory of f32), f32 otherwise. F16 checkpoints stay f32 by default:
-// bf16 would round their 10-bit mantissas to 7 bits.
+// The weight type served when none is asked for: bf16 when every tensor is stored BF16, f16
+// when every tensor is stored F16 (no value changes, half the memory of f32), f32 otherwise
+// (mixed or f32 checkpoints).
 WeightType default_weight_type(const Model& m);
 
 class CpuBackend : public Backend {

@@ -46,11 +46,12 @@ struct AlignedAlloc {
 enum class WeightType {
   F32,   // fp32: exact for every checkpoint dtype
   BF16,  // bf16, widened to fp32 in registers: half the bytes, exact for bf16 checkpoints
+  F16,   // IEEE half, widened with F16C: half the bytes, exact for f16 checkpoints
   Int8,  // like ggml's Q8_0: int8 with one fp32 scale per 32 weights along K; activations
          // are quantized the same way per row, so each block is an integer dot product
 };
-const char* weight_type_name(WeightType t);  // "f32", "bf16", "int8"
-// Parses "f32", "bf16" or "int8"; false for anything else.
+const char* weight_type_name(WeightType t);  // "f32", "bf16", "f16", "int8"
+// Parses "f32", "bf16", "f16" or "int8"; false for anything else.
 bool weight_type_from_name(const std::string& s, WeightType* t);
 
 // A weight matrix W (N, K) (HF linear layout: out, in) repacked for the GEMM, by type:
@@ -58,6 +59,7 @@ bool weight_type_from_name(const std::string& s, WeightType* t);
 //   BF16: the same panels in bf16, the 16 columns of a panel row stored in the order
 //         0-3, 8-11, 4-7, 12-15, so that unpacking the low and high halves of each 128-bit
 //         lane against zero (one shuffle each) widens them to fp32 columns 0-7 and 8-15.
+//   F16:  the same panels in IEEE half, columns in natural order (F16C widens 8 at a time).
 //   Int8: groups of 4 output rows; per group and block of 32 along K, the 4 rows' 32 int8
 //         values one after the other (128 bytes) and their 4 fp32 scales apart; K must be a
 //         multiple of 32. A group's weights are one sequential stream.
@@ -69,7 +71,7 @@ struct PackedMatrix {
   int n = 0;                // N
   int k = 0;                // K
   std::vector<float, AlignedAlloc<float>> data;       // F32: (ceil(N/16), K, 16)
-  std::vector<uint16_t, AlignedAlloc<uint16_t>> half;  // BF16: (ceil(N/16), K, 16), see above
+  std::vector<uint16_t, AlignedAlloc<uint16_t>> half;  // BF16/F16: (ceil(N/16), K, 16), see above
   std::vector<int8_t, AlignedAlloc<int8_t>> q;         // Int8: (ceil(N/4), K/32, 4, 32)
   std::vector<float, AlignedAlloc<float>> scale;       // Int8: (ceil(N/4), K/32, 4)
   // All zeros, rows to be filled with set_row: a matrix stacked from several tensors is
