@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -426,77 +427,31 @@ template <class T>
 using MicroFnT = void (*)(const float*, int, const T*, int, int, float*, int, bool);
 using MicroFn = MicroFnT<float>;
 
+// Each kernel family's instances by tile height (1..MR rows), as tables in read-only data:
+// the GEMM looks one up per micro-kernel call.
+#define BG_ROWS_TABLE(name, fn) \
+  constexpr std::array name{fn<1>, fn<2>, fn<3>, fn<4>, fn<5>, fn<6>};
+BG_ROWS_TABLE(kBf16Avx512, micro_bf16_avx512)
+BG_ROWS_TABLE(kBf16Avx2, micro_bf16_avx2)
+BG_ROWS_TABLE(kBf16Scalar, micro_bf16_scalar)
+BG_ROWS_TABLE(kF32Avx2, micro_avx2)
+BG_ROWS_TABLE(kF32Scalar, micro_scalar)
+BG_ROWS_TABLE(kF16Avx2, micro_f16_avx2)
+BG_ROWS_TABLE(kF16Scalar, micro_f16_scalar)
+#undef BG_ROWS_TABLE
+static_assert(kF32Avx2.size() == MR);
+
+int row_index(int rows) { return std::clamp(rows, 1, MR) - 1; }
+
 MicroFnT<uint16_t> micro_bf16_for(int rows, bool simd) {
-  if (simd && avx512_enabled()) {
-    switch (rows) {
-      case 1: return micro_bf16_avx512<1>;
-      case 2: return micro_bf16_avx512<2>;
-      case 3: return micro_bf16_avx512<3>;
-      case 4: return micro_bf16_avx512<4>;
-      case 5: return micro_bf16_avx512<5>;
-      default: return micro_bf16_avx512<6>;
-    }
-  }
-  if (simd) {
-    switch (rows) {
-      case 1: return micro_bf16_avx2<1>;
-      case 2: return micro_bf16_avx2<2>;
-      case 3: return micro_bf16_avx2<3>;
-      case 4: return micro_bf16_avx2<4>;
-      case 5: return micro_bf16_avx2<5>;
-      default: return micro_bf16_avx2<6>;
-    }
-  }
-  switch (rows) {
-    case 1: return micro_bf16_scalar<1>;
-    case 2: return micro_bf16_scalar<2>;
-    case 3: return micro_bf16_scalar<3>;
-    case 4: return micro_bf16_scalar<4>;
-    case 5: return micro_bf16_scalar<5>;
-    default: return micro_bf16_scalar<6>;
-  }
+  if (simd && avx512_enabled()) return kBf16Avx512[row_index(rows)];
+  return (simd ? kBf16Avx2 : kBf16Scalar)[row_index(rows)];
 }
 
-MicroFn micro_for(int rows, bool simd) {
-  if (simd) {
-    switch (rows) {
-      case 1: return micro_avx2<1>;
-      case 2: return micro_avx2<2>;
-      case 3: return micro_avx2<3>;
-      case 4: return micro_avx2<4>;
-      case 5: return micro_avx2<5>;
-      default: return micro_avx2<6>;
-    }
-  }
-  switch (rows) {
-    case 1: return micro_scalar<1>;
-    case 2: return micro_scalar<2>;
-    case 3: return micro_scalar<3>;
-    case 4: return micro_scalar<4>;
-    case 5: return micro_scalar<5>;
-    default: return micro_scalar<6>;
-  }
-}
+MicroFn micro_for(int rows, bool simd) { return (simd ? kF32Avx2 : kF32Scalar)[row_index(rows)]; }
 
 MicroFnT<F16> micro_f16_for(int rows, bool simd) {
-  if (simd && g_f16c) {
-    switch (rows) {
-      case 1: return micro_f16_avx2<1>;
-      case 2: return micro_f16_avx2<2>;
-      case 3: return micro_f16_avx2<3>;
-      case 4: return micro_f16_avx2<4>;
-      case 5: return micro_f16_avx2<5>;
-      default: return micro_f16_avx2<6>;
-    }
-  }
-  switch (rows) {
-    case 1: return micro_f16_scalar<1>;
-    case 2: return micro_f16_scalar<2>;
-    case 3: return micro_f16_scalar<3>;
-    case 4: return micro_f16_scalar<4>;
-    case 5: return micro_f16_scalar<5>;
-    default: return micro_f16_scalar<6>;
-  }
+  return (simd && g_f16c ? kF16Avx2 : kF16Scalar)[row_index(rows)];
 }
 
 MicroFnT<float> micro_t(const float*, int rows, bool simd) { return micro_for(rows, simd); }
