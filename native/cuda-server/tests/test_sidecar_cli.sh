@@ -62,4 +62,22 @@ for round in 1 2 3; do
   code=$?
   [ "$code" = 0 ] || fail "round $round: exit $code after SIGTERM: $(cat "$tmp/err")"
 done
+# Without --weights: a checkpoint stored all in BF16 (or F16) is served from 16-bit weights.
+for dtype in bf16 f16; do
+  /usr/bin/python3 "$(dirname "$0")/../scripts/gen_model.py" --arch llama --preset tiny \
+    --dtype "$dtype" --seed 1 --out "$tmp/$dtype" >/dev/null || fail "gen_model $dtype"
+  rm -f "$tmp/out" "$tmp/err"
+  "$bin" --model "$tmp/$dtype" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
+    >"$tmp/out" 2>"$tmp/err" &
+  pid=$!
+  i=0
+  while ! grep -q "listening on" "$tmp/out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && { kill "$pid"; fail "$dtype: no ready line: $(cat "$tmp/err")"; }
+    sleep 0.1
+  done
+  grep -q "; weights $dtype\$" "$tmp/err" || fail "$dtype checkpoint: not served as $dtype: $(cat "$tmp/err")"
+  kill -TERM "$pid"
+  wait "$pid" || fail "$dtype: exit $? after SIGTERM"
+done
 echo "sidecar cli ok"
