@@ -62,6 +62,22 @@ for round in 1 2 3; do
   code=$?
   [ "$code" = 0 ] || fail "round $round: exit $code after SIGTERM: $(cat "$tmp/err")"
 done
+# A weight f16 cannot hold (1e5 > 65504) stops the load with the file, tensor and element.
+mkdir "$tmp/big"
+cp "$models/tiny-llama/config.json" "$tmp/big/"
+/usr/bin/python3 - "$models/tiny-llama/model.safetensors" "$tmp/big/model.safetensors" <<'PY' || fail "writing the 1e5 checkpoint"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+data = bytearray(raw[8 + n:])
+at = header["model.layers.0.mlp.down_proj.weight"]["data_offsets"][0] + 4 * 3
+data[at:at + 4] = struct.pack("<f", 1e5)
+open(sys.argv[2], "wb").write(raw[:8 + n] + bytes(data))
+PY
+expect_exit 1 "tensor 'model.layers.0.mlp.down_proj.weight' cannot be held as f16 weights: element [0, 3]" \
+  --model "$tmp/big" --weights f16 --listen 127.0.0.1:0
+
 # Without --weights: a checkpoint stored all in BF16 (or F16) is served from 16-bit weights.
 for dtype in bf16 f16; do
   /usr/bin/python3 "$(dirname "$0")/../scripts/gen_model.py" --arch llama --preset tiny \
