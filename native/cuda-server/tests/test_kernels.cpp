@@ -246,26 +246,52 @@ TEST(Kernels, Int8Avx512VnniGivesTheAvx2Bits) {
   }
 }
 
-// Likewise the AVX512F bf16 micro-kernel: the same FMAs in the same order as AVX2's.
-TEST(Kernels, Bf16Avx512GivesTheAvx2Bits) {
+// Likewise the AVX512F micro-kernels (12-row tiles of one 16-lane FMA per panel row) for
+// fp32, bf16 and f16 panels: each column the same FMA chain as AVX2's 6-row kernels, so the
+// same bits, on row counts that cut both tilings differently (a lone last row included).
+TEST(Kernels, Avx512GivesTheAvx2BitsForEveryPanelType) {
   if (!simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
-  if (!avx512_supported()) GTEST_SKIP() << "CPU lacks AVX512F: the AVX-512 bf16 path was not run";
+  if (!avx512_supported()) GTEST_SKIP() << "CPU lacks AVX512F: the AVX-512 GEMM path was not run";
   ThreadPool pool(2);
-  const int shapes[][3] = {{1, 17, 33}, {2, 130, 64}, {7, 100, 257}, {97, 130, 70}};
-  for (const auto& s : shapes) {
-    const int m = s[0], n = s[1], k = s[2];
-    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
-    auto x = randn(static_cast<size_t>(m) * k, 51);
-    auto w = randn(static_cast<size_t>(n) * k, 52);
-    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::BF16);
-    std::vector<float> avx2(static_cast<size_t>(m) * n), avx512(avx2.size());
-    set_avx512(false);
-    gemm(x.data(), m, k, p, avx2.data(), n, pool);
-    set_avx512(true);
-    ASSERT_TRUE(avx512_enabled());
-    gemm(x.data(), m, k, p, avx512.data(), n, pool);
-    EXPECT_EQ(avx512, avx2);
-  }
+  const int shapes[][3] = {{1, 17, 33},  {2, 130, 64},  {7, 100, 257}, {12, 33, 40},
+                           {13, 48, 300}, {25, 16, 64}, {97, 130, 70}, {200, 40, 520}};
+  for (WeightType type : {WeightType::F32, WeightType::BF16, WeightType::F16})
+    for (const auto& s : shapes) {
+      const int m = s[0], n = s[1], k = s[2];
+      SCOPED_TRACE(::testing::Message() << weight_type_name(type) << " M=" << m << " N=" << n
+                                        << " K=" << k);
+      auto x = randn(static_cast<size_t>(m) * k, 51);
+      auto w = randn(static_cast<size_t>(n) * k, 52);
+      PackedMatrix p = PackedMatrix::pack(w.data(), n, k, type);
+      std::vector<float> avx2(static_cast<size_t>(m) * n), avx512(avx2.size());
+      set_avx512(false);
+      gemm(x.data(), m, k, p, avx2.data(), n, pool);
+      set_avx512(true);
+      ASSERT_TRUE(avx512_enabled());
+      gemm(x.data(), m, k, p, avx512.data(), n, pool);
+      EXPECT_EQ(avx512, avx2);
+    }
+}
+
+// Attention's small products (micro_gemm16) on the AVX-512 tile: AVX2's bits, with and
+// without accumulating into C, for row counts below, at and past 12.
+TEST(Kernels, MicroGemm16Avx512GivesTheAvx2Bits) {
+  if (!simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+  if (!avx512_supported()) GTEST_SKIP() << "CPU lacks AVX512F: the AVX-512 GEMM path was not run";
+  for (int rows : {1, 5, 12, 19, 48})
+    for (bool acc : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "rows=" << rows << " accumulate=" << acc);
+      const int k = 64, ldp = 80;
+      auto x = randn(static_cast<size_t>(rows) * k, 61);
+      auto p = randn(static_cast<size_t>(k) * ldp, 62);
+      auto c0 = randn(static_cast<size_t>(rows) * 16, 63);
+      std::vector<float> avx2 = c0, avx512 = c0;
+      set_avx512(false);
+      micro_gemm16(x.data(), rows, k, p.data(), ldp, k, avx2.data(), 16, acc);
+      set_avx512(true);
+      micro_gemm16(x.data(), rows, k, p.data(), ldp, k, avx512.data(), 16, acc);
+      EXPECT_EQ(avx512, avx2);
+    }
 }
 
 TEST(Kernels, Int8RejectsKNotAMultipleOf32) {

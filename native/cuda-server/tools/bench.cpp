@@ -55,42 +55,64 @@ __attribute__((target("avx2,fma"))) float fma_loop(long iters) {
   return s;
 }
 
+// The same on 16-lane vectors: the peak of the AVX-512 GEMM kernels.
+__attribute__((target("avx512f"))) float fma_loop512(long iters) {
+  __m512 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
+  float s = 0;
+  for (int i = 0; i < 12; ++i) s += _mm512_cvtss_f32(a[i]);
+  return s;
+}
+
+// FLOP/s of the FMA loop of the vector width the GEMM uses (16 lanes where AVX-512 is on).
 double fma_peak_gflops(int threads) {
   if (!bg::simd_enabled()) return 0;
+  const bool wide = bg::avx512_enabled();
   const long iters = 20000000;
   std::vector<std::thread> ts;
   std::atomic<float> sink{0};
   const auto t0 = Clock::now();
-  for (int t = 0; t < threads; ++t) ts.emplace_back([&] { sink = sink + fma_loop(iters); });
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&] { sink = sink + (wide ? fma_loop512(iters) : fma_loop(iters)); });
   for (auto& t : ts) t.join();
-  return 2.0 * 8 * 12 * iters * threads / secs(t0) / 1e9;
+  return 2.0 * (wide ? 16 : 8) * 12 * iters * threads / secs(t0) / 1e9;
 }
 
-__attribute__((target("avx2,fma"))) float int8_dot_loop(long iters) {
-  // The int8 GEMM's work per block of 32 (kernels_int8.cpp): sign, maddubs, madd against ones,
-  // convert, scaled FMA, on registers; 12 independent chains. The weight vector changes every
-  // iteration so that none of it can be hoisted out of the loop.
-  __m256 a[12];
-  __m256i x[12];
-  for (int i = 0; i < 12; ++i) {
-    a[i] = _mm256_setzero_ps();
-    x[i] = _mm256_set1_epi8(static_cast<char>(i + 1));
+// The int8 GEMM's work per block of 32 (kernels_int8.cpp) on registers, 12 independent chains;
+// DOT is the block's int32 dot product of the path in use. The weight vector changes every
+// iteration so that none of it can be hoisted out of the loop.
+#define BG_INT8_DOT_LOOP(NAME, TARGET, DOT)                                                   \
+  __attribute__((target(TARGET))) float NAME(long iters) {                                   \
+    __m256 a[12];                                                                             \
+    __m256i x[12];                                                                            \
+    for (int i = 0; i < 12; ++i) {                                                            \
+      a[i] = _mm256_setzero_ps();                                                             \
+      x[i] = _mm256_set1_epi8(static_cast<char>(i + 1));                                      \
+    }                                                                                         \
+    [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);                               \
+    const __m256i flip = _mm256_set1_epi8(5);                                                 \
+    const __m256 d = _mm256_set1_ps(1e-6f);                                                   \
+    __m256i w = _mm256_set1_epi8(3);                                                          \
+    for (long it = 0; it < iters; ++it) {                                                     \
+      w = _mm256_xor_si256(w, flip);                                                          \
+      for (int i = 0; i < 12; ++i) {                                                          \
+        const __m256i xa = _mm256_sign_epi8(x[i], x[i]), ws = _mm256_sign_epi8(w, x[i]);      \
+        a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT), d, a[i]);                             \
+      }                                                                                       \
+    }                                                                                         \
+    float s = 0;                                                                              \
+    for (int i = 0; i < 12; ++i) s += _mm256_cvtss_f32(a[i]);                                 \
+    return s;                                                                                 \
   }
-  const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(5);
-  const __m256 d = _mm256_set1_ps(1e-6f);
-  __m256i w = _mm256_set1_epi8(3);
-  for (long it = 0; it < iters; ++it) {
-    w = _mm256_xor_si256(w, flip);
-    for (int i = 0; i < 12; ++i) {
-      const __m256i p = _mm256_madd_epi16(
-          _mm256_maddubs_epi16(_mm256_sign_epi8(x[i], x[i]), _mm256_sign_epi8(w, x[i])), ones);
-      a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d, a[i]);
-    }
-  }
-  float s = 0;
-  for (int i = 0; i < 12; ++i) s += _mm256_cvtss_f32(a[i]);
-  return s;
-}
+// AVX2: maddubs, then madd against ones.
+BG_INT8_DOT_LOOP(int8_dot_loop, "avx2,fma", _mm256_madd_epi16(_mm256_maddubs_epi16(xa, ws), ones))
+// AVX512_VNNI: one vpdpbusd.
+BG_INT8_DOT_LOOP(int8_dot_loop_vnni, "avx2,fma,avx512f,avx512vl,avx512vnni",
+                 _mm256_dpbusd_epi32(_mm256_setzero_si256(), xa, ws))
+#undef BG_INT8_DOT_LOOP
 
 // Int8 multiply-adds per second, counted as 2 ops each like FLOPs, so that the int8 GEMM's
 // "GFLOP/s" (2 M N K per second) divides by it directly.
@@ -100,7 +122,9 @@ double int8_peak_gops(int threads) {
   std::vector<std::thread> ts;
   std::atomic<float> sink{0};
   const auto t0 = Clock::now();
-  for (int t = 0; t < threads; ++t) ts.emplace_back([&] { sink = sink + int8_dot_loop(iters); });
+  const bool vnni = bg::avx512_vnni_enabled();
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&] { sink = sink + (vnni ? int8_dot_loop_vnni(iters) : int8_dot_loop(iters)); });
   for (auto& t : ts) t.join();
   return 2.0 * 32 * 12 * iters * threads / secs(t0) / 1e9;
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <utility>
 
 #include "dtype.h"
 #include "error.h"
@@ -360,49 +361,79 @@ void micro_scalar(const float* x, int ldx, const float* p, int ldp, int kc, floa
     for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
 }
 
-// The bf16 tile on AVX512F: a panel row widens into one 16-lane vector (zero-extend, shift),
-// its lanes in the panel's slot order, so the accumulators hold columns in slot order and are
-// permuted back when stored (bf16_slot is its own inverse, so one index vector does both
-// ways). The same FMAs in the same order as micro_bf16_avx2 (including the two chains of the
-// one-row form), hence the same bits, at one FMA per row and panel row instead of two.
-template <int R>
-__attribute__((target("avx2,fma,avx512f"))) void micro_bf16_avx512(const float* x, int ldx,
-                                                                    const uint16_t* p, int ldp,
-                                                                    int kc, float* c, int ldc,
-                                                                    bool load_c) {
+// The AVX-512 tile, one kernel for every 16-bit and fp32 panel: a panel row (16 columns) is
+// one 16-lane vector, so a row of the tile costs one FMA per panel row where AVX2 needs two,
+// and up to MR512 = 12 rows give the 8+ independent chains that two FMA pipes of 4-cycle
+// latency need (6 rows leave them idle a quarter of the time). Each column is still one
+// sequential FMA chain over K, as in the AVX2 kernels (and the 16-bit one-row form keeps their
+// second chain over odd K), so every path gives the AVX2 path's bits. A loader widens panel
+// row i to fp32: a plain load (f32), a zero-extend and shift (bf16: its lanes then come out in
+// the panel's slot order, so bf16 accumulators are permuted back when stored; bf16_slot is its
+// own inverse, so one index vector serves loading and storing), or F16 conversion (f16).
+#define BG_T512 __attribute__((always_inline, target("avx2,fma,f16c,avx512f"))) inline
+struct Row512F32 {
+  using T = float;
+  static constexpr bool kTwoChains = false, kSlotted = false;
+  BG_T512 static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+};
+// The zero-masked (maskz, all lanes) forms compute the same as the plain ones, whose
+// _mm512_undefined pass-through sets off GCC 12's -Wmaybe-uninitialized.
+struct Row512Bf16 {
+  using T = uint16_t;
+  static constexpr bool kTwoChains = true, kSlotted = true;
+  BG_T512 static __m512 load(const uint16_t* p) {
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(
+        0xFFFF,
+        _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+        16));
+  }
+};
+struct Row512F16 {
+  using T = F16;
+  static constexpr bool kTwoChains = true, kSlotted = false;
+  BG_T512 static __m512 load(const F16* p) {
+    return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+};
+#undef BG_T512
+
+constexpr int MR512 = 12;
+
+template <class L, int R>
+__attribute__((target("avx2,fma,f16c,avx512f"))) void micro_avx512(const float* x, int ldx,
+                                                                    const typename L::T* p,
+                                                                    int ldp, int kc, float* c,
+                                                                    int ldc, bool load_c) {
   const __m512i slot = _mm512_setr_epi32(bf16_slot(0), bf16_slot(1), bf16_slot(2), bf16_slot(3),
                                          bf16_slot(4), bf16_slot(5), bf16_slot(6), bf16_slot(7),
                                          bf16_slot(8), bf16_slot(9), bf16_slot(10), bf16_slot(11),
                                          bf16_slot(12), bf16_slot(13), bf16_slot(14), bf16_slot(15));
-  const __mmask16 all = 0xFFFF;
   __m512 a[R], odd = _mm512_setzero_ps();
-  for (int r = 0; r < R; ++r)
-    a[r] = load_c ? _mm512_maskz_permutexvar_ps(all, slot, _mm512_loadu_ps(c + r * ldc))
-                  : _mm512_setzero_ps();
-  // A macro, not a lambda: lambdas do not inherit the target attribute. The zero-masked
-  // (maskz, all lanes) forms compute the same as the plain ones, whose _mm512_undefined
-  // pass-through sets off GCC 12's -Wmaybe-uninitialized.
-#define BG_WIDEN512(i)                                                                   \
-  _mm512_castsi512_ps(_mm512_maskz_slli_epi32(                                           \
-      all,                                                                               \
-      _mm512_maskz_cvtepu16_epi32(all, _mm256_loadu_si256(reinterpret_cast<const __m256i*>( \
-                                           p + static_cast<size_t>(i) * ldp))),          \
-      16))
+  for (int r = 0; r < R; ++r) {
+    if (!load_c) {
+      a[r] = _mm512_setzero_ps();
+    } else {
+      a[r] = _mm512_loadu_ps(c + r * ldc);
+      if constexpr (L::kSlotted) a[r] = _mm512_maskz_permutexvar_ps(0xFFFF, slot, a[r]);
+    }
+  }
   int i = 0;
-  if constexpr (R == 1)
+  if constexpr (R == 1 && L::kTwoChains)
     for (; i + 2 <= kc; i += 2) {
-      a[0] = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), BG_WIDEN512(i), a[0]);
-      odd = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 1]), BG_WIDEN512(i + 1), odd);
+      a[0] = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), L::load(p + static_cast<size_t>(i) * ldp), a[0]);
+      odd = _mm512_fmadd_ps(_mm512_set1_ps(x[i + 1]), L::load(p + static_cast<size_t>(i + 1) * ldp),
+                            odd);
     }
   for (; i < kc; ++i) {
-    const __m512 w = BG_WIDEN512(i);
+    const __m512 w = L::load(p + static_cast<size_t>(i) * ldp);
     for (int r = 0; r < R; ++r)
       a[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[static_cast<size_t>(r) * ldx + i]), w, a[r]);
   }
-  if constexpr (R == 1) a[0] = _mm512_add_ps(a[0], odd);
-  for (int r = 0; r < R; ++r)
-    _mm512_storeu_ps(c + r * ldc, _mm512_maskz_permutexvar_ps(all, slot, a[r]));
-#undef BG_WIDEN512
+  if constexpr (R == 1 && L::kTwoChains) a[0] = _mm512_add_ps(a[0], odd);
+  for (int r = 0; r < R; ++r) {
+    if constexpr (L::kSlotted) a[r] = _mm512_maskz_permutexvar_ps(0xFFFF, slot, a[r]);
+    _mm512_storeu_ps(c + r * ldc, a[r]);
+  }
 }
 
 // The scalar twin of micro_bf16_avx2, reading the same slot order.
@@ -425,13 +456,17 @@ void micro_bf16_scalar(const float* x, int ldx, const uint16_t* p, int ldp, int 
 
 template <class T>
 using MicroFnT = void (*)(const float*, int, const T*, int, int, float*, int, bool);
-using MicroFn = MicroFnT<float>;
 
-// Each kernel family's instances by tile height (1..MR rows), as tables in read-only data:
-// the GEMM looks one up per micro-kernel call.
+// A kernel family: its instances by tile height, fn[rows - 1] for rows 1..mr, as tables in
+// read-only data; the GEMM looks one up per micro-kernel call.
+template <class T>
+struct Micro {
+  const MicroFnT<T>* fn;
+  int mr;
+};
+
 #define BG_ROWS_TABLE(name, fn) \
   constexpr std::array name{fn<1>, fn<2>, fn<3>, fn<4>, fn<5>, fn<6>};
-BG_ROWS_TABLE(kBf16Avx512, micro_bf16_avx512)
 BG_ROWS_TABLE(kBf16Avx2, micro_bf16_avx2)
 BG_ROWS_TABLE(kBf16Scalar, micro_bf16_scalar)
 BG_ROWS_TABLE(kF32Avx2, micro_avx2)
@@ -441,23 +476,25 @@ BG_ROWS_TABLE(kF16Scalar, micro_f16_scalar)
 #undef BG_ROWS_TABLE
 static_assert(kF32Avx2.size() == MR);
 
-int row_index(int rows) { return std::clamp(rows, 1, MR) - 1; }
-
-MicroFnT<uint16_t> micro_bf16_for(int rows, bool simd) {
-  if (simd && avx512_enabled()) return kBf16Avx512[row_index(rows)];
-  return (simd ? kBf16Avx2 : kBf16Scalar)[row_index(rows)];
+template <class L, size_t... I>
+constexpr std::array<MicroFnT<typename L::T>, sizeof...(I)> rows512(std::index_sequence<I...>) {
+  return {micro_avx512<L, static_cast<int>(I) + 1>...};
 }
+constexpr auto kF32Avx512 = rows512<Row512F32>(std::make_index_sequence<MR512>{});
+constexpr auto kBf16Avx512 = rows512<Row512Bf16>(std::make_index_sequence<MR512>{});
+constexpr auto kF16Avx512 = rows512<Row512F16>(std::make_index_sequence<MR512>{});
 
-MicroFn micro_for(int rows, bool simd) { return (simd ? kF32Avx2 : kF32Scalar)[row_index(rows)]; }
-
-MicroFnT<F16> micro_f16_for(int rows, bool simd) {
-  return (simd && g_f16c ? kF16Avx2 : kF16Scalar)[row_index(rows)];
+Micro<float> micro_t(const float*, bool simd) {
+  if (simd && avx512_enabled()) return {kF32Avx512.data(), MR512};
+  return {(simd ? kF32Avx2 : kF32Scalar).data(), MR};
 }
-
-MicroFnT<float> micro_t(const float*, int rows, bool simd) { return micro_for(rows, simd); }
-MicroFnT<F16> micro_t(const F16*, int rows, bool simd) { return micro_f16_for(rows, simd); }
-MicroFnT<uint16_t> micro_t(const uint16_t*, int rows, bool simd) {
-  return micro_bf16_for(rows, simd);
+Micro<uint16_t> micro_t(const uint16_t*, bool simd) {
+  if (simd && avx512_enabled()) return {kBf16Avx512.data(), MR512};
+  return {(simd ? kBf16Avx2 : kBf16Scalar).data(), MR};
+}
+Micro<F16> micro_t(const F16*, bool simd) {
+  if (simd && avx512_enabled()) return {kF16Avx512.data(), MR512};
+  return {(simd && g_f16c ? kF16Avx2 : kF16Scalar).data(), MR};
 }
 
 // One (rows m0..m1, panels p0..p1) tile of Y over panels of T (float or bf16 bits) at `w`.
@@ -466,14 +503,18 @@ void gemm_tile(const float* x, int ldx, const T* w, int n, int k, float* y, int 
                int m1, int p0, int p1, bool simd) {
   // Accumulator tile (MB, NBP * 16), kept contiguous per panel: (panel, row, 16).
   alignas(64) float ctile[NBP][MB][NR];
+  const Micro<T> mk = micro_t(w, simd);
+  // A last row that the 6-row kernels leave alone runs alone in every family (the 16-bit
+  // one-row form sums odd K apart), so the AVX-512 path keeps the AVX2 path's bits.
+  const int lone = (m1 - m0) % MR == 1 ? m1 - 1 : m1;
   for (int kc0 = 0; kc0 < k; kc0 += KC) {
     const int kc = std::min(KC, k - kc0);
     for (int p = p0; p < p1; ++p) {
       const T* panel = w + static_cast<size_t>(p) * k * NR + static_cast<size_t>(kc0) * NR;
-      for (int m = m0; m < m1; m += MR) {
-        const int rows = std::min(MR, m1 - m);
-        micro_t(w, rows, simd)(x + static_cast<size_t>(m) * ldx + kc0, ldx, panel, NR, kc,
-                               &ctile[p - p0][m - m0][0], NR, kc0 > 0);
+      for (int m = m0, rows; m < m1; m += rows) {
+        rows = std::min(mk.mr, (m < lone ? lone : m1) - m);
+        mk.fn[rows - 1](x + static_cast<size_t>(m) * ldx + kc0, ldx, panel, NR, kc,
+                        &ctile[p - p0][m - m0][0], NR, kc0 > 0);
       }
     }
   }
@@ -505,9 +546,10 @@ void gemm_panels(const float* x, int m, int ldx, const T* w, int n, int k, float
 
 void micro_gemm16(const float* x, int rows, int ldx, const float* p, int ldp, int k, float* c,
                   int ldc, bool accumulate) {
-  for (int r = 0; r < rows; r += MR) {
-    const int n = std::min(MR, rows - r);
-    micro_for(n, g_simd)(x + static_cast<size_t>(r) * ldx, ldx, p, ldp, k,
+  const Micro<float> mk = micro_t(p, g_simd);
+  for (int r = 0; r < rows; r += mk.mr) {
+    const int n = std::min(mk.mr, rows - r);
+    mk.fn[n - 1](x + static_cast<size_t>(r) * ldx, ldx, p, ldp, k,
                          c + static_cast<size_t>(r) * ldc, ldc, accumulate);
   }
 }
