@@ -294,6 +294,45 @@ TEST(Kernels, MicroGemm16Avx512GivesTheAvx2Bits) {
     }
 }
 
+// bf16 activations: the GEMM equals a reference on X rounded to bf16 (and the bf16 weights),
+// on the AVX512_BF16 dot-product tile, on the fallback that rounds X for the FMA kernels, and on
+// the scalar path; odd K (a pair padded with zero), K across 256-slices and M across 12-row
+// tiles. row_dot rounds x the same way.
+TEST(Kernels, Bf16ActivationsGemmMatchesRoundedReference) {
+  ThreadPool pool(2);
+  const int shapes[][3] = {{1, 17, 33}, {5, 40, 64}, {13, 100, 257}, {97, 130, 70}, {30, 16, 520}};
+  struct Path {
+    const char* name;
+    bool simd, dot;
+  };
+  std::vector<Path> paths = {{"fallback-simd", true, false}, {"scalar", false, false}};
+  if (bf16_dot_supported()) paths.push_back({"avx512-bf16-dot", true, true});
+  for (const Path& path : paths)
+    for (const auto& s : shapes) {
+      const int m = s[0], n = s[1], k = s[2];
+      SCOPED_TRACE(::testing::Message() << path.name << " M=" << m << " N=" << n << " K=" << k);
+      set_simd(path.simd);
+      set_bf16_dot(path.dot);
+      ASSERT_EQ(bf16_dot_enabled(), path.dot);
+      auto x = randn(static_cast<size_t>(m) * k, 71);
+      auto w = randn(static_cast<size_t>(n) * k, 72);
+      PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::BF16);
+      p.bf16_activations = true;
+      std::vector<float> xr = x, wr = w;
+      for (float& v : xr) v = bf16_to_f32(f32_to_bf16(v));
+      for (float& v : wr) v = bf16_to_f32(f32_to_bf16(v));
+      std::vector<float> ref(static_cast<size_t>(m) * n), got(ref.size());
+      gemm_ref(xr.data(), m, k, wr.data(), n, ref.data());
+      gemm(x.data(), m, k, p, got.data(), n, pool);
+      expect_close(got, ref, 1e-4f, 1e-4f);
+      EXPECT_NEAR(p.row_dot(n - 1, x.data()), ref[n - 1], 1e-4f + 1e-4f * std::fabs(ref[n - 1]));
+    }
+  set_simd(true);
+  set_bf16_dot(true);
+  if (!bf16_dot_supported())
+    GTEST_SKIP() << "CPU lacks AVX512_BF16 + AVX512BW: the bf16 dot-product path was not run";
+}
+
 TEST(Kernels, Int8RejectsKNotAMultipleOf32) {
   try {
     PackedMatrix::zeros(8, 40, WeightType::Int8);

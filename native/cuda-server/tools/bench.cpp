@@ -1,5 +1,6 @@
 // brewgate-bench: CPU backend throughput on one model, printed as one JSON line at the end.
-//   brewgate-bench --model DIR [--threads N] [--weights f32|bf16|f16|int8] [--prefix 1500]
+//   brewgate-bench --model DIR [--threads N] [--weights f32|bf16|f16|int8]
+//                  [--activations f32|bf16] [--prefix 1500]
 //                  [--candidates 50] [--candidate-tokens 40] [--naive-items 2] [--rounds 3]
 //                  [--compare-normalize]
 // Measures: the load (RSS against the checkpoint's size); the compute peak of the weight type
@@ -79,6 +80,30 @@ double fma_peak_gflops(int threads) {
     ts.emplace_back([&] { sink = sink + (wide ? fma_loop512(iters) : fma_loop(iters)); });
   for (auto& t : ts) t.join();
   return 2.0 * (wide ? 16 : 8) * 12 * iters * threads / secs(t0) / 1e9;
+}
+
+// vdpbf16ps on registers, 12 chains: two multiply-adds per lane and instruction.
+__attribute__((target("avx512f,avx512bf16"))) float bf16_dot_loop(long iters) {
+  __m512 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512bh x = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3f80));  // 1.0
+  const __m512bh y = reinterpret_cast<__m512bh>(_mm512_set1_epi16(0x3380));  // ~6e-8
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbf16_ps(a[i], x, y);
+  float s = 0;
+  for (int i = 0; i < 12; ++i) s += _mm512_cvtss_f32(a[i]);
+  return s;
+}
+
+// FLOP/s (2 per multiply-add) of the bf16 dot-product GEMM's instruction.
+double bf16_dot_peak_gflops(int threads) {
+  const long iters = 20000000;
+  std::vector<std::thread> ts;
+  std::atomic<float> sink{0};
+  const auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t) ts.emplace_back([&] { sink = sink + bf16_dot_loop(iters); });
+  for (auto& t : ts) t.join();
+  return 2.0 * 32 * 12 * iters * threads / secs(t0) / 1e9;
 }
 
 // The int8 GEMM's work per block of 32 (kernels_int8.cpp) on registers, 12 independent chains;
@@ -290,6 +315,7 @@ int main(int argc, char** argv) {
   int threads = 2, prefix = 1500, cands = 50, cand_toks = 40, naive_items = 2, rounds = 3;
   bool compare_normalize = false;
   bg::WeightType weights = bg::WeightType::F32;
+  bool bf16_act = false;
   for (int i = 1; i < argc; i += 2) {
     if (std::string(argv[i]) == "--compare-normalize") {
       compare_normalize = true;
@@ -314,6 +340,13 @@ int main(int argc, char** argv) {
         return 2;
       }
     }
+    else if (a == "--activations") {
+      if (v != "f32" && v != "bf16") {
+        std::cerr << "brewgate-bench: --activations: expected f32 or bf16, got '" << v << "'\n";
+        return 2;
+      }
+      bf16_act = v == "bf16";
+    }
     else {
       std::cerr << "brewgate-bench: unknown flag " << a << "\n";
       return 2;
@@ -331,18 +364,20 @@ int main(int argc, char** argv) {
       const bg::Model m = bg::load_model(dir);
       name = m.name;
       num_params = m.num_params;
-      return std::make_unique<bg::CpuBackend>(m, threads, weights);
+      return std::make_unique<bg::CpuBackend>(m, threads, weights, bf16_act);
     }();
     bg::CpuBackend& be = *owned;
     const bg::ModelConfig& c = be.config();
     const int V = c.vocab;
     const std::string wname = bg::weight_type_name(weights);
     std::cerr << "model " << c.architecture << " " << num_params / 1e6 << "M params, "
-              << threads << " threads, simd " << (bg::simd_enabled() ? "avx2" : "scalar")
-              << ", weights " << wname << "\n";
+              << threads << " threads, simd "
+              << (bg::avx512_enabled() ? "avx512" : bg::simd_enabled() ? "avx2" : "scalar")
+              << ", weights " << wname << ", activations " << (bf16_act ? "bf16" : "f32") << "\n";
     Report rep;
     rep.add("model", name);
     rep.add("weights", wname);
+    rep.add("activations", bf16_act ? "bf16" : "f32");
     rep.add("threads", static_cast<long long>(threads));
     // Loading holds the backend's weights plus about one tensor of the mapped checkpoint.
     const double ckpt_mb = checkpoint_mb(dir), load_rss = rss_mb();
@@ -353,6 +388,7 @@ int main(int argc, char** argv) {
     std::cerr << "checkpoint " << ckpt_mb << " MB, weights " << be.weight_bytes() / 1048576.0
               << " MB, peak RSS after load " << load_rss << " MB\n";
     const bool int8 = weights == bg::WeightType::Int8;
+    const bool dot = bf16_act && bg::bf16_dot_enabled();
 
     // The type's peak and the prefill GEMMs (one layer's shapes at M = 512 rows) are measured
     // alternately, best of several rounds each, so that load from other processes on a shared
@@ -367,7 +403,9 @@ int main(int argc, char** argv) {
       for (auto* m : mats) maxk = std::max<size_t>(maxk, m->k), maxn = std::max<size_t>(maxn, m->n);
       std::vector<float> x(M * maxk, 0.01f), y(M * maxn);
       for (int round = 0; round < 8; ++round) {
-        peak = std::max(peak, int8 ? int8_peak_gops(threads) : fma_peak_gflops(threads));
+        peak = std::max(peak, int8  ? int8_peak_gops(threads)
+                              : dot ? bf16_dot_peak_gflops(threads)
+                                    : fma_peak_gflops(threads));
         double flops = 0;
         const auto t0 = Clock::now();
         for (auto* m : mats) {
@@ -376,11 +414,11 @@ int main(int argc, char** argv) {
         }
         gemm_gflops = std::max(gemm_gflops, flops / secs(t0) / 1e9);
       }
-      std::cerr << (int8 ? "int8 block-dot peak " : "fma peak ") << peak
+      std::cerr << (int8 ? "int8 block-dot peak " : dot ? "bf16 dot peak " : "fma peak ") << peak
                 << " GOP/s; prefill gemm " << gemm_gflops << " GFLOP/s ("
                 << 100 * gemm_gflops / peak << "% of peak)\n";
     }
-    rep.add(int8 ? "int8_dot_peak_gops" : "fma_peak_gflops", peak, 1);
+    rep.add(int8 ? "int8_dot_peak_gops" : dot ? "bf16_dot_peak_gflops" : "fma_peak_gflops", peak, 1);
     rep.add("prefill_matmul_gflops", gemm_gflops, 1);
     rep.add("prefill_matmul_fraction_of_peak", peak > 0 ? gemm_gflops / peak : 0.0, 3);
 

@@ -77,8 +77,11 @@ WeightType default_weight_type(const Model& m) {
   return WeightType::F32;
 }
 
-CpuBackend::CpuBackend(const Model& m, int threads, WeightType weights)
-    : cfg_(m.cfg), weights_(weights), pool_(threads) {
+CpuBackend::CpuBackend(const Model& m, int threads, WeightType weights, bool bf16_activations)
+    : cfg_(m.cfg), weights_(weights), bf16_activations_(bf16_activations), pool_(threads) {
+  if (bf16_activations && weights != WeightType::BF16)
+    throw Error(std::string("bf16 activations need bf16 weights, got ") +
+                weight_type_name(weights) + " weights");
   kv_dim_ = cfg_.kv_heads * cfg_.head_dim;
   const WeightType wt = weights;  // of every matrix but the MoE router
   // Tied: lm_head is the embedding tensor itself; packed once, it serves both.
@@ -109,6 +112,14 @@ CpuBackend::CpuBackend(const Model& m, int threads, WeightType weights)
   final_norm_ = f32({&m.final_norm});
   lm_head_ = packed({&m.lm_head}, wt);
   inv_freq_ = m.inv_freq;
+  if (bf16_activations) {
+    lm_head_.bf16_activations = true;
+    for (CpuLayer& w : layers_)
+      for (PackedMatrix* p : {&w.qkv, &w.o, &w.gate_up, &w.down}) p->bf16_activations = true;
+    for (CpuLayer& w : layers_)
+      for (auto* es : {&w.expert_gate_up, &w.expert_down})
+        for (PackedMatrix& e : *es) e.bf16_activations = true;
+  }
 }
 
 size_t CpuBackend::weight_bytes_per_token() const {

@@ -10,6 +10,8 @@
 //   f16:  the same with IEEE half (F16C); exact for f16 checkpoints, refuses weights beyond
 //        f16's range (65504).
 //   int8: Q8_0-style blocks quantized at load; a quarter of fp32's bytes, approximate.
+// With bf16 weights, bf16 activations (--activations bf16) trade exactness for bf16 dot
+// products, as llama.cpp does for bf16 models; the default keeps activations fp32.
 // Embeddings are stored in the weight type too (a tied model gathers its rows from lm_head,
 // so no second copy exists); norms, biases and the MoE router stay fp32: they are small, and
 // rounding the router would move Mixtral's top-k choices on near ties.
@@ -48,8 +50,13 @@ class CpuBackend : public Backend {
  public:
   // Converts and packs the loader's tensors; `m` can be dropped afterwards. Throws Error
   // naming the tensor when it cannot be held in `weights` (int8 needs K % 32 == 0).
-  CpuBackend(const Model& m, int threads, WeightType weights = WeightType::F32);
+  // bf16_activations (bf16 weights only, else Error): every linear layer rounds its input to
+  // bf16 and uses bf16 dot products (kernels.h), as llama.cpp's bf16 path does: about twice
+  // the GEMM rate, no longer exact.
+  CpuBackend(const Model& m, int threads, WeightType weights = WeightType::F32,
+             bool bf16_activations = false);
   WeightType weights() const { return weights_; }
+  bool bf16_activations() const { return bf16_activations_; }
   // Bytes of packed weights (embedding, linear layers, lm_head; norms and biases excluded).
   size_t weight_bytes() const;
   // Bytes of weights one decode token streams: every linear layer and lm_head (the embedding
@@ -79,6 +86,7 @@ class CpuBackend : public Backend {
 
   ModelConfig cfg_;
   WeightType weights_;
+  bool bf16_activations_;
   PackedMatrix embed_;             // (V, C); empty when tied (lm_head_ is the embedding)
   std::vector<CpuLayer> layers_;
   std::vector<float> final_norm_;  // (C,)

@@ -63,6 +63,19 @@ static bool g_avx512 = avx512_supported();
 bool avx512_enabled() { return g_simd && g_avx512; }
 void set_avx512(bool on) { g_avx512 = on && avx512_supported(); }
 
+bool bf16_dot_supported() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return avx512_supported() && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+static bool g_bf16_dot = bf16_dot_supported();
+bool bf16_dot_enabled() { return g_simd && g_bf16_dot; }
+void set_bf16_dot(bool on) { g_bf16_dot = on && bf16_dot_supported(); }
+
 static bool g_vnni = avx512_vnni_supported();
 bool avx512_vnni_enabled() { return g_simd && g_vnni; }
 void set_avx512_vnni(bool on) { g_vnni = on && avx512_vnni_supported(); }
@@ -151,7 +164,10 @@ float PackedMatrix::row_dot(int row, const float* x) const {
     }
     case WeightType::BF16: {
       const uint16_t* p = half.data() + panel + bf16_slot(row % NR);
-      for (int i = 0; i < k; ++i) s += bf16_to_f32(p[static_cast<size_t>(i) * NR]) * x[i];
+      for (int i = 0; i < k; ++i) {
+        const float xi = bf16_activations ? bf16_to_f32(f32_to_bf16(x[i])) : x[i];
+        s += bf16_to_f32(p[static_cast<size_t>(i) * NR]) * xi;
+      }
       break;
     }
     case WeightType::F16: {
@@ -454,14 +470,16 @@ void micro_bf16_scalar(const float* x, int ldx, const uint16_t* p, int ldp, int 
     for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
 }
 
-template <class T>
-using MicroFnT = void (*)(const float*, int, const T*, int, int, float*, int, bool);
+// A micro-kernel over activations of type X (fp32, or bf16 pairs for the dot-product path)
+// and panels of T.
+template <class T, class X = float>
+using MicroFnT = void (*)(const X*, int, const T*, int, int, float*, int, bool);
 
 // A kernel family: its instances by tile height, fn[rows - 1] for rows 1..mr, as tables in
 // read-only data; the GEMM looks one up per micro-kernel call.
-template <class T>
+template <class T, class X = float>
 struct Micro {
-  const MicroFnT<T>* fn;
+  const MicroFnT<T, X>* fn;
   int mr;
 };
 
@@ -497,13 +515,62 @@ Micro<F16> micro_t(const F16*, bool simd) {
   return {(simd && g_f16c ? kF16Avx2 : kF16Scalar).data(), MR};
 }
 
-// One (rows m0..m1, panels p0..p1) tile of Y over panels of T (float or bf16 bits) at `w`.
-template <class T>
-void gemm_tile(const float* x, int ldx, const T* w, int n, int k, float* y, int ldy, int m0,
-               int m1, int p0, int p1, bool simd) {
+// The bf16 dot-product tile (AVX512_BF16, as llama.cpp's bf16 path): activations rounded to
+// bf16 and stored as (x[k], x[k+1]) pairs, one 32-bit broadcast per row and pair of K; two
+// panel rows (64 contiguous bytes) permuted into (w[k][j], w[k+1][j]) pairs in natural column
+// order (undoing the slot order); one vdpbf16ps per row adds both products to each column.
+// Twice the FMA kernel's multiply-adds per instruction. An odd last K pairs with zeros (the
+// activations are padded to even K, the panel's second row is masked off).
+template <int R>
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16"))) void micro_dpbf16(
+    const uint16_t* x, int ldx, const uint16_t* p, int ldp, int kc, float* c, int ldc,
+    bool load_c) {
+  alignas(64) static constexpr uint16_t kPairIdx[32] = {
+      bf16_slot(0),  16 + bf16_slot(0),  bf16_slot(1),  16 + bf16_slot(1),  bf16_slot(2),
+      16 + bf16_slot(2),  bf16_slot(3),  16 + bf16_slot(3),  bf16_slot(4),  16 + bf16_slot(4),
+      bf16_slot(5),  16 + bf16_slot(5),  bf16_slot(6),  16 + bf16_slot(6),  bf16_slot(7),
+      16 + bf16_slot(7),  bf16_slot(8),  16 + bf16_slot(8),  bf16_slot(9),  16 + bf16_slot(9),
+      bf16_slot(10), 16 + bf16_slot(10), bf16_slot(11), 16 + bf16_slot(11), bf16_slot(12),
+      16 + bf16_slot(12), bf16_slot(13), 16 + bf16_slot(13), bf16_slot(14), 16 + bf16_slot(14),
+      bf16_slot(15), 16 + bf16_slot(15)};
+  const __m512i idx = _mm512_load_si512(kPairIdx);
+  __m512 a[R];
+  for (int r = 0; r < R; ++r) a[r] = load_c ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 2 <= kc; i += 2) {
+    const __m512bh w = reinterpret_cast<__m512bh>(
+        _mm512_permutexvar_epi16(idx, _mm512_loadu_si512(p + static_cast<size_t>(i) * ldp)));
+    for (int r = 0; r < R; ++r) {
+      int32_t xp;
+      std::memcpy(&xp, x + static_cast<size_t>(r) * ldx + i, sizeof xp);
+      a[r] = _mm512_dpbf16_ps(a[r], reinterpret_cast<__m512bh>(_mm512_set1_epi32(xp)), w);
+    }
+  }
+  if (i < kc) {
+    const __m512bh w = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(
+        idx, _mm512_maskz_loadu_epi16(0xFFFF, p + static_cast<size_t>(i) * ldp)));
+    for (int r = 0; r < R; ++r) {
+      int32_t xp;
+      std::memcpy(&xp, x + static_cast<size_t>(r) * ldx + i, sizeof xp);
+      a[r] = _mm512_dpbf16_ps(a[r], reinterpret_cast<__m512bh>(_mm512_set1_epi32(xp)), w);
+    }
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(c + r * ldc, a[r]);
+}
+
+template <size_t... I>
+constexpr std::array<MicroFnT<uint16_t, uint16_t>, sizeof...(I)> rows_dpbf16(
+    std::index_sequence<I...>) {
+  return {micro_dpbf16<static_cast<int>(I) + 1>...};
+}
+constexpr auto kDpBf16 = rows_dpbf16(std::make_index_sequence<MR512>{});
+
+// One (rows m0..m1, panels p0..p1) tile of Y over panels of T at `w`, with kernel family mk.
+template <class T, class X>
+void gemm_tile(const X* x, int ldx, const T* w, int n, int k, float* y, int ldy, int m0,
+               int m1, int p0, int p1, const Micro<T, X>& mk) {
   // Accumulator tile (MB, NBP * 16), kept contiguous per panel: (panel, row, 16).
   alignas(64) float ctile[NBP][MB][NR];
-  const Micro<T> mk = micro_t(w, simd);
   // A last row that the 6-row kernels leave alone runs alone in every family (the 16-bit
   // one-row form sums odd K apart), so the AVX-512 path keeps the AVX2 path's bits.
   const int lone = (m1 - m0) % MR == 1 ? m1 - 1 : m1;
@@ -526,20 +593,52 @@ void gemm_tile(const float* x, int ldx, const T* w, int n, int k, float* y, int 
   }
 }
 
-template <class T>
-void gemm_panels(const float* x, int m, int ldx, const T* w, int n, int k, float* y, int ldy,
-                 ThreadPool& pool) {
+template <class T, class X>
+void gemm_panels(const X* x, int m, int ldx, const T* w, int n, int k, float* y, int ldy,
+                 ThreadPool& pool, const Micro<T, X>& mk) {
   const int panels = (n + NR - 1) / NR;
   const int nb = (panels + NBP - 1) / NBP, mbs = (m + MB - 1) / MB;
-  const bool simd = g_simd;
   // Tiles ordered panel-block-major so a thread's contiguous range shares weight panels.
   pool.parallel_for(nb * mbs, [&](int b, int e) {
     for (int t = b; t < e; ++t) {
       const int pb = t / mbs, mb = t % mbs;
       gemm_tile(x, ldx, w, n, k, y, ldy, mb * MB, std::min(m, (mb + 1) * MB), pb * NBP,
-                std::min(panels, (pb + 1) * NBP), simd);
+                std::min(panels, (pb + 1) * NBP), mk);
     }
   });
+}
+
+// Y = bf16(X) @ W^T for bf16 panels: X rounded to bf16 once per call, then the dot-product
+// tile where the CPU has AVX512_BF16, else the rounded X widened back to fp32 through the
+// usual kernels (the same products; sums paired differently).
+void gemm_bf16_activations(const float* x, int m, int ldx, const PackedMatrix& w, float* y,
+                           int ldy, ThreadPool& pool) {
+  const int k = w.k, ke = (k + 1) & ~1;  // pairs: K rounded up to even, padded with zero
+  const bool dot = bf16_dot_enabled();
+  // The caller's rounded activations, grown to the largest call (the workers get a pointer).
+  thread_local std::vector<uint16_t, AlignedAlloc<uint16_t>> xb_buf;
+  thread_local std::vector<float, AlignedAlloc<float>> xr_buf;
+  if (dot) xb_buf.resize(static_cast<size_t>(m) * ke);
+  else xr_buf.resize(static_cast<size_t>(m) * k);
+  uint16_t* xb = xb_buf.data();
+  float* xr = xr_buf.data();
+  pool.parallel_for(m, [&](int b, int e) {
+    for (int r = b; r < e; ++r) {
+      const float* src = x + static_cast<size_t>(r) * ldx;
+      if (dot) {
+        uint16_t* dst = xb + static_cast<size_t>(r) * ke;
+        for (int i = 0; i < k; ++i) dst[i] = f32_to_bf16(src[i]);
+        if (ke > k) dst[k] = 0;
+      } else {
+        float* dst = xr + static_cast<size_t>(r) * k;
+        for (int i = 0; i < k; ++i) dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
+      }
+    }
+  });
+  if (dot)
+    return gemm_panels(xb, m, ke, w.half.data(), w.n, k, y, ldy, pool,
+                       Micro<uint16_t, uint16_t>{kDpBf16.data(), MR512});
+  gemm_panels(xr, m, k, w.half.data(), w.n, k, y, ldy, pool, micro_t(w.half.data(), g_simd));
 }
 
 }  // namespace
@@ -558,11 +657,17 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
           ThreadPool& pool) {
   if (m <= 0) return;
   switch (w.type) {
-    case WeightType::F32: return gemm_panels(x, m, ldx, w.data.data(), w.n, w.k, y, ldy, pool);
-    case WeightType::BF16: return gemm_panels(x, m, ldx, w.half.data(), w.n, w.k, y, ldy, pool);
-    case WeightType::F16:
-      return gemm_panels(x, m, ldx, reinterpret_cast<const F16*>(w.half.data()), w.n, w.k, y, ldy,
-                         pool);
+    case WeightType::F32:
+      return gemm_panels(x, m, ldx, w.data.data(), w.n, w.k, y, ldy, pool,
+                         micro_t(w.data.data(), g_simd));
+    case WeightType::BF16:
+      if (w.bf16_activations) return gemm_bf16_activations(x, m, ldx, w, y, ldy, pool);
+      return gemm_panels(x, m, ldx, w.half.data(), w.n, w.k, y, ldy, pool,
+                         micro_t(w.half.data(), g_simd));
+    case WeightType::F16: {
+      const F16* h = reinterpret_cast<const F16*>(w.half.data());
+      return gemm_panels(x, m, ldx, h, w.n, w.k, y, ldy, pool, micro_t(h, g_simd));
+    }
     case WeightType::Int8: return gemm_int8(x, m, ldx, w, y, ldy, pool, g_simd);
   }
 }
