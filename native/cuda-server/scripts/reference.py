@@ -112,6 +112,14 @@ def q8(a):
     return (q.astype(np.float64) * d.astype(np.float64)).reshape(np.shape(a))
 
 
+def bf16(a):
+    """Round to bf16 (nearest even) through float32, as the sidecar rounds activations with
+    --activations bf16; returns float64."""
+    u = np.asarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    return u.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
 def quantize_weights(w):
     """The checkpoint as int8 weights hold it: every linear layer, the embedding and lm_head
     through q8; norms, biases and the MoE router (block_sparse_moe.gate) as they are."""
@@ -122,10 +130,16 @@ def quantize_weights(w):
     return out
 
 
-def forward(cfg, w, ids, quant=False):
+def forward(cfg, w, ids, quant=False, bf16_act=False):
     """(T, V) logits for token ids `ids` at positions 0..T-1. quant: `w` went through
-    quantize_weights, and each linear layer's input is quantized too (int8 simulation)."""
-    mm = (lambda x, m: q8(x) @ m.T) if quant else (lambda x, m: x @ m.T)
+    quantize_weights, and each linear layer's input is quantized too (int8 simulation).
+    bf16_act: each linear layer's input is rounded to bf16 (the MoE router's is not)."""
+    if quant:
+        mm = lambda x, m: q8(x) @ m.T  # noqa: E731
+    elif bf16_act:
+        mm = lambda x, m: bf16(x) @ m.T  # noqa: E731
+    else:
+        mm = lambda x, m: x @ m.T  # noqa: E731
     arch = cfg["architectures"][0]
     c = cfg["hidden_size"]
     nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]

@@ -5,11 +5,13 @@
 //                    [--shutdown-grace-ms G] [--request-timeout-ms T] [--backend cpu|cuda]
 //                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //                    [--metrics-listen HOST:PORT] [--weights f32|bf16|f16|int8]
+//                    [--activations f32|bf16]
 //
 // --backend: cpu, or cuda in a build with BREWGATE_CUDA=ON (the default there when a CUDA
 // device is present; cpu otherwise). --threads applies to the CPU backend, and so does
 // --weights: how it holds the weights (cpu_backend.h; default bf16 or f16 for a checkpoint
-// stored all in BF16 or F16, f32 otherwise).
+// stored all in BF16 or F16, f32 otherwise), and --activations: bf16 rounds each linear
+// layer's input to bf16 for bf16 dot products (bf16 weights only; faster, no longer exact).
 // Prints "listening on ADDR" on stdout once the model is loaded and the port is bound; logs go
 // to stderr. SIGTERM/SIGINT: health turns NOT_SERVING, new calls are refused, in-flight calls
 // get up to --shutdown-grace-ms to finish and are then cancelled; exit status 0.
@@ -63,12 +65,15 @@ void on_signal(int sig) {
                "         [--backend cpu|cuda]\n"
                "         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
                "         [--metrics-listen HOST:PORT] [--weights f32|bf16|f16|int8]\n"
+               "         [--activations f32|bf16]\n"
                "  --tls-cert, --tls-key: PEM server certificate chain and private key: serve TLS\n"
                "  --tls-client-ca: PEM CA bundle: clients must present a certificate it signed\n"
                "                   (mutual TLS)\n"
                "  --metrics-listen: serve Prometheus metrics at http://HOST:PORT/metrics\n"
                "  --weights: the CPU backend's weight type (default: bf16 or f16 for\n"
-               "             checkpoints stored all in BF16 or F16, f32 otherwise)\n";
+               "             checkpoints stored all in BF16 or F16, f32 otherwise)\n"
+               "  --activations: f32 (default, exact) or bf16 (bf16 weights only: linear\n"
+               "                 layers round their input to bf16 for bf16 dot products)\n";
   std::exit(2);
 }
 
@@ -99,7 +104,8 @@ bool cuda_device_present() {
 
 int main(int argc, char** argv) {
   std::string model_dir, listen = "127.0.0.1:50051", backend_name;
-  std::string tls_cert, tls_key, tls_client_ca, metrics_listen, weights_name;
+  std::string tls_cert, tls_key, tls_client_ca, metrics_listen, weights_name,
+      activations_name = "f32";
   const unsigned hw = std::thread::hardware_concurrency();
   long threads = hw ? hw : 1, kv_mb = 1024, max_batch = 64, max_batch_tokens = 512,
        block_tokens = 16, grace_ms = 5000, timeout_ms = 600000;
@@ -123,6 +129,7 @@ int main(int argc, char** argv) {
     else if (a == "--tls-client-ca") tls_client_ca = v;
     else if (a == "--metrics-listen") metrics_listen = v;
     else if (a == "--weights") weights_name = v;
+    else if (a == "--activations") activations_name = v;
     else usage_error("unknown flag " + a);
   }
   if (model_dir.empty()) usage_error("--model is required");
@@ -151,6 +158,13 @@ int main(int argc, char** argv) {
       usage_error("--weights applies to the cpu backend; the " + backend_name +
                   " backend holds bf16 weights");
   }
+  if (activations_name != "f32" && activations_name != "bf16")
+    usage_error("--activations: expected f32 or bf16, got '" + activations_name + "'");
+  const bool bf16_act = activations_name == "bf16";
+  if (bf16_act && backend_name != "cpu")
+    usage_error("--activations applies to the cpu backend");
+  if (bf16_act && !weights_name.empty() && weights != bg::WeightType::BF16)
+    usage_error("--activations bf16 needs --weights bf16, got --weights " + weights_name);
   if (listen.find(':') == std::string::npos)
     usage_error("--listen: expected HOST:PORT, got '" + listen + "'");
   if (!metrics_listen.empty() && metrics_listen.find(':') == std::string::npos)
@@ -216,7 +230,8 @@ int main(int argc, char** argv) {
 #endif
       {
         if (weights_name.empty()) weights = bg::default_weight_type(model);
-        backend = std::make_unique<bg::CpuBackend>(model, static_cast<int>(threads), weights);
+        backend =
+            std::make_unique<bg::CpuBackend>(model, static_cast<int>(threads), weights, bf16_act);
       }
       std::cerr << "loaded " << model.cfg.architecture << " from " << model_dir << ": "
                 << model.num_params << " params stored as " << bg::stored_dtypes(model)
@@ -237,8 +252,13 @@ int main(int argc, char** argv) {
     std::cerr << "kv: " << engine->total_blocks() << " blocks of " << block_tokens
               << " tokens; backend " << backend->name();
     if (backend_name == "cpu")
-      std::cerr << "; simd " << (bg::simd_enabled() ? "avx2+fma" : "scalar") << "; threads "
-                << threads << "; weights " << bg::weight_type_name(weights);
+      std::cerr << "; simd "
+                << (bg::avx512_enabled() ? "avx512" : bg::simd_enabled() ? "avx2+fma" : "scalar")
+                << "; threads " << threads << "; weights " << bg::weight_type_name(weights)
+                << "; activations "
+                << (!bf16_act                 ? "f32"
+                    : bg::bf16_dot_enabled() ? "bf16 (avx512-bf16 dot products)"
+                                             : "bf16 (rounded, fma kernels)");
     std::cerr << "\n";
   } catch (const bg::Error& e) {
     std::cerr << "brewgate-sidecar: cannot load model: " << e.what() << "\n";

@@ -24,6 +24,12 @@ expect_exit 2 "is not a directory" --model "$tmp/nowhere"
 expect_exit 2 "--block-tokens: expected a multiple of 16" --model "$models/tiny-llama" --block-tokens 24
 expect_exit 2 "--metrics-listen: expected HOST:PORT" --model "$models/tiny-llama" --metrics-listen 9400
 expect_exit 2 "--weights: expected f32, bf16, f16 or int8, got 'q4'" --model "$models/tiny-llama" --weights q4
+expect_exit 2 "--activations: expected f32 or bf16, got 'f16'" --model "$models/tiny-llama" --activations f16
+expect_exit 2 "--activations bf16 needs --weights bf16, got --weights int8" --model "$models/tiny-llama" \
+  --weights int8 --activations bf16
+# An f32 checkpoint is served from f32 weights by default: bf16 activations cannot go with them.
+expect_exit 1 "bf16 activations need bf16 weights, got f32 weights" --model "$models/tiny-llama" \
+  --activations bf16 --listen 127.0.0.1:0
 mkdir "$tmp/bad"
 sed 's/LlamaForCausalLM/BertModel/' "$models/tiny-llama/config.json" >"$tmp/bad/config.json"
 expect_exit 1 "unknown architecture" --model "$tmp/bad" --listen 127.0.0.1:0
@@ -47,7 +53,8 @@ for round in 1 2 3; do
   grep -Eq '^listening on 127\.0\.0\.1:[1-9][0-9]*$' "$tmp/out" || fail "ready line: $(cat "$tmp/out")"
   metrics=$(sed -n 's|^metrics: http://127\.0\.0\.1:\([1-9][0-9]*\)/metrics$|\1|p' "$tmp/err")
   [ -n "$metrics" ] || fail "no metrics line: $(cat "$tmp/err")"
-  grep -q "; weights $weights\$" "$tmp/err" || fail "round $round: no 'weights $weights': $(cat "$tmp/err")"
+  grep -q "; weights $weights; activations f32\$" "$tmp/err" ||
+    fail "round $round: no 'weights $weights; activations f32': $(cat "$tmp/err")"
   if [ "$round" = 1 ]; then
     # Its port is taken: a second sidecar stops at once, before loading the model.
     timeout 30 "$bin" --model "$models/tiny-llama" --listen 127.0.0.1:0 \
@@ -78,13 +85,19 @@ PY
 expect_exit 1 "tensor 'model.layers.0.mlp.down_proj.weight' cannot be held as f16 weights: element [0, 3]" \
   --model "$tmp/big" --weights f16 --listen 127.0.0.1:0
 
-# Without --weights: a checkpoint stored all in BF16 (or F16) is served from 16-bit weights.
-for dtype in bf16 f16; do
-  /usr/bin/python3 "$(dirname "$0")/../scripts/gen_model.py" --arch llama --preset tiny \
-    --dtype "$dtype" --seed 1 --out "$tmp/$dtype" >/dev/null || fail "gen_model $dtype"
+# Without --weights: a checkpoint stored all in BF16 (or F16) is served from 16-bit weights;
+# a third round serves the bf16 one with bf16 activations.
+for dtype in bf16 f16 bf16-act; do
+  act=f32
+  if [ "$dtype" = bf16-act ]; then
+    dtype=bf16 act=bf16
+  else
+    /usr/bin/python3 "$(dirname "$0")/../scripts/gen_model.py" --arch llama --preset tiny \
+      --dtype "$dtype" --seed 1 --out "$tmp/$dtype" >/dev/null || fail "gen_model $dtype"
+  fi
   rm -f "$tmp/out" "$tmp/err"
   "$bin" --model "$tmp/$dtype" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
-    >"$tmp/out" 2>"$tmp/err" &
+    --activations "$act" >"$tmp/out" 2>"$tmp/err" &
   pid=$!
   i=0
   while ! grep -q "listening on" "$tmp/out" 2>/dev/null; do
@@ -92,7 +105,8 @@ for dtype in bf16 f16; do
     [ $i -gt 100 ] && { kill "$pid"; fail "$dtype: no ready line: $(cat "$tmp/err")"; }
     sleep 0.1
   done
-  grep -q "; weights $dtype\$" "$tmp/err" || fail "$dtype checkpoint: not served as $dtype: $(cat "$tmp/err")"
+  grep -q "; weights $dtype; activations $act" "$tmp/err" ||
+    fail "$dtype checkpoint, --activations $act: not served as $dtype/$act: $(cat "$tmp/err")"
   kill -TERM "$pid"
   wait "$pid" || fail "$dtype: exit $? after SIGTERM"
 done

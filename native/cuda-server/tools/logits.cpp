@@ -2,6 +2,7 @@
 //   brewgate-logits --model DIR --ids 1,2,3 --out FILE [--threads N] [--step N] [--scalar]
 //                   [--backend cpu|cuda]   (cuda: builds with BREWGATE_CUDA=ON)
 //                   [--weights f32|bf16|f16|int8]   (cpu; default f32, whatever the checkpoint)
+//                   [--activations f32|bf16]   (cpu, bf16 weights: bf16 dot products)
 // Writes float32 (T, V) row-major. --step feeds the sequence N tokens per forward call
 // (1 = token-by-token decode through the KV cache); --scalar disables the AVX2 kernels.
 // Unlike the sidecar, the weight type defaults to f32 for every checkpoint: the exact path.
@@ -25,6 +26,7 @@
 int main(int argc, char** argv) {
   std::string model_dir, ids_s, out, backend = "cpu";
   bg::WeightType weights = bg::WeightType::F32;
+  bool bf16_act = false;
   int threads = 2, step = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -49,6 +51,14 @@ int main(int argc, char** argv) {
         return 2;
       }
     }
+    else if (a == "--activations") {
+      const std::string v = next();
+      if (v != "f32" && v != "bf16") {
+        std::cerr << "brewgate-logits: --activations: expected f32 or bf16, got '" << v << "'\n";
+        return 2;
+      }
+      bf16_act = v == "bf16";
+    }
     else {
       std::cerr << "brewgate-logits: unknown flag " << a << "\n";
       return 2;
@@ -64,7 +74,8 @@ int main(int argc, char** argv) {
     for (std::string tok; std::getline(ss, tok, ',');) ids.push_back(std::stoi(tok));
     std::unique_ptr<bg::Backend> owned;
     if (backend == "cpu") {
-      owned = std::make_unique<bg::CpuBackend>(bg::load_model(model_dir), threads, weights);
+      owned = std::make_unique<bg::CpuBackend>(bg::load_model(model_dir), threads, weights,
+                                               bf16_act);
 #ifdef BREWGATE_WITH_CUDA
     } else if (backend == "cuda") {
       owned = std::make_unique<bg::CudaBackend>(bg::load_model(model_dir));
