@@ -213,6 +213,7 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
     // R = rows * G query rows: q (R, D), s (R, 16), o (R, D), m (R,), l (R,), lim (R,)
     thread_local std::vector<float> q, s, o, m, l;
     thread_local std::vector<int> lim, shr, lo;  // per query row: slot + 1, shared, own item start
+    thread_local std::vector<uint16_t> mask;     // per query row: the keys of a panel it sees
     for (int u = b; u < e; ++u) {
       const auto [row0, rows] = tiles[u / K];
       const int kvh = u % K, R = rows * G;
@@ -224,6 +225,7 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
       lim.resize(R);
       shr.resize(R);
       lo.resize(R);
+      mask.resize(R);
       int n = 0;
       for (int rr = 0; rr < rows; ++rr) {
         const float* src = qkv_.data() + static_cast<size_t>(row0 + rr) * qkv_w + kvh * G * D;
@@ -247,32 +249,14 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
         const float* vp = v_block(block, layer) + (static_cast<size_t>(kvh) * block_tokens_ + slot0) * D;
         micro_gemm16(q.data(), R, D, kp, 16, D, s.data(), 16, false);
         for (int i = 0; i < R; ++i) {
-          float* si = &s[static_cast<size_t>(i) * 16];
           const int valid = std::max(0, std::min(16, lim[i] - p0));
           // Slots [shared, lo) belong to other items: masked like slots past the row.
           const int hole0 = std::max(0, std::min(valid, shr[i] - p0));
           const int hole1 = std::max(hole0, std::min(valid, lo[i] - p0));
-          for (int j = hole0; j < hole1; ++j) si[j] = neg_inf;
-          float mx = neg_inf;
-          for (int j = 0; j < valid; ++j) mx = std::max(mx, si[j]);
-          if (mx > m[i]) {
-            if (m[i] != neg_inf) {
-              const float corr = std::exp(m[i] - mx);
-              l[i] *= corr;
-              for (int d = 0; d < D; ++d) o[static_cast<size_t>(i) * D + d] *= corr;
-            }
-            m[i] = mx;
-          }
-          if (m[i] == neg_inf) {  // nothing seen yet: every slot so far is masked
-            for (int j = 0; j < 16; ++j) si[j] = neg_inf;
-            continue;
-          }
-          for (int j = 0; j < valid; ++j) si[j] -= m[i];
-          for (int j = valid; j < 16; ++j) si[j] = neg_inf;
+          const unsigned below = (1u << valid) - 1, hole = ((1u << hole1) - 1) ^ ((1u << hole0) - 1);
+          mask[i] = static_cast<uint16_t>(below & ~hole);
         }
-        exp_inplace(s.data(), R * 16);
-        for (int i = 0; i < R; ++i)
-          for (int j = 0; j < 16; ++j) l[i] += s[static_cast<size_t>(i) * 16 + j];
+        online_softmax16(s.data(), R, mask.data(), m.data(), l.data(), o.data(), D);
         // Positions past the newest row's limit may hold stale KV: keep them out of P V.
         const int valid = std::min(16, n - p0);
         if (D % 16 == 0) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <utility>
 
@@ -608,6 +609,17 @@ void gemm_panels(const X* x, int m, int ldx, const T* w, int n, int k, float* y,
   });
 }
 
+// dst (n,) = src rounded to bf16, 16 at a time (vcvtneps2bf16 rounds to nearest even, as
+// f32_to_bf16 does; it flushes denormal inputs to zero, which vdpbf16ps does anyway).
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16"))) void to_bf16_avx512(
+    const float* src, int n, uint16_t* dst) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                        reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i))));
+  for (; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
 // Y = bf16(X) @ W^T for bf16 panels: X rounded to bf16 once per call, then the dot-product
 // tile where the CPU has AVX512_BF16, else the rounded X widened back to fp32 through the
 // usual kernels (the same products; sums paired differently).
@@ -627,7 +639,7 @@ void gemm_bf16_activations(const float* x, int m, int ldx, const PackedMatrix& w
       const float* src = x + static_cast<size_t>(r) * ldx;
       if (dot) {
         uint16_t* dst = xb + static_cast<size_t>(r) * ke;
-        for (int i = 0; i < k; ++i) dst[i] = f32_to_bf16(src[i]);
+        to_bf16_avx512(src, k, dst);
         if (ke > k) dst[k] = 0;
       } else {
         float* dst = xr + static_cast<size_t>(r) * k;
@@ -742,6 +754,110 @@ __attribute__((target("avx2,fma"))) static void exp_avx2(float* x, int n) {
 void exp_inplace(float* x, int n) {
   if (g_simd) return exp_avx2(x, n);
   for (int i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+}
+
+// GCC 12's AVX-512 intrinsics (max, min, extract, ...) pass an undefined vector through as
+// the unused merge source, which sets off -Wmaybe-uninitialized at every use.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// exp8 on 16 lanes: the same operations, so the same value per lane.
+__attribute__((target("avx2,fma,avx512f"))) static __m512 exp16(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+  x = _mm512_min_ps(x, _mm512_set1_ps(88.3f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  const __m512i e = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  const __m512 out = _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_GT_OQ), out);
+}
+
+// Horizontal max and sum of 16 lanes, by halves.
+__attribute__((target("avx2,fma,avx512f"))) static __m256 halves(__m512 v, bool sum) {
+  const __m256 lo = _mm512_castps512_ps256(v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  return sum ? _mm256_add_ps(lo, hi) : _mm256_max_ps(lo, hi);
+}
+__attribute__((target("avx2,fma,avx512f"))) static float hmax16(__m512 v) {
+  const __m256 h = halves(v, false);
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  return _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
+}
+__attribute__((target("avx2,fma,avx512f"))) static float hsum16(__m512 v) {
+  const __m256 h = halves(v, true);
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+}
+
+// Online softmax, one row of 16 scores in a register: masked max, the running max and sum,
+// the output row rescaled when the max grows, exp and sum in the same pass.
+__attribute__((target("avx2,fma,avx512f"))) static void online_softmax16_avx512(
+    float* s, int rows, const uint16_t* mask, float* m, float* l, float* o, int d) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < rows; ++i) {
+    float* si = s + static_cast<size_t>(i) * 16;
+    const __mmask16 k = mask[i];
+    if (k == 0) {
+      _mm512_storeu_ps(si, _mm512_setzero_ps());
+      continue;
+    }
+    const __m512 v = _mm512_loadu_ps(si);
+    const float mx = hmax16(_mm512_mask_mov_ps(_mm512_set1_ps(neg_inf), k, v));
+    if (mx > m[i]) {
+      if (m[i] != neg_inf) {
+        const float corr = std::exp(m[i] - mx);
+        l[i] *= corr;
+        float* oi = o + static_cast<size_t>(i) * d;
+        for (int j = 0; j < d; ++j) oi[j] *= corr;
+      }
+      m[i] = mx;
+    }
+    const __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(v, _mm512_set1_ps(m[i]))));
+    _mm512_storeu_ps(si, e);
+    l[i] += hsum16(e);
+  }
+}
+
+#pragma GCC diagnostic pop
+
+void online_softmax16(float* s, int rows, const uint16_t* mask, float* m, float* l, float* o,
+                      int d) {
+  if (g_simd && g_avx512) return online_softmax16_avx512(s, rows, mask, m, l, o, d);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < rows; ++i) {
+    float* si = s + static_cast<size_t>(i) * 16;
+    float mx = neg_inf;
+    for (int j = 0; j < 16; ++j) {
+      if (!(mask[i] >> j & 1)) si[j] = neg_inf;
+      mx = std::max(mx, si[j]);
+    }
+    if (mx > m[i]) {
+      if (m[i] != neg_inf) {
+        const float corr = std::exp(m[i] - mx);
+        l[i] *= corr;
+        for (int j = 0; j < d; ++j) o[static_cast<size_t>(i) * d + j] *= corr;
+      }
+      m[i] = mx;
+    }
+    if (m[i] == neg_inf) {  // nothing seen yet: every lane so far is masked
+      for (int j = 0; j < 16; ++j) si[j] = 0.f;
+      continue;
+    }
+    for (int j = 0; j < 16; ++j) si[j] -= m[i];  // masked lanes stay -inf: exp gives 0
+    exp_inplace(si, 16);
+    for (int j = 0; j < 16; ++j) l[i] += si[j];
+  }
 }
 
 float dot(const float* a, const float* b, int n) {

@@ -123,6 +123,13 @@ void micro_gemm16(const float* x, int rows, int ldx, const float* p, int ldp, in
 // x[i] = exp(x[i]); the AVX2 path is a polynomial with ~2e-7 relative error.
 void exp_inplace(float* x, int n);
 
+// One step of attention's online softmax over a panel of 16 keys, for `rows` query rows: s
+// (rows, 16) holds the scores, bit j of mask[i] whether row i sees key j. Updates the running
+// max m (rows,) and sum l (rows,), rescales o's row i (d floats) when its max grows, and
+// leaves exp(s - m) in s, 0 where masked.
+void online_softmax16(float* s, int rows, const uint16_t* mask, float* m, float* l, float* o,
+                      int d);
+
 float dot(const float* a, const float* b, int n);
 void axpy(float a, const float* x, float* y, int n);  // y += a * x
 
