@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <vector>
@@ -331,6 +332,61 @@ TEST(Kernels, Bf16ActivationsGemmMatchesRoundedReference) {
   set_bf16_dot(true);
   if (!bf16_dot_supported())
     GTEST_SKIP() << "CPU lacks AVX512_BF16 + AVX512BW: the bf16 dot-product path was not run";
+}
+
+// Attention's online softmax step, run over several 16-key panels with masks of every kind
+// (all keys, a prefix, a hole, none): the AVX-512 form (one register a row) and the scalar one
+// keep the same running max, sum and rescaled output, and the same probabilities.
+TEST(Kernels, OnlineSoftmax16SameOnEveryPath) {
+  const int rows = 7, d = 24, panels = 4;
+  const uint16_t masks[rows] = {0xFFFF, 0x00FF, 0xF00F, 0x0000, 0x0001, 0x8000, 0x7FFE};
+  struct State {
+    std::vector<float> m, l, o, s;
+  };
+  auto run = [&](bool simd, bool avx512) {
+    set_simd(simd);
+    set_avx512(avx512);
+    State st{std::vector<float>(rows, -std::numeric_limits<float>::infinity()),
+             std::vector<float>(rows, 0.f), std::vector<float>(rows * d, 0.f), {}};
+    for (int p = 0; p < panels; ++p) {
+      // Later panels score higher, so the running max grows and the output is rescaled.
+      auto sc = randn(rows * 16, 80 + p, 2.f);
+      for (float& v : sc) v += p;
+      online_softmax16(sc.data(), rows, masks, st.m.data(), st.l.data(), st.o.data(), d);
+      auto v = randn(16 * d, 90 + p);
+      for (int i = 0; i < rows; ++i)
+        for (int j = 0; j < 16; ++j)
+          axpy(sc[i * 16 + j], &v[j * d], &st.o[i * d], d);
+      st.s.insert(st.s.end(), sc.begin(), sc.end());
+    }
+    set_simd(true);
+    set_avx512(true);
+    return st;
+  };
+  const State ref = run(false, false);
+  for (int i = 0; i < rows; ++i) {
+    if (masks[i] == 0) {
+      EXPECT_EQ(ref.l[i], 0.f) << "row " << i;
+    } else {
+      EXPECT_GT(ref.l[i], 0.f) << "row " << i;
+    }
+    for (int p = 0; p < panels; ++p)
+      for (int j = 0; j < 16; ++j)
+        if (!(masks[i] >> j & 1)) {
+          EXPECT_EQ(ref.s[(p * rows + i) * 16 + j], 0.f);
+        }
+  }
+  std::vector<std::pair<bool, bool>> paths = {{true, false}};
+  if (avx512_supported()) paths.push_back({true, true});
+  for (auto [simd, avx512] : paths) {
+    SCOPED_TRACE(avx512 ? "avx512" : "avx2");
+    const State got = run(simd, avx512);
+    EXPECT_EQ(got.m, ref.m);
+    expect_close(got.l, ref.l, 1e-6f, 1e-5f);
+    expect_close(got.o, ref.o, 1e-5f, 1e-5f);
+    expect_close(got.s, ref.s, 1e-7f, 1e-5f);
+  }
+  if (!avx512_supported()) GTEST_SKIP() << "CPU lacks AVX512F: the AVX-512 softmax was not run";
 }
 
 TEST(Kernels, Int8RejectsKNotAMultipleOf32) {
