@@ -2,8 +2,10 @@
 # CPU benchmark on the ~100M-parameter Llama-shaped random model, once per weight type in one
 # run so the figures are comparable: f32 on the f32 checkpoint, bf16 and int8 on the same
 # weights stored as bf16 (what Hugging Face checkpoints ship), f16 on them stored as f16. The
-# checkpoints are generated on first use into build/models/llama-100m{,-bf16,-f16}. Stdout: one JSON object per weight type,
-# one line each, in the order run. Usage: bench.sh [THREADS [WEIGHTS...]] (default: 2 f32 bf16 f16 int8)
+# checkpoints are generated on first use into build/models/llama-100m{,-bf16,-f16}; bf16/bf16
+# is bf16 weights with bf16 activations (--activations bf16). Stdout: one JSON object per
+# weight type, one line each, in the order run.
+# Usage: bench.sh [THREADS [WEIGHTS[/ACTIVATIONS]...]] (default: 2 f32 bf16 bf16/bf16 f16 int8)
 # Then, unless BENCH_NORMALIZE=0, what labels-only scoring saves over full-vocabulary scoring on
 # a Qwen3-0.6B-shaped bf16 checkpoint (vocabulary 151,936; 1.2 GB, generated on first use into
 # build/models/qwen3-0.6b-shape): one more JSON line.
@@ -11,7 +13,7 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
 [ $# -gt 0 ] && shift
-[ $# -gt 0 ] || set -- f32 bf16 f16 int8
+[ $# -gt 0 ] || set -- f32 bf16 bf16/bf16 f16 int8
 "$root/scripts/build.sh" >/dev/null
 for dtype in f32 bf16 f16; do
   model="$root/build/models/llama-100m"
@@ -21,11 +23,15 @@ for dtype in f32 bf16 f16; do
       --seed 1 --out "$model" >&2
   fi
 done
-for weights in "$@"; do
+for spec in "$@"; do
+  weights=${spec%%/*}
+  activations=f32
+  case "$spec" in */*) activations=${spec#*/} ;; esac
   model="$root/build/models/llama-100m"
   case "$weights" in f32) ;; f16) model="$model-f16" ;; *) model="$model-bf16" ;; esac
-  echo "== weights $weights ($model)" >&2
-  "$root/build/brewgate-bench" --model "$model" --threads "$threads" --weights "$weights"
+  echo "== weights $weights, activations $activations ($model)" >&2
+  "$root/build/brewgate-bench" --model "$model" --threads "$threads" --weights "$weights" \
+    --activations "$activations"
 done
 if [ "${BENCH_NORMALIZE:-1}" != 0 ]; then
   model="$root/build/models/qwen3-0.6b-shape"
