@@ -34,19 +34,34 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& ref, 
     ASSERT_LE(std::fabs(got[i] - ref[i]), atol + rtol * std::fabs(ref[i])) << "at " << i;
 }
 
-class SimdParam : public ::testing::TestWithParam<bool> {
+// The kernel paths a CPU can take: scalar, AVX2 (AVX-512 off), and everything this CPU has
+// (AVX-512F, VNNI, BF16 where present), each run against the references below.
+enum class Path { Scalar, Avx2, Avx512 };
+
+class SimdParam : public ::testing::TestWithParam<Path> {
  protected:
   void SetUp() override {
-    set_simd(GetParam());
-    if (GetParam() && !simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+    const Path p = GetParam();
+    set_simd(p != Path::Scalar);
+    set_avx512(p == Path::Avx512);
+    set_avx512_vnni(p == Path::Avx512);
+    set_bf16_dot(p == Path::Avx512);
+    if (p != Path::Scalar && !simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
+    if (p == Path::Avx512 && !avx512_enabled())
+      GTEST_SKIP() << "CPU lacks AVX512F: the AVX-512 paths were not run";
   }
-  void TearDown() override { set_simd(true); }
+  void TearDown() override {
+    set_simd(true);
+    set_avx512(true);
+    set_avx512_vnni(true);
+    set_bf16_dot(true);
+  }
 };
 
 TEST_P(SimdParam, GemmMatchesReferenceOnRaggedShapes) {
   ThreadPool pool(2);
-  // Shapes cross every tiling edge: M vs the 6-row micro-kernel and 96-row tile, N vs 16-column
-  // panels and 4-panel tiles, K vs the 256 K-slice.
+  // Shapes cross every tiling edge: M vs the 6- and 12-row micro-kernels and the 96-row tile,
+  // N vs 16-column panels and 4-panel tiles, K vs the 256 K-slice.
   const int shapes[][3] = {{1, 16, 8},   {5, 17, 33},  {6, 64, 256}, {7, 100, 257},
                            {13, 65, 300}, {97, 130, 70}, {200, 48, 520}};
   for (const auto& s : shapes) {
@@ -192,8 +207,13 @@ TEST_P(SimdParam, Int8GemmMatchesReferenceOnRaggedShapes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, SimdParam, ::testing::Values(true, false),
-                         [](const auto& i) { return i.param ? "avx2" : "scalar"; });
+INSTANTIATE_TEST_SUITE_P(Paths, SimdParam,
+                         ::testing::Values(Path::Avx512, Path::Avx2, Path::Scalar),
+                         [](const auto& i) {
+                           return i.param == Path::Avx512 ? "avx512"
+                                  : i.param == Path::Avx2 ? "avx2"
+                                                          : "scalar";
+                         });
 
 // Both quantizers give the same bits (so the two GEMM paths see the same integers), the blocks
 // follow the Q8_0 rule, and an all-zero block gets scale 0.
@@ -302,13 +322,13 @@ TEST(Kernels, MicroGemm16Avx512GivesTheAvx2Bits) {
 TEST(Kernels, Bf16ActivationsGemmMatchesRoundedReference) {
   ThreadPool pool(2);
   const int shapes[][3] = {{1, 17, 33}, {5, 40, 64}, {13, 100, 257}, {97, 130, 70}, {30, 16, 520}};
-  struct Path {
+  struct Route {
     const char* name;
     bool simd, dot;
   };
-  std::vector<Path> paths = {{"fallback-simd", true, false}, {"scalar", false, false}};
+  std::vector<Route> paths = {{"fallback-simd", true, false}, {"scalar", false, false}};
   if (bf16_dot_supported()) paths.push_back({"avx512-bf16-dot", true, true});
-  for (const Path& path : paths)
+  for (const Route& path : paths)
     for (const auto& s : shapes) {
       const int m = s[0], n = s[1], k = s[2];
       SCOPED_TRACE(::testing::Message() << path.name << " M=" << m << " N=" << n << " K=" << k);
