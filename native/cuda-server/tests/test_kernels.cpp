@@ -243,8 +243,10 @@ TEST(Kernels, QuantizeQ8SameBitsOnBothPaths) {
   }
 }
 
-// The AVX512_VNNI int8 tile computes the same int32 block sums as AVX2's maddubs + madd, so the
-// GEMM's bits must not change. Skipped (never passed silently) on CPUs without it.
+// The 512-bit AVX512_VNNI int8 tile (two output rows per register, x + 128 against a
+// -128 * sum(w) start, up to 6 rows a call) computes the same int32 lane sums as AVX2's sign
+// trick + maddubs + madd and scales them the same way, so the GEMM's bits must not change.
+// Skipped (never passed silently) on CPUs without it.
 TEST(Kernels, Int8Avx512VnniGivesTheAvx2Bits) {
   if (!simd_enabled()) GTEST_SKIP() << "CPU lacks AVX2/FMA";
   if (!avx512_vnni_supported())

@@ -45,7 +45,8 @@ bool avx512_vnni_supported() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
 #else
   return false;
 #endif
@@ -761,6 +762,7 @@ void exp_inplace(float* x, int n) {
 // the unused merge source, which sets off -Wmaybe-uninitialized at every use.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 // exp8 on 16 lanes: the same operations, so the same value per lane.
 __attribute__((target("avx2,fma,avx512f"))) static __m512 exp16(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(kExpLo));
@@ -781,7 +783,7 @@ __attribute__((target("avx2,fma,avx512f"))) static __m512 exp16(__m512 x) {
 // Horizontal max and sum of 16 lanes, by halves.
 __attribute__((target("avx2,fma,avx512f"))) static __m256 halves(__m512 v, bool sum) {
   const __m256 lo = _mm512_castps512_ps256(v);
-  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  const __m256 hi = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1));
   return sum ? _mm256_add_ps(lo, hi) : _mm256_max_ps(lo, hi);
 }
 __attribute__((target("avx2,fma,avx512f"))) static float hmax16(__m512 v) {

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -138,17 +139,64 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 v) {
 BG_Q8_TILE(q8_tile_avx2, "avx2,fma")
 #undef BG_Q8_DOT
 
-// AVX512_VNNI (with AVX512VL for 256-bit vectors): vpdpbusd multiplies unsigned by signed bytes
-// and sums each 4 into an int32 lane in one instruction, so the sign trick stays and the block
-// layout and results are the AVX2 path's; it saves the madd and the int16 step.
-#define BG_Q8_DOT(xa, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), xa, s)
-BG_Q8_TILE(q8_tile_vnni, "avx2,fma,avx512f,avx512vl,avx512vnni")
-#undef BG_Q8_DOT
-
 #undef BG_Q8_COL
 #undef BG_Q8_ROW
 #undef BG_Q8_STORE
 #undef BG_Q8_TILE
+
+// AVX512_VNNI on 512-bit vectors: one register holds two output rows' blocks (64 contiguous
+// bytes of a group), against the activation block broadcast to both halves, so one vpdpbusd
+// does 64 multiply-adds. AVX-512 has no byte sign instruction, so the activation goes in as
+// x + 128 (unsigned, x ^ 0x80) and the dot starts from -128 * sum(w) per lane, one vpdpbusd per
+// weight register shared by all rows: the lanes end with the exact int32 sums of the AVX2 path
+// (each lane 4 bytes of one row's block), scaled by the same xs * wd product and accumulated
+// in the same order, and each half is summed like hsum8, so the results are the AVX2 path's
+// bits. Up to 6 activation rows (12 accumulators) a call.
+constexpr int MRQ512 = 6;
+
+#pragma GCC diagnostic push  // GCC 12's AVX-512 intrinsics pass undefined vectors through
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+template <int R>
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"))) void q8_tile_vnni512(
+    const int8_t* xq, const float* xd, int nb, const int8_t* wq, const float* wd, float* y,
+    int ldy, int cols) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80)), zero = _mm512_setzero_si512();
+  const __m512i idx01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i idx23 = _mm512_add_epi32(idx01, _mm512_set1_epi32(2));
+  __m512 a01[R], a23[R];
+  for (int r = 0; r < R; ++r) a01[r] = a23[r] = _mm512_setzero_ps();
+  for (int b = 0; b < nb; ++b) {
+    const int8_t* wb = wq + static_cast<size_t>(b) * QR * QK;
+    const float* wdb = wd + static_cast<size_t>(b) * QR;
+    _mm_prefetch(reinterpret_cast<const char*>(wb) + PF_DIST, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(wb) + PF_DIST + 64, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(wdb) + PF_DIST / 8, _MM_HINT_T0);
+    const __m512i w01 = _mm512_loadu_si512(wb), w23 = _mm512_loadu_si512(wb + 2 * QK);
+    const __m512i n01 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, w01));
+    const __m512i n23 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, w23));
+    const __m512 d4 = _mm512_broadcast_f32x4(_mm_loadu_ps(wdb));
+    const __m512 d01 = _mm512_permutexvar_ps(idx01, d4), d23 = _mm512_permutexvar_ps(idx23, d4);
+    for (int r = 0; r < R; ++r) {
+      const __m256i xv = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(xq + (static_cast<size_t>(r) * nb + b) * QK));
+      const __m512i xu = _mm512_xor_si512(_mm512_broadcast_i64x4(xv), flip);
+      const __m512 xs = _mm512_set1_ps(xd[static_cast<size_t>(r) * nb + b]);
+      a01[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(n01, xu, w01)),
+                               _mm512_mul_ps(xs, d01), a01[r]);
+      a23[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(n23, xu, w23)),
+                               _mm512_mul_ps(xs, d23), a23[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const __m256 a01hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a01[r]), 1));
+    const __m256 a23hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a23[r]), 1));
+    const float v[QR] = {hsum8(_mm512_castps512_ps256(a01[r])), hsum8(a01hi),
+                         hsum8(_mm512_castps512_ps256(a23[r])), hsum8(a23hi)};
+    std::memcpy(y + static_cast<size_t>(r) * ldy, v, sizeof(float) * cols);
+  }
+}
+#pragma GCC diagnostic pop
 
 // The scalar twin: exact int32 block sums, scaled and accumulated in fp32.
 template <int R>
@@ -174,11 +222,22 @@ void q8_tile_scalar(const int8_t* xq, const float* xd, int nb, const int8_t* wq,
 using TileFn = void (*)(const int8_t*, const float*, int, const int8_t*, const float*, float*,
                         int, int);
 
-TileFn tile_for(int rows, bool simd) {
-  if (simd && avx512_vnni_enabled())
-    return rows == 1 ? q8_tile_vnni<1> : rows == 2 ? q8_tile_vnni<2> : q8_tile_vnni<3>;
-  if (simd) return rows == 1 ? q8_tile_avx2<1> : rows == 2 ? q8_tile_avx2<2> : q8_tile_avx2<3>;
-  return rows == 1 ? q8_tile_scalar<1> : rows == 2 ? q8_tile_scalar<2> : q8_tile_scalar<3>;
+// A tile family: fn[rows - 1] for rows 1..mr.
+struct Tiles {
+  const TileFn* fn;
+  int mr;
+};
+
+constexpr std::array<TileFn, MRQ> kQ8Avx2{q8_tile_avx2<1>, q8_tile_avx2<2>, q8_tile_avx2<3>};
+constexpr std::array<TileFn, MRQ> kQ8Scalar{q8_tile_scalar<1>, q8_tile_scalar<2>,
+                                            q8_tile_scalar<3>};
+constexpr std::array<TileFn, MRQ512> kQ8Vnni512{q8_tile_vnni512<1>, q8_tile_vnni512<2>,
+                                                q8_tile_vnni512<3>, q8_tile_vnni512<4>,
+                                                q8_tile_vnni512<5>, q8_tile_vnni512<6>};
+
+Tiles tiles_for(bool simd) {
+  if (simd && avx512_vnni_enabled()) return {kQ8Vnni512.data(), MRQ512};
+  return {(simd ? kQ8Avx2 : kQ8Scalar).data(), MRQ};
 }
 
 }  // namespace
@@ -242,6 +301,7 @@ void gemm_int8(const float* x, int m, int ldx, const PackedMatrix& w, float* y, 
       quantize(x + static_cast<size_t>(r) * ldx, k, xq + static_cast<size_t>(r) * k,
                xd + static_cast<size_t>(r) * nb, simd);
   });
+  const Tiles tl = tiles_for(simd);
   const int groups = (w.n + QR - 1) / QR;
   const int gbs = (groups + GB - 1) / GB, mbs = (m + MBQ - 1) / MBQ;
   // Tiles ordered group-block-major, as in the fp32 GEMM: a thread's range shares weights.
@@ -253,9 +313,9 @@ void gemm_int8(const float* x, int m, int ldx, const PackedMatrix& w, float* y, 
         const int8_t* wq = w.q.data() + static_cast<size_t>(g) * nb * QR * QK;
         const float* wd = w.scale.data() + static_cast<size_t>(g) * nb * QR;
         const int cols = std::min(QR, w.n - g * QR);
-        for (int r = m0; r < m1; r += MRQ) {
-          const int rows = std::min(MRQ, m1 - r);
-          tile_for(rows, simd)(xq + static_cast<size_t>(r) * k, xd + static_cast<size_t>(r) * nb,
+        for (int r = m0; r < m1; r += tl.mr) {
+          const int rows = std::min(tl.mr, m1 - r);
+          tl.fn[rows - 1](xq + static_cast<size_t>(r) * k, xd + static_cast<size_t>(r) * nb,
                                nb, wq, wd, y + static_cast<size_t>(r) * ldy + g * QR, ldy, cols);
         }
       }
