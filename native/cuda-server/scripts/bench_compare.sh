@@ -3,8 +3,9 @@
 # revision's brewgate-bench once (a git worktree under build/compare/REV), then runs the old and
 # the current binary alternately, ROUNDS times each, on one checkpoint, so that a shared
 # machine's load hits both alike; each run keeps the better of 2 rounds (a first is often
-# cold). The old binary gets --model, --threads and --rounds only (every revision takes
-# those); the current one gets NEW_FLAGS too (--weights bf16, say).
+# cold). The old binary gets --model, --threads and --rounds (every revision takes those)
+# and $OLD_FLAGS if set (flags that revision knows); the current one gets NEW_FLAGS too
+# (--weights bf16, say).
 # Stdout: each run's JSON line with "side": "old" or "new" added, then one summary line: the
 # median prefill, decode and scoring figures of each side and new / old.
 # Usage: bench_compare.sh REV MODEL_DIR [ROUNDS [THREADS [NEW_FLAGS...]]]
@@ -29,8 +30,10 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 i=1
 while [ "$i" -le "$rounds" ]; do
-  echo "== round $i: old ($rev)" >&2
-  "$old/native/cuda-server/build/brewgate-bench" --model "$model" --threads "$threads" --rounds 2 |
+  echo "== round $i: old ($rev) ${OLD_FLAGS:-}" >&2
+  # shellcheck disable=SC2086 # OLD_FLAGS is a list of words
+  "$old/native/cuda-server/build/brewgate-bench" --model "$model" --threads "$threads" --rounds 2 \
+    ${OLD_FLAGS:-} |
     tail -n 1 | sed 's/^{/{"side": "old", /' | tee -a "$out"
   echo "== round $i: new $*" >&2
   "$root/build/brewgate-bench" --model "$model" --threads "$threads" --rounds 2 "$@" |
