@@ -88,6 +88,12 @@ def log_softmax(z):
 MODES = (("prefill", []), ("decode", ["--step", "1"]), ("chunk7-scalar", ["--step", "7", "--scalar"]))
 
 
+def dlogprob(got, ref_lp):
+    """(mean, max) |log-softmax(got) - ref_lp| over all positions and tokens."""
+    d = np.abs(log_softmax(got.astype(np.float64)) - ref_lp)
+    return float(d.mean()), float(d.max())
+
+
 def run_logits(bin_dir, d, mode, flags, shape, weights="f32", activations="f32"):
     out = os.path.join(d, f"logits-{weights}-{activations}-{mode}.f32")
     subprocess.run([os.path.join(bin_dir, "brewgate-logits"), "--model", d, "--ids",
@@ -125,8 +131,7 @@ def weight_types(a, failed):
         for mode, flags in MODES:
             got = run_logits(a.bin, d, mode, flags, ref.shape, "bf16", "bf16")
             dsim = float(np.max(np.abs(got - sim)))
-            dlp = np.abs(log_softmax(got.astype(np.float64)) - ref_lp)
-            mean, mx = float(dlp.mean()), float(dlp.max())
+            mean, mx = dlogprob(got, ref_lp)
             ok = (dsim <= BF16_ACT_SIM_TOL * scale and mean <= BF16_ACT_BOUND["mean"] * scale
                   and mx <= BF16_ACT_BOUND["max"] * scale)
             print(f"parity {name + ' bf16 act':20s} {mode:14s} |dlogit| vs bf16-activation sim max "
@@ -147,8 +152,7 @@ def weight_types(a, failed):
             got = run_logits(a.bin, d, mode, flags, ref.shape, "int8")
             dsim = float(np.max(np.abs(got - sim)))
             dsim_mean = float(np.mean(np.abs(got - sim)))
-            dlp = np.abs(log_softmax(got.astype(np.float64)) - ref_lp)
-            mean, mx = float(dlp.mean()), float(dlp.max())
+            mean, mx = dlogprob(got, ref_lp)
             worst["mean"] = max(worst["mean"], mean / scale)
             worst["max"] = max(worst["max"], mx / scale)
             ok = (dsim <= INT8_SIM_TOL["max"] * scale
