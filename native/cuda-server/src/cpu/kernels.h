@@ -19,9 +19,10 @@ namespace bg {
 // scalar path with set_simd(false) to check both.
 bool simd_enabled();
 void set_simd(bool on);
-// AVX-512 paths on top of AVX2, each giving the AVX2 path's bits: the f32/bf16/f16 GEMMs'
-// 12-row, 16-lane micro-kernel (AVX512F, also attention's softmax step) and the int8 GEMM's
-// 512-bit vpdpbusd tile (AVX512_VNNI + AVX512BW + AVX512VL).
+// AVX-512 paths on top of AVX2: the f32/bf16/f16 GEMMs' 12-row, 16-lane micro-kernel
+// (AVX512F) and the int8 GEMM's 512-bit vpdpbusd tile (AVX512_VNNI + AVX512BW + AVX512VL), each
+// giving the AVX2 path's bits, and attention's softmax step (AVX512F; the same values up to
+// the order of its sums).
 // Each is on by default where the CPU has it (*_supported) and SIMD is on; set_*(false)
 // forces the AVX2 path, for tests.
 bool avx512_supported();
