@@ -83,43 +83,40 @@ CpuBackend::CpuBackend(const Model& m, int threads, WeightType weights, bool bf1
     throw Error(std::string("bf16 activations need bf16 weights, got ") +
                 weight_type_name(weights) + " weights");
   kv_dim_ = cfg_.kv_heads * cfg_.head_dim;
-  const WeightType wt = weights;  // of every matrix but the MoE router
+  // Every matrix but the MoE router, in the weight type and with the activations asked for.
+  const auto pack = [&](std::initializer_list<const TensorView*> parts) {
+    PackedMatrix p = packed(parts, weights);
+    p.bf16_activations = bf16_activations;
+    return p;
+  };
   // Tied: lm_head is the embedding tensor itself; packed once, it serves both.
-  if (!cfg_.tie_embeddings) embed_ = packed({&m.embed}, wt);
+  if (!cfg_.tie_embeddings) embed_ = pack({&m.embed});
   for (const LayerTensors& t : m.layers) {
     CpuLayer w;
     w.attn_norm = f32({&t.attn_norm});
-    w.qkv = packed({&t.q, &t.k, &t.v}, wt);
+    w.qkv = pack({&t.q, &t.k, &t.v});
     if (t.q_bias.present()) w.qkv_bias = f32({&t.q_bias, &t.k_bias, &t.v_bias});
     if (t.q_norm.present()) {
       w.q_norm = f32({&t.q_norm});
       w.k_norm = f32({&t.k_norm});
     }
-    w.o = packed({&t.o}, wt);
+    w.o = pack({&t.o});
     w.ffn_norm = f32({&t.ffn_norm});
     if (cfg_.experts > 0) {
       w.router = packed({&t.router}, WeightType::F32);
       for (int e = 0; e < cfg_.experts; ++e) {
-        w.expert_gate_up.push_back(packed({&t.expert_gate[e], &t.expert_up[e]}, wt));
-        w.expert_down.push_back(packed({&t.expert_down[e]}, wt));
+        w.expert_gate_up.push_back(pack({&t.expert_gate[e], &t.expert_up[e]}));
+        w.expert_down.push_back(pack({&t.expert_down[e]}));
       }
     } else {
-      w.gate_up = packed({&t.gate, &t.up}, wt);
-      w.down = packed({&t.down}, wt);
+      w.gate_up = pack({&t.gate, &t.up});
+      w.down = pack({&t.down});
     }
     layers_.push_back(std::move(w));
   }
   final_norm_ = f32({&m.final_norm});
-  lm_head_ = packed({&m.lm_head}, wt);
+  lm_head_ = pack({&m.lm_head});
   inv_freq_ = m.inv_freq;
-  if (bf16_activations) {
-    lm_head_.bf16_activations = true;
-    for (CpuLayer& w : layers_)
-      for (PackedMatrix* p : {&w.qkv, &w.o, &w.gate_up, &w.down}) p->bf16_activations = true;
-    for (CpuLayer& w : layers_)
-      for (auto* es : {&w.expert_gate_up, &w.expert_down})
-        for (PackedMatrix& e : *es) e.bf16_activations = true;
-  }
 }
 
 size_t CpuBackend::weight_bytes_per_token() const {
@@ -253,7 +250,8 @@ void CpuBackend::attention(int layer, const std::vector<SeqChunk>& chunks,
           // Slots [shared, lo) belong to other items: masked like slots past the row.
           const int hole0 = std::max(0, std::min(valid, shr[i] - p0));
           const int hole1 = std::max(hole0, std::min(valid, lo[i] - p0));
-          const unsigned below = (1u << valid) - 1, hole = ((1u << hole1) - 1) ^ ((1u << hole0) - 1);
+          const unsigned below = (1u << valid) - 1;
+          const unsigned hole = ((1u << hole1) - 1) ^ ((1u << hole0) - 1);
           mask[i] = static_cast<uint16_t>(below & ~hole);
         }
         online_softmax16(s.data(), R, mask.data(), m.data(), l.data(), o.data(), D);

@@ -13,66 +13,41 @@
 #include "dtype.h"
 #include "error.h"
 #include "kernels_int8.h"
+#include "simd_reduce.h"
 
 namespace bg {
 
 // ---------------------------------------------------------------------------------------------
 // dispatch
 
-static bool cpu_has_avx2() {
+// __builtin_cpu_supports(feature) on x86, false elsewhere (the scalar paths only).
 #if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#define BG_CPU(feature) (__builtin_cpu_init(), __builtin_cpu_supports(feature) != 0)
 #else
-  return false;
+#define BG_CPU(feature) false
 #endif
-}
+
+static bool cpu_has_avx2() { return BG_CPU("avx2") && BG_CPU("fma"); }
 
 static bool g_simd = cpu_has_avx2();
 // The f16 panels' widening needs F16C beside AVX2 (every AVX2 CPU so far has it).
-static const bool g_f16c = [] {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return static_cast<bool>(__builtin_cpu_supports("f16c"));
-#else
-  return false;
-#endif
-}();
+static const bool g_f16c = BG_CPU("f16c");
 bool simd_enabled() { return g_simd; }
 void set_simd(bool on) { g_simd = on && cpu_has_avx2(); }
 
 bool avx512_vnni_supported() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512vnni");
-#else
-  return false;
-#endif
+  return cpu_has_avx2() && BG_CPU("avx512f") && BG_CPU("avx512bw") && BG_CPU("avx512vl") &&
+         BG_CPU("avx512vnni");
 }
 
-bool avx512_supported() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f");
-#else
-  return false;
-#endif
-}
+bool avx512_supported() { return cpu_has_avx2() && BG_CPU("avx512f"); }
 
 static bool g_avx512 = avx512_supported();
 bool avx512_enabled() { return g_simd && g_avx512; }
 void set_avx512(bool on) { g_avx512 = on && avx512_supported(); }
 
 bool bf16_dot_supported() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return avx512_supported() && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512bf16");
-#else
-  return false;
-#endif
+  return avx512_supported() && BG_CPU("avx512bw") && BG_CPU("avx512bf16");
 }
 static bool g_bf16_dot = bf16_dot_supported();
 bool bf16_dot_enabled() { return g_simd && g_bf16_dot; }
@@ -548,6 +523,8 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16"))) void micro_dpbf1
       a[r] = _mm512_dpbf16_ps(a[r], reinterpret_cast<__m512bh>(_mm512_set1_epi32(xp)), w);
     }
   }
+  // An odd last K: only row i is loaded (a masked loop body kept GCC from holding the
+  // accumulators in registers, halving the tile's rate).
   if (i < kc) {
     const __m512bh w = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(
         idx, _mm512_maskz_loadu_epi16(0xFFFF, p + static_cast<size_t>(i) * ldp)));
@@ -662,7 +639,7 @@ void micro_gemm16(const float* x, int rows, int ldx, const float* p, int ldp, in
   for (int r = 0; r < rows; r += mk.mr) {
     const int n = std::min(mk.mr, rows - r);
     mk.fn[n - 1](x + static_cast<size_t>(r) * ldx, ldx, p, ldp, k,
-                         c + static_cast<size_t>(r) * ldc, ldc, accumulate);
+                 c + static_cast<size_t>(r) * ldc, ldc, accumulate);
   }
 }
 
@@ -780,23 +757,15 @@ __attribute__((target("avx2,fma,avx512f"))) static __m512 exp16(__m512 x) {
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpLo), _CMP_GT_OQ), out);
 }
 
-// Horizontal max and sum of 16 lanes, by halves.
-__attribute__((target("avx2,fma,avx512f"))) static __m256 halves(__m512 v, bool sum) {
-  const __m256 lo = _mm512_castps512_ps256(v);
-  const __m256 hi = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1));
-  return sum ? _mm256_add_ps(lo, hi) : _mm256_max_ps(lo, hi);
+// Horizontal max and sum of 16 lanes: the two halves combined, then reduced as 8.
+__attribute__((target("avx2,fma,avx512f"))) static __m256 hi256(__m512 v) {
+  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 __attribute__((target("avx2,fma,avx512f"))) static float hmax16(__m512 v) {
-  const __m256 h = halves(v, false);
-  __m128 x = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
+  return hmax8(_mm256_max_ps(_mm512_castps512_ps256(v), hi256(v)));
 }
 __attribute__((target("avx2,fma,avx512f"))) static float hsum16(__m512 v) {
-  const __m256 h = halves(v, true);
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+  return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), hi256(v)));
 }
 
 // Online softmax, one row of 16 scores in a register: masked max, the running max and sum,

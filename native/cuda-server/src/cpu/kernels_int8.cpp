@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "error.h"
+#include "simd_reduce.h"
 
 namespace bg {
 
@@ -43,10 +44,7 @@ __attribute__((target("avx2,fma"))) void quantize_avx2(const float* x, int k, in
     const __m256 mx = _mm256_max_ps(
         _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
         _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    const float amax = _mm_cvtss_f32(h);
+    const float amax = hmax8(mx);
     const float dd = amax / 127.f, id = dd != 0.f ? 1.f / dd : 0.f;
     d[b] = dd;
     const __m256 iv = _mm256_set1_ps(id);
@@ -79,13 +77,6 @@ void quantize_scalar(const float* x, int k, int8_t* q, float* d) {
 void quantize(const float* x, int k, int8_t* q, float* d, bool simd) {
   if (simd) return quantize_avx2(x, k, q, d);
   quantize_scalar(x, k, q, d);
-}
-
-__attribute__((target("avx2,fma"))) inline float hsum8(__m256 v) {
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  return _mm_cvtss_f32(h);
 }
 
 // Y[r, c] (r < R, c < cols) for R quantized activation rows (xq rows nb * 32 bytes apart, xd
