@@ -158,9 +158,9 @@ int main(int argc, char** argv) {
       usage_error("--weights applies to the cpu backend; the " + backend_name +
                   " backend holds bf16 weights");
   }
-  if (activations_name != "f32" && activations_name != "bf16")
+  bool bf16_act = false;
+  if (!bg::activations_from_name(activations_name, &bf16_act))
     usage_error("--activations: expected f32 or bf16, got '" + activations_name + "'");
-  const bool bf16_act = activations_name == "bf16";
   if (bf16_act && backend_name != "cpu")
     usage_error("--activations applies to the cpu backend");
   if (bf16_act && !weights_name.empty() && weights != bg::WeightType::BF16)

@@ -3,8 +3,9 @@
 //                  [--activations f32|bf16] [--prefix 1500]
 //                  [--candidates 50] [--candidate-tokens 40] [--naive-items 2] [--rounds 3]
 //                  [--compare-normalize]
-// Measures: the load (RSS against the checkpoint's size); the compute peak of the weight type
-// (an FMA loop for f32 and bf16, the int8 GEMM's block-dot sequence for int8); the prefill
+// Measures: the load (RSS against the checkpoint's size); the compute peak of the path in use
+// (an FMA loop of the GEMM's vector width for f32, bf16 and f16, a vdpbf16ps loop for bf16
+// activations, the int8 tile's instruction sequence for int8); the prefill
 // GEMMs alone; prefill and decode through the engine, decode also as weight bytes streamed per
 // second against a measured memory copy rate; scoring candidates behind one shared prefix
 // through the engine (prefix computed once) against scoring each candidate as an independent
@@ -44,6 +45,18 @@ double cpu_secs() {
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+// Runs loop(iters) on `threads` threads at once; ops_per_iter operations per iteration and
+// thread; returns G operations per second.
+template <class Loop>
+double peak_gops(int threads, long iters, double ops_per_iter, Loop loop) {
+  std::vector<std::thread> ts;
+  std::atomic<float> sink{0};  // the loops' results are used, so they cannot be dropped
+  const auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t) ts.emplace_back([&] { sink = sink + loop(iters); });
+  for (auto& t : ts) t.join();
+  return ops_per_iter * iters * threads / secs(t0) / 1e9;
+}
+
 __attribute__((target("avx2,fma"))) float fma_loop(long iters) {
   // 12 independent accumulators cover FMA latency x throughput (4 x 2 on current cores).
   __m256 a[12];
@@ -72,14 +85,8 @@ __attribute__((target("avx512f"))) float fma_loop512(long iters) {
 double fma_peak_gflops(int threads) {
   if (!bg::simd_enabled()) return 0;
   const bool wide = bg::avx512_enabled();
-  const long iters = 20000000;
-  std::vector<std::thread> ts;
-  std::atomic<float> sink{0};
-  const auto t0 = Clock::now();
-  for (int t = 0; t < threads; ++t)
-    ts.emplace_back([&] { sink = sink + (wide ? fma_loop512(iters) : fma_loop(iters)); });
-  for (auto& t : ts) t.join();
-  return 2.0 * (wide ? 16 : 8) * 12 * iters * threads / secs(t0) / 1e9;
+  return peak_gops(threads, 20000000, 2.0 * (wide ? 16 : 8) * 12,
+                   wide ? fma_loop512 : fma_loop);
 }
 
 // vdpbf16ps on registers, 12 chains: two multiply-adds per lane and instruction.
@@ -97,44 +104,34 @@ __attribute__((target("avx512f,avx512bf16"))) float bf16_dot_loop(long iters) {
 
 // FLOP/s (2 per multiply-add) of the bf16 dot-product GEMM's instruction.
 double bf16_dot_peak_gflops(int threads) {
-  const long iters = 20000000;
-  std::vector<std::thread> ts;
-  std::atomic<float> sink{0};
-  const auto t0 = Clock::now();
-  for (int t = 0; t < threads; ++t) ts.emplace_back([&] { sink = sink + bf16_dot_loop(iters); });
-  for (auto& t : ts) t.join();
-  return 2.0 * 32 * 12 * iters * threads / secs(t0) / 1e9;
+  return peak_gops(threads, 20000000, 2.0 * 32 * 12, bf16_dot_loop);
 }
 
-// The int8 GEMM's work per block of 32 (kernels_int8.cpp) on registers, 12 independent chains;
-// DOT is the block's int32 dot product of the path in use. The weight vector changes every
-// iteration so that none of it can be hoisted out of the loop.
-#define BG_INT8_DOT_LOOP(NAME, TARGET, DOT)                                                   \
-  __attribute__((target(TARGET))) float NAME(long iters) {                                   \
-    __m256 a[12];                                                                             \
-    __m256i x[12];                                                                            \
-    for (int i = 0; i < 12; ++i) {                                                            \
-      a[i] = _mm256_setzero_ps();                                                             \
-      x[i] = _mm256_set1_epi8(static_cast<char>(i + 1));                                      \
-    }                                                                                         \
-    [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);                               \
-    const __m256i flip = _mm256_set1_epi8(5);                                                 \
-    const __m256 d = _mm256_set1_ps(1e-6f);                                                   \
-    __m256i w = _mm256_set1_epi8(3);                                                          \
-    for (long it = 0; it < iters; ++it) {                                                     \
-      w = _mm256_xor_si256(w, flip);                                                          \
-      for (int i = 0; i < 12; ++i) {                                                          \
-        const __m256i xa = _mm256_sign_epi8(x[i], x[i]), ws = _mm256_sign_epi8(w, x[i]);      \
-        a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT), d, a[i]);                             \
-      }                                                                                       \
-    }                                                                                         \
-    float s = 0;                                                                              \
-    for (int i = 0; i < 12; ++i) s += _mm256_cvtss_f32(a[i]);                                 \
-    return s;                                                                                 \
+// The AVX2 int8 tile's work per block of 32 (kernels_int8.cpp) on registers: sign, maddubs,
+// madd against ones, convert, scaled FMA; 12 independent chains. The weight vector changes
+// every iteration so that none of it can be hoisted out of the loop.
+__attribute__((target("avx2,fma"))) float int8_dot_loop(long iters) {
+  __m256 a[12];
+  __m256i x[12];
+  for (int i = 0; i < 12; ++i) {
+    a[i] = _mm256_setzero_ps();
+    x[i] = _mm256_set1_epi8(static_cast<char>(i + 1));
   }
-// AVX2: maddubs, then madd against ones.
-BG_INT8_DOT_LOOP(int8_dot_loop, "avx2,fma", _mm256_madd_epi16(_mm256_maddubs_epi16(xa, ws), ones))
-#undef BG_INT8_DOT_LOOP
+  const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(5);
+  const __m256 d = _mm256_set1_ps(1e-6f);
+  __m256i w = _mm256_set1_epi8(3);
+  for (long it = 0; it < iters; ++it) {
+    w = _mm256_xor_si256(w, flip);
+    for (int i = 0; i < 12; ++i) {
+      const __m256i xa = _mm256_sign_epi8(x[i], x[i]), ws = _mm256_sign_epi8(w, x[i]);
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(xa, ws), ones);
+      a[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d, a[i]);
+    }
+  }
+  float s = 0;
+  for (int i = 0; i < 12; ++i) s += _mm256_cvtss_f32(a[i]);
+  return s;
+}
 
 #pragma GCC diagnostic push  // GCC 12's AVX-512 intrinsics pass undefined vectors through
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -168,15 +165,9 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"))) float i
 // "GFLOP/s" (2 M N K per second) divides by it directly.
 double int8_peak_gops(int threads) {
   if (!bg::simd_enabled()) return 0;
-  const long iters = 5000000;
-  std::vector<std::thread> ts;
-  std::atomic<float> sink{0};
-  const auto t0 = Clock::now();
   const bool vnni = bg::avx512_vnni_enabled();
-  for (int t = 0; t < threads; ++t)
-    ts.emplace_back([&] { sink = sink + (vnni ? int8_dot_loop_vnni512(iters) : int8_dot_loop(iters)); });
-  for (auto& t : ts) t.join();
-  return 2.0 * (vnni ? 64 : 32) * 12 * iters * threads / secs(t0) / 1e9;
+  return peak_gops(threads, 5000000, 2.0 * (vnni ? 64 : 32) * 12,
+                   vnni ? int8_dot_loop_vnni512 : int8_dot_loop);
 }
 
 // Memory traffic of a large copy (read + written bytes per second, STREAM's convention),
@@ -366,11 +357,10 @@ int main(int argc, char** argv) {
       }
     }
     else if (a == "--activations") {
-      if (v != "f32" && v != "bf16") {
+      if (!bg::activations_from_name(v, &bf16_act)) {
         std::cerr << "brewgate-bench: --activations: expected f32 or bf16, got '" << v << "'\n";
         return 2;
       }
-      bf16_act = v == "bf16";
     }
     else {
       std::cerr << "brewgate-bench: unknown flag " << a << "\n";

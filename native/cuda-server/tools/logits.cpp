@@ -53,11 +53,10 @@ int main(int argc, char** argv) {
     }
     else if (a == "--activations") {
       const std::string v = next();
-      if (v != "f32" && v != "bf16") {
+      if (!bg::activations_from_name(v, &bf16_act)) {
         std::cerr << "brewgate-logits: --activations: expected f32 or bf16, got '" << v << "'\n";
         return 2;
       }
-      bf16_act = v == "bf16";
     }
     else {
       std::cerr << "brewgate-logits: unknown flag " << a << "\n";

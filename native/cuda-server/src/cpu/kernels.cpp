@@ -79,6 +79,12 @@ bool weight_type_from_name(const std::string& s, WeightType* t) {
   return false;
 }
 
+bool activations_from_name(const std::string& s, bool* bf16) {
+  if (s != "f32" && s != "bf16") return false;
+  *bf16 = s == "bf16";
+  return true;
+}
+
 PackedMatrix PackedMatrix::zeros(int n, int k, WeightType type) {
   PackedMatrix p;
   p.type = type;

@@ -61,6 +61,8 @@ enum class WeightType {
 const char* weight_type_name(WeightType t);  // "f32", "bf16", "f16", "int8"
 // Parses "f32", "bf16", "f16" or "int8"; false for anything else.
 bool weight_type_from_name(const std::string& s, WeightType* t);
+// Parses --activations: "f32" (*bf16 = false) or "bf16" (true); false for anything else.
+bool activations_from_name(const std::string& s, bool* bf16);
 
 // A weight matrix W (N, K) (HF linear layout: out, in) repacked for the GEMM, by type:
 //   F32:  panels of 16 output columns, each (K, 16) row-major, zero-padded past N.
