@@ -108,53 +108,37 @@ TEST_P(SimdParam, DotAndAxpy) {
   }
 }
 
-// bf16 weights: the GEMM over bf16 panels equals an fp64 product with the weights rounded to
-// bf16 (read back through PackedMatrix::row), on every tiling edge and on K of any size.
-TEST_P(SimdParam, Bf16GemmMatchesReferenceOnRaggedShapes) {
+// 16-bit weights: the GEMM over bf16 (or f16) panels equals an fp64 product with the weights
+// rounded to that type (read back through PackedMatrix::row), on every tiling edge and on K of
+// any size.
+TEST_P(SimdParam, HalfGemmsMatchReferenceOnRaggedShapes) {
   ThreadPool pool(2);
   const int shapes[][3] = {{1, 16, 8},   {1, 17, 33},   {2, 130, 64},  {5, 17, 33},
                            {6, 64, 256}, {7, 100, 257}, {13, 65, 300}, {97, 130, 70},
                            {200, 48, 520}};
-  for (const auto& s : shapes) {
-    const int m = s[0], n = s[1], k = s[2];
-    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
-    auto x = randn(static_cast<size_t>(m) * k, 11);
-    auto w = randn(static_cast<size_t>(n) * k, 12);
-    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::BF16);
-    EXPECT_EQ(p.bytes(), static_cast<size_t>((n + 15) / 16) * 16 * k * 2);
-    std::vector<float> wr(static_cast<size_t>(n) * k);  // the weights as stored
-    for (int r = 0; r < n; ++r) p.row(r, &wr[static_cast<size_t>(r) * k]);
-    for (size_t i = 0; i < w.size(); ++i)
-      ASSERT_EQ(f32_to_bf16(w[i]), f32_to_bf16(wr[i])) << "row() is not the bf16 of the weight";
-    std::vector<float> ref(static_cast<size_t>(m) * n), got(static_cast<size_t>(m) * n, NAN);
-    gemm_ref(x.data(), m, k, wr.data(), n, ref.data());
-    gemm(x.data(), m, k, p, got.data(), n, pool);
-    expect_close(got, ref, 1e-4f, 1e-4f);
-    for (int r = 0; r < n; r += 7) EXPECT_NEAR(p.row_dot(r, x.data()), ref[r], 1e-3f);
-  }
-}
-
-TEST_P(SimdParam, F16GemmMatchesReferenceOnRaggedShapes) {
-  ThreadPool pool(2);
-  const int shapes[][3] = {{1, 16, 8},   {1, 17, 33},   {2, 130, 64},  {5, 17, 33},
-                           {6, 64, 256}, {7, 100, 257}, {13, 65, 300}, {97, 130, 70}};
-  for (const auto& s : shapes) {
-    const int m = s[0], n = s[1], k = s[2];
-    SCOPED_TRACE(::testing::Message() << "M=" << m << " N=" << n << " K=" << k);
-    auto x = randn(static_cast<size_t>(m) * k, 13);
-    auto w = randn(static_cast<size_t>(n) * k, 14);
-    PackedMatrix p = PackedMatrix::pack(w.data(), n, k, WeightType::F16);
-    EXPECT_EQ(p.bytes(), static_cast<size_t>((n + 15) / 16) * 16 * k * 2);
-    std::vector<float> wr(static_cast<size_t>(n) * k);  // the weights as stored
-    for (int r = 0; r < n; ++r) p.row(r, &wr[static_cast<size_t>(r) * k]);
-    for (size_t i = 0; i < w.size(); ++i)
-      ASSERT_EQ(f32_to_f16(w[i]), f32_to_f16(wr[i])) << "row() is not the f16 of the weight";
-    std::vector<float> ref(static_cast<size_t>(m) * n), got(static_cast<size_t>(m) * n, NAN);
-    gemm_ref(x.data(), m, k, wr.data(), n, ref.data());
-    gemm(x.data(), m, k, p, got.data(), n, pool);
-    expect_close(got, ref, 1e-4f, 1e-4f);
-    for (int r = 0; r < n; r += 7) EXPECT_NEAR(p.row_dot(r, x.data()), ref[r], 1e-3f);
-  }
+  const struct {
+    WeightType type;
+    uint16_t (*round)(float);
+  } types[] = {{WeightType::BF16, f32_to_bf16}, {WeightType::F16, f32_to_f16}};
+  for (const auto& t : types)
+    for (const auto& s : shapes) {
+      const int m = s[0], n = s[1], k = s[2];
+      SCOPED_TRACE(::testing::Message() << weight_type_name(t.type) << " M=" << m << " N=" << n
+                                        << " K=" << k);
+      auto x = randn(static_cast<size_t>(m) * k, 11);
+      auto w = randn(static_cast<size_t>(n) * k, 12);
+      PackedMatrix p = PackedMatrix::pack(w.data(), n, k, t.type);
+      EXPECT_EQ(p.bytes(), static_cast<size_t>((n + 15) / 16) * 16 * k * 2);
+      std::vector<float> wr(static_cast<size_t>(n) * k);  // the weights as stored
+      for (int r = 0; r < n; ++r) p.row(r, &wr[static_cast<size_t>(r) * k]);
+      for (size_t i = 0; i < w.size(); ++i)
+        ASSERT_EQ(t.round(w[i]), t.round(wr[i])) << "row() is not the weight rounded";
+      std::vector<float> ref(static_cast<size_t>(m) * n), got(static_cast<size_t>(m) * n, NAN);
+      gemm_ref(x.data(), m, k, wr.data(), n, ref.data());
+      gemm(x.data(), m, k, p, got.data(), n, pool);
+      expect_close(got, ref, 1e-4f, 1e-4f);
+      for (int r = 0; r < n; r += 7) EXPECT_NEAR(p.row_dot(r, x.data()), ref[r], 1e-3f);
+    }
 }
 
 // int8 weights: exact int32 block sums scaled in fp32, so the GEMM matches an fp64 sum of the

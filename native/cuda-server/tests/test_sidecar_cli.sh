@@ -16,6 +16,20 @@ expect_exit() {  # code, stderr substring, args...
   grep -qF -- "$text" "$tmp/err" || fail "'$*' stderr lacks '$text': $(cat "$tmp/err")"
 }
 
+start_sidecar() {  # args...: starts it in the background ($pid) and waits for its ready line
+  # Gone before the start: the background shell truncates them only when it gets to run, and
+  # a poll before that would read the last start's ready line.
+  rm -f "$tmp/out" "$tmp/err"
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err" &
+  pid=$!
+  i=0
+  while ! grep -q "listening on" "$tmp/out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && { kill "$pid"; fail "'$*': no ready line: $(cat "$tmp/err")"; }
+    sleep 0.1
+  done
+}
+
 expect_exit 2 "--model is required"
 expect_exit 2 "--threads: expected an integer" --model "$models/tiny-llama" --threads abc
 expect_exit 2 "--kv-budget-mb: expected an integer" --model "$models/tiny-llama" --kv-budget-mb 0
@@ -38,18 +52,8 @@ expect_exit 1 "unknown architecture" --model "$tmp/bad" --listen 127.0.0.1:0
 # The metrics endpoint's threads must not keep the process up either. One weight type a round.
 for round in 1 2 3; do
   weights=$(echo "f32 int8 bf16" | cut -d" " -f"$round")
-  # Gone before the start: the background shell truncates it only when it gets to run, and a
-  # poll before that would read the last round's ready line.
-  rm -f "$tmp/out" "$tmp/err"
-  "$bin" --model "$models/tiny-llama" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
-    --metrics-listen 127.0.0.1:0 --weights "$weights" >"$tmp/out" 2>"$tmp/err" &
-  pid=$!
-  i=0
-  while ! grep -q "listening on" "$tmp/out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && { kill "$pid"; fail "no ready line: $(cat "$tmp/err")"; }
-    sleep 0.1
-  done
+  start_sidecar --model "$models/tiny-llama" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
+    --metrics-listen 127.0.0.1:0 --weights "$weights"
   grep -Eq '^listening on 127\.0\.0\.1:[1-9][0-9]*$' "$tmp/out" || fail "ready line: $(cat "$tmp/out")"
   metrics=$(sed -n 's|^metrics: http://127\.0\.0\.1:\([1-9][0-9]*\)/metrics$|\1|p' "$tmp/err")
   [ -n "$metrics" ] || fail "no metrics line: $(cat "$tmp/err")"
@@ -95,16 +99,8 @@ for dtype in bf16 f16 bf16-act; do
     /usr/bin/python3 "$(dirname "$0")/../scripts/gen_model.py" --arch llama --preset tiny \
       --dtype "$dtype" --seed 1 --out "$tmp/$dtype" >/dev/null || fail "gen_model $dtype"
   fi
-  rm -f "$tmp/out" "$tmp/err"
-  "$bin" --model "$tmp/$dtype" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
-    --activations "$act" >"$tmp/out" 2>"$tmp/err" &
-  pid=$!
-  i=0
-  while ! grep -q "listening on" "$tmp/out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && { kill "$pid"; fail "$dtype: no ready line: $(cat "$tmp/err")"; }
-    sleep 0.1
-  done
+  start_sidecar --model "$tmp/$dtype" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
+    --activations "$act"
   grep -q "; weights $dtype; activations $act" "$tmp/err" ||
     fail "$dtype checkpoint, --activations $act: not served as $dtype/$act: $(cat "$tmp/err")"
   kill -TERM "$pid"
