@@ -34,7 +34,9 @@
 #include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -75,6 +77,13 @@ void on_signal(int sig) {
                "  --activations: f32 (default, exact) or bf16 (bf16 weights only: linear\n"
                "                 layers round their input to bf16 for bf16 dot products)\n";
   std::exit(2);
+}
+
+// Bytes as MiB with two decimals.
+std::string mib(size_t bytes) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2) << bytes / 1048576.0;
+  return s.str();
 }
 
 long parse_int(const std::string& flag, const std::string& v, long lo, long hi) {
@@ -217,6 +226,7 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<bg::Backend> backend;
+  size_t weight_bytes = 0;  // the CPU backend's packed weights
   std::unique_ptr<bg::Engine> engine;
   bg::ModelFacts facts;
   try {
@@ -230,8 +240,10 @@ int main(int argc, char** argv) {
 #endif
       {
         if (weights_name.empty()) weights = bg::default_weight_type(model);
-        backend =
+        auto cpu =
             std::make_unique<bg::CpuBackend>(model, static_cast<int>(threads), weights, bf16_act);
+        weight_bytes = cpu->weight_bytes();
+        backend = std::move(cpu);
       }
       std::cerr << "loaded " << model.cfg.architecture << " from " << model_dir << ": "
                 << model.num_params << " params stored as " << bg::stored_dtypes(model)
@@ -255,6 +267,7 @@ int main(int argc, char** argv) {
       std::cerr << "; simd "
                 << (bg::avx512_enabled() ? "avx512" : bg::simd_enabled() ? "avx2+fma" : "scalar")
                 << "; threads " << threads << "; weights " << bg::weight_type_name(weights)
+                << " (" << mib(weight_bytes) << " MiB)"
                 << "; activations "
                 << (!bf16_act                 ? "f32"
                     : bg::bf16_dot_enabled() ? "bf16 (avx512-bf16 dot products)"

@@ -57,8 +57,10 @@ for round in 1 2 3; do
   grep -Eq '^listening on 127\.0\.0\.1:[1-9][0-9]*$' "$tmp/out" || fail "ready line: $(cat "$tmp/out")"
   metrics=$(sed -n 's|^metrics: http://127\.0\.0\.1:\([1-9][0-9]*\)/metrics$|\1|p' "$tmp/err")
   [ -n "$metrics" ] || fail "no metrics line: $(cat "$tmp/err")"
-  grep -q "; weights $weights; activations f32\$" "$tmp/err" ||
-    fail "round $round: no 'weights $weights; activations f32': $(cat "$tmp/err")"
+  grep -Eq "; weights $weights \([0-9.]+ MiB\); activations f32\$" "$tmp/err" ||
+    fail "round $round: no 'weights $weights (N MiB); activations f32': $(cat "$tmp/err")"
+  # The weights' memory, as the README sizes it: 4, 2 and about 1.1 bytes per parameter.
+  eval "mib_$weights=$(sed -n "s/.*; weights $weights (\([0-9.]*\) MiB).*/\1/p" "$tmp/err")"
   if [ "$round" = 1 ]; then
     # Its port is taken: a second sidecar stops at once, before loading the model.
     timeout 30 "$bin" --model "$models/tiny-llama" --listen 127.0.0.1:0 \
@@ -73,6 +75,9 @@ for round in 1 2 3; do
   code=$?
   [ "$code" = 0 ] || fail "round $round: exit $code after SIGTERM: $(cat "$tmp/err")"
 done
+awk -v f32="$mib_f32" -v bf16="$mib_bf16" -v int8="$mib_int8" 'BEGIN {
+  exit !(f32 > 0 && bf16 / f32 > 0.48 && bf16 / f32 < 0.52 && int8 / f32 > 0.26 && int8 / f32 < 0.31)
+}' || fail "weight memory f32 $mib_f32, bf16 $mib_bf16, int8 $mib_int8 MiB: not 4 : 2 : ~1.1 bytes per parameter"
 # A weight f16 cannot hold (1e5 > 65504) stops the load with the file, tensor and element.
 mkdir "$tmp/big"
 cp "$models/tiny-llama/config.json" "$tmp/big/"
@@ -101,7 +106,7 @@ for dtype in bf16 f16 bf16-act; do
   fi
   start_sidecar --model "$tmp/$dtype" --listen 127.0.0.1:0 --threads 1 --kv-budget-mb 16 \
     --activations "$act"
-  grep -q "; weights $dtype; activations $act" "$tmp/err" ||
+  grep -Eq "; weights $dtype \([0-9.]+ MiB\); activations $act" "$tmp/err" ||
     fail "$dtype checkpoint, --activations $act: not served as $dtype/$act: $(cat "$tmp/err")"
   kill -TERM "$pid"
   wait "$pid" || fail "$dtype: exit $? after SIGTERM"
